@@ -1,0 +1,1 @@
+"""One module per week: the exercises, their test cases and their catalogue of known mistakes."""
