@@ -1,6 +1,7 @@
 """Reading code out of notebooks and scripts: the answer to grade, or the reference to grade by.
 
-Only definitions are kept: imports, functions, classes and UPPER_CASE constants. Everything else
+Only definitions are kept: imports, functions, classes and UPPER_CASE constants whose value
+is a plain expression (no calls). Everything else
 (training runs, plots, prints, the checks themselves) is dropped, so that loading a week's
 reference or a student's notebook is fast and has no side effects. The same rules apply to the
 instructor's source and to the student's submission.
@@ -28,7 +29,14 @@ def _is_constant_assignment(node: ast.stmt) -> bool:
         targets = node.targets
     elif isinstance(node, ast.AnnAssign) and node.value is not None:
         targets = [node.target]
-    return bool(targets) and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets)
+    if not targets or not all(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
+        return False
+    # only cheap, side-effect-free values: no calls, comprehensions or lambdas
+    value = node.value
+    return value is not None and not any(
+        isinstance(n, (ast.Call, ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.Await))
+        for n in ast.walk(value)
+    )
 
 
 def _strip_magics(cell_source: str) -> str:
