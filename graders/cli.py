@@ -3,7 +3,7 @@
     graders list [--json]
     graders check EXERCISE_ID FILE [--json]
     graders build [WEEK ...] [--check]
-    graders report GRADES_CSV
+    graders report WEEK [--gradebook build/gradebook.db]
 
 ``check`` exits 0 whether or not the answer passed; non-zero (2) only when the call itself is
 wrong (unknown exercise id, unreadable file), with a one-line reason on stderr.
@@ -35,12 +35,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from graders.registry import UnknownExercise, get_exercise
-    from graders.sandbox import check_file
+    from graders.sandbox import Limits, check_file
     from graders.source import SourceError
 
     try:
         get_exercise(args.exercise)
-        (result,) = check_file(Path(args.file), [args.exercise])
+        limits = Limits(exercise_seconds=args.timeout, wall_seconds=max(120.0, args.timeout * 4.0))
+        (result,) = check_file(Path(args.file), [args.exercise], limits)
     except UnknownExercise as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
@@ -71,9 +72,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from graders.cohort import report
+    from graders.cohort import exercise_report, format_report
 
-    print(report(Path(args.grades_csv)))
+    try:
+        rows = exercise_report(Path(args.gradebook), args.assignment)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(rows, indent=1) if args.json else format_report(rows))
     return 0
 
 
@@ -87,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("exercise", help="an exercise id such as w00_orientation.log_softmax")
     p.add_argument("file", help="a .py file or a student .ipynb notebook")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=int, default=30, help="seconds allowed for each exercise (default 30)")
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("build", help="build course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("weeks", nargs="*")
     p.add_argument("--check", action="store_true", help="fail if course/ is out of date")
     p.set_defaults(func=_cmd_build)
-    p = sub.add_parser("report", help="per-exercise pass rates from an nbgrader export (grades.csv)")
-    p.add_argument("grades_csv")
+    p = sub.add_parser("report", help="per-exercise pass rates of a cohort, from nbgrader's gradebook")
+    p.add_argument("assignment", help="a week, e.g. w00_orientation")
+    p.add_argument("--gradebook", default="build/gradebook.db")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_report)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -126,6 +127,7 @@ configure(get_config())
 
 def write_nbgrader_sources(root: Path, week_list: list[str]) -> None:
     """Lay out ``root/source/<week>/`` (source notebook plus any data files) and the config."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
     for week in week_list:
         target = root / "source" / week
@@ -143,7 +145,9 @@ def write_nbgrader_sources(root: Path, week_list: list[str]) -> None:
 def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader ARGS`` with ``root`` as the course directory; raise with its log on failure."""
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
-    proc = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    # nbgrader runs `alembic` from PATH: make sure this interpreter's scripts folder is on it
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
