@@ -161,6 +161,8 @@ def _normalise_release(path: Path) -> None:
 def build(week_list: list[str] | None = None, dest: Path = COURSE) -> list[str]:
     """Build the student versions of ``week_list`` (default: all weeks) into ``dest``."""
     week_list = week_list or weeks()
+    if dest == COURSE:  # the instructor's nbgrader course directory (see nbgrader_config.py)
+        write_nbgrader_sources(REPO_ROOT / "build", week_list)
     with tempfile.TemporaryDirectory(prefix="course-build-") as tmp:
         root = Path(tmp)
         write_nbgrader_sources(root, week_list)

@@ -40,7 +40,13 @@ def test_generate_submit_autograde_export(tmp_path: Path):
     cheater = json.loads(json.dumps(release))
     cheater["cells"].insert(
         2,
-        {"cell_type": "code", "metadata": {}, "source": "check = lambda *a, **k: None\n", "outputs": [], "execution_count": None},
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": "check = lambda *a, **k: None\n",
+            "outputs": [],
+            "execution_count": None,
+        },
     )
 
     for student, nb in {"alice": source, "bob": release, "carol": noisy, "dave": cheater}.items():

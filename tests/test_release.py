@@ -60,3 +60,21 @@ def test_build_is_idempotent_and_deterministic():
     week = WEEKS[0]
     assert source_notebook(week) == source_notebook(week)
     assert (SOLUTIONS / week / f"{week}.py").exists()
+
+
+def test_readme_syllabus_is_current():
+    from graders.reference import REPO_ROOT
+    from graders.syllabus import render_readme
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert render_readme(text) == text, "README.md's syllabus is stale: run `python -m graders.syllabus`"
+
+
+def test_readme_gives_exactly_the_two_commands_and_ci_runs_the_test_one():
+    from graders.reference import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["make lab", "make test"]
+    assert "make test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -28,7 +28,10 @@ def _check(tmp_path: Path, code: str, *ids: str, name: str = "answer.py"):
 def _notebook(cells: list[str]) -> str:
     return json.dumps(
         {
-            "cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None} for c in cells],
+            "cells": [
+                {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+                for c in cells
+            ],
             "metadata": {},
             "nbformat": 4,
             "nbformat_minor": 5,
@@ -38,7 +41,8 @@ def _notebook(cells: list[str]) -> str:
 
 def test_stderr_output_and_warnings_do_not_cost_points(tmp_path):
     code = GOOD_LOG_SOFTMAX.replace(
-        "    s = logits", "    import sys, warnings\n    print('debug', file=sys.stderr)\n    warnings.warn('noisy')\n    s = logits"
+        "    s = logits",
+        "    import sys, warnings\n    print('debug', file=sys.stderr)\n    warnings.warn('noisy')\n    s = logits",
     )
     (result,) = _check(tmp_path, code)
     assert result.passed, result.feedback
@@ -89,7 +93,9 @@ def test_malformed_notebook_is_a_zero_with_a_reason(tmp_path):
 
 
 def test_syntax_error_in_one_cell_skips_only_that_cell(tmp_path):
-    nb = _notebook(["%matplotlib inline\n!pip list\n" + GOOD_LOG_SOFTMAX, "def masked_mean(values, mask dim=-1):\n    pass\n"])
+    nb = _notebook(
+        ["%matplotlib inline\n!pip list\n" + GOOD_LOG_SOFTMAX, "def masked_mean(values, mask dim=-1):\n    pass\n"]
+    )
     soft, mean = _check(tmp_path, nb, "w00_orientation.log_softmax", "w00_orientation.masked_mean", name="nb.ipynb")
     assert soft.passed, soft.feedback
     assert not mean.passed

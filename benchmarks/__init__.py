@@ -1,0 +1,1 @@
+"""Benchmarks: notebook budgets (``python -m benchmarks.run``) and throughput comparisons."""
