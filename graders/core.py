@@ -352,6 +352,11 @@ def diagnose_error(exercise: Exercise, outcome: Outcome) -> str:
     lowered = (outcome.error or "").lower()
     if outcome.error_type == "RuntimeError" and ("size of tensor" in lowered or "shape" in lowered):
         text += " (a shape mismatch: check which dimension you reduce over and keepdim)"
+    if outcome.error_type == "NameError":
+        text += (
+            " (graded functions must be self-contained: the grader keeps only imports, functions, classes and"
+            " UPPER_CASE constants, so a variable created elsewhere in the notebook is not available)"
+        )
     if "expected all tensors to be on the same device" in lowered:
         text += " (create new tensors on the input's device: `torch.zeros(..., device=x.device)`)"
     if outcome.error_type == "TimeoutError":
