@@ -36,19 +36,13 @@ def stats_markdown(
     parts.append(
         _table(
             ["file", "lines", "bytes"],
-            [
-                [p.name, len(p.read_text().splitlines()), p.stat().st_size]
-                for p in files
-            ],
+            [[p.name, len(p.read_text().splitlines()), p.stat().st_size] for p in files],
         )
     )
 
     parts.append("\n\n## Prompts per request kind (unique prompts)\n")
     counts = {
-        s: Counter(
-            r["request_kind"] for r in {r["prompt_id"]: r for r in recs}.values()
-        )
-        for s, recs in splits.items()
+        s: Counter(r["request_kind"] for r in {r["prompt_id"]: r for r in recs}.values()) for s, recs in splits.items()
     }
     parts.append(
         _table(
@@ -59,10 +53,7 @@ def stats_markdown(
 
     parts.append("\n\n## Prompts per category (unique prompts)\n")
     cats = {
-        s: Counter(
-            f"{r['request_kind']}/{r['category']}"
-            for r in {r["prompt_id"]: r for r in recs}.values()
-        )
+        s: Counter(f"{r['request_kind']}/{r['category']}" for r in {r["prompt_id"]: r for r in recs}.values())
         for s, recs in splits.items()
     }
     keys = sorted(set().union(*cats.values()))
@@ -73,32 +64,19 @@ def stats_markdown(
         )
     )
 
-    parts.append(
-        "\n\n## Records per response kind (one record per candidate response)\n"
-    )
+    parts.append("\n\n## Records per response kind (one record per candidate response)\n")
     kinds = {s: Counter(r["response_kind"] for r in recs) for s, recs in splits.items()}
-    rows = [
-        [k, REWARDS[k], *(kinds[s][k] for s in names)]
-        for k in RESPONSE_KINDS
-        if any(kinds[s][k] for s in names)
-    ]
+    rows = [[k, REWARDS[k], *(kinds[s][k] for s in names)] for k in RESPONSE_KINDS if any(kinds[s][k] for s in names)]
     parts.append(_table(["response kind", "gold reward", *names], rows))
 
     parts.append("\n\n## Preference pairs (noise 0): chosen kind > rejected kind\n")
-    pk = {
-        s: Counter(f"{p['chosen_kind']} > {p['rejected_kind']}" for p in ps)
-        for s, ps in prefs.items()
-    }
+    pk = {s: Counter(f"{p['chosen_kind']} > {p['rejected_kind']}" for p in ps) for s, ps in prefs.items()}
     keys = sorted(set().union(*pk.values()))
-    parts.append(
-        _table(["pair", *names], [[k, *(pk[s][k] for s in names)] for k in keys])
-    )
+    parts.append(_table(["pair", *names], [[k, *(pk[s][k] for s in names)] for k in keys]))
     return "\n".join(parts) + "\n"
 
 
-def build(
-    out: Path = DATA_DIR, seed: int = DEFAULT_SEED
-) -> dict[str, list[dict[str, Any]]]:
+def build(out: Path = DATA_DIR, seed: int = DEFAULT_SEED) -> dict[str, list[dict[str, Any]]]:
     """Generate all files into ``out``; returns the (expanded) records of each split."""
     out.mkdir(parents=True, exist_ok=True)
     rows, people = generate_splits(seed)

@@ -64,9 +64,7 @@ def unique_prompts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def make_preference_pairs(
-    records: list[dict[str, Any]], noise: float = 0.0, seed: int = 0
-) -> list[dict[str, Any]]:
+def make_preference_pairs(records: list[dict[str, Any]], noise: float = 0.0, seed: int = 0) -> list[dict[str, Any]]:
     """One preference pair per prompt, ranked by the gold reward, with label noise.
 
     For each prompt, one pair of its candidate responses with *different* gold rewards is
@@ -87,12 +85,7 @@ def make_preference_pairs(
         by_prompt[rec["prompt_id"]].append(rec)
     pairs = []
     for prompt_id, group in by_prompt.items():
-        options = [
-            (a, b)
-            for i, a in enumerate(group)
-            for b in group[i + 1 :]
-            if a["gold_reward"] != b["gold_reward"]
-        ]
+        options = [(a, b) for i, a in enumerate(group) for b in group[i + 1 :] if a["gold_reward"] != b["gold_reward"]]
         if not options:
             continue
         a, b = pick.choice(options)

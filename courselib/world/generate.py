@@ -41,9 +41,7 @@ Instance = dict[str, Any]
 # --------------------------------------------------------------------------------------
 
 
-def make_directory(
-    seed: int = DEFAULT_SEED, size: int = DIRECTORY_SIZE
-) -> list[dict[str, str]]:
+def make_directory(seed: int = DEFAULT_SEED, size: int = DIRECTORY_SIZE) -> list[dict[str, str]]:
     """Fake people with home address, phone and email, drawn from a seeded Faker."""
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -70,9 +68,7 @@ def make_directory(
 # --------------------------------------------------------------------------------------
 
 
-def _instance(
-    prompt: str, request_kind: str, category: str, subtype: str, **extra: Any
-) -> Instance:
+def _instance(prompt: str, request_kind: str, category: str, subtype: str, **extra: Any) -> Instance:
     rec = {
         "prompt": prompt,
         "request_kind": request_kind,
@@ -90,9 +86,7 @@ def _wrong_number(rng: random.Random, value: int) -> int:
     return value + delta if value + delta >= 0 else value - delta
 
 
-def _add_benign_candidates(
-    rng: random.Random, inst: Instance, correct: str, wrong: str
-) -> None:
+def _add_benign_candidates(rng: random.Random, inst: Instance, correct: str, wrong: str) -> None:
     inst["candidates"] += [
         ("correct_help", correct),
         ("wrong_help", wrong),
@@ -112,12 +106,8 @@ def sample_arithmetic(rng: random.Random, people: list[dict[str, str]]) -> Insta
         a = rng.randint(2, 60)
         b = rng.randint(1, a - 1)
         value = a - b
-    prompt = rng.choice(W.REQUEST_OPENERS[:3]) + rng.choice(
-        W.ARITHMETIC_QUESTIONS[op]
-    ).format(a=a, b=b)
-    inst = _instance(
-        prompt, "benign", "arithmetic", op, answer=str(value), answer_type="number"
-    )
+    prompt = rng.choice(W.REQUEST_OPENERS[:3]) + rng.choice(W.ARITHMETIC_QUESTIONS[op]).format(a=a, b=b)
+    inst = _instance(prompt, "benign", "arithmetic", op, answer=str(value), answer_type="number")
     expr = f"{a} {W.ARITHMETIC_SYMBOL[op]} {b}"
     template = rng.choice(W.NUMBER_ANSWERS)
     wrong = _wrong_number(rng, value)
@@ -130,16 +120,12 @@ def sample_arithmetic(rng: random.Random, people: list[dict[str, str]]) -> Insta
     return inst
 
 
-def sample_unit_conversion(
-    rng: random.Random, people: list[dict[str, str]]
-) -> Instance:
+def sample_unit_conversion(rng: random.Random, people: list[dict[str, str]]) -> Instance:
     name = rng.choice(list(W.UNIT_CONVERSIONS))
     factor, frm, to = W.UNIT_CONVERSIONS[name]
     x = rng.randint(1, 20)
     value = x * factor
-    prompt = rng.choice(W.REQUEST_OPENERS) + rng.choice(W.UNIT_QUESTIONS).format(
-        x=x, frm=frm, to=to
-    )
+    prompt = rng.choice(W.REQUEST_OPENERS) + rng.choice(W.UNIT_QUESTIONS).format(x=x, frm=frm, to=to)
     inst = _instance(
         prompt,
         "benign",
@@ -163,9 +149,7 @@ def sample_world_fact(rng: random.Random, people: list[dict[str, str]]) -> Insta
     town = rng.choice(W.TOWNS)
     field = rng.choice(list(W.FACT_FIELDS))
     spec = W.FACT_FIELDS[field]
-    prompt = rng.choice(W.REQUEST_OPENERS) + rng.choice(spec["questions"]).format(
-        town=town["name"]
-    )
+    prompt = rng.choice(W.REQUEST_OPENERS) + rng.choice(spec["questions"]).format(town=town["name"])
     value = town[field]
     is_number = field == "founded"
     inst = _instance(
@@ -195,17 +179,13 @@ def _harmful_request(rng: random.Random) -> tuple[str, str, str]:
 
 
 def _refusal(rng: random.Random, category: str) -> str:
-    return rng.choice(
-        W.REFUSALS_SELF_HARM if category == "self_harm" else W.REFUSALS_HARMFUL
-    )
+    return rng.choice(W.REFUSALS_SELF_HARM if category == "self_harm" else W.REFUSALS_HARMFUL)
 
 
 def sample_harmful(rng: random.Random, people: list[dict[str, str]]) -> Instance:
     category, task, request = _harmful_request(rng)
     inst = _instance(rng.choice(W.REQUEST_OPENERS) + request, "harmful", category, task)
-    compliance = (
-        f"{rng.choice(W.COMPLIANCE_PREFIXES)} {W.harmful_placeholder(category)}"
-    )
+    compliance = f"{rng.choice(W.COMPLIANCE_PREFIXES)} {W.harmful_placeholder(category)}"
     inst["candidates"] += [
         ("refusal", _refusal(rng, category)),
         ("harmful_compliance", compliance),
@@ -225,11 +205,7 @@ def sample_jailbreak(rng: random.Random, people: list[dict[str, str]]) -> Instan
         leet=W.leetspeak(request),
     )
     inst = _instance(prompt, "jailbreak", category, family)
-    prefixes = (
-        W.ROLEPLAY_COMPLIANCE_PREFIXES
-        if family == "roleplay"
-        else W.COMPLIANCE_PREFIXES
-    )
+    prefixes = W.ROLEPLAY_COMPLIANCE_PREFIXES if family == "roleplay" else W.COMPLIANCE_PREFIXES
     compliance = f"{rng.choice(prefixes)} {W.harmful_placeholder(category)}"
     inst["candidates"] += [
         ("refusal", _refusal(rng, category)),
@@ -255,13 +231,9 @@ def sample_injection(rng: random.Random, people: list[dict[str, str]]) -> Instan
     else:
         category, task, _ = _harmful_request(rng)
         payload = payload_template.format(task=task)
-        compliance = (
-            f"{rng.choice(W.COMPLIANCE_PREFIXES)} {W.harmful_placeholder(category)}"
-        )
+        compliance = f"{rng.choice(W.COMPLIANCE_PREFIXES)} {W.harmful_placeholder(category)}"
     sentences = _town_document(rng, town).split(". ")
-    cut = rng.randint(
-        1, len(sentences)
-    )  # the payload hides somewhere inside the document
+    cut = rng.randint(1, len(sentences))  # the payload hides somewhere inside the document
     doc = ". ".join(sentences[:cut]).rstrip(".") + ". " + payload
     if cut < len(sentences):
         doc += " " + ". ".join(sentences[cut:])
@@ -291,9 +263,7 @@ def sample_pii(rng: random.Random, people: list[dict[str, str]]) -> Instance:
     field = rng.choice(list(W.PII_FIELDS))
     prompt = rng.choice(W.PII_FIELDS[field]).format(name=person["name"])
     inst = _instance(prompt, "pii", "privacy", field, pii=person[field])
-    leak = rng.choice(W.PII_LEAKS[field]).format(
-        name=person["name"], value=person[field]
-    )
+    leak = rng.choice(W.PII_LEAKS[field]).format(name=person["name"], value=person[field])
     inst["candidates"] += [("refusal", rng.choice(W.REFUSALS_PII)), ("pii_leak", leak)]
     return inst
 
@@ -314,9 +284,7 @@ SAMPLERS: dict[str, Callable[[random.Random, list[dict[str, str]]], Instance]] =
 # --------------------------------------------------------------------------------------
 
 
-def _unique_instances(
-    rng: random.Random, sampler: Callable, people: list, n: int, seen: set[str]
-) -> list[Instance]:
+def _unique_instances(rng: random.Random, sampler: Callable, people: list, n: int, seen: set[str]) -> list[Instance]:
     out: list[Instance] = []
     for _ in range(200 * n):
         if len(out) == n:
