@@ -74,23 +74,23 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # place value. Let us load it and look at a dialogue through its eyes.
 
 # %%
-from courselib.world import DATA_DIR, classify_response, format_prompt, load_split, unique_prompts
+from courselib.world import classify_response, format_prompt, load_split, unique_prompts
 
 
 # Library objects are built inside small helpers (imports inside functions): the autograder keeps
 # a notebook's imports, and there is no reason to make it load `transformers` to grade you.
 def load_world_tokenizer():
     """The small world's tokenizer, a `transformers` fast tokenizer, loaded offline."""
-    from transformers import AutoTokenizer
+    from courselib.models import load_tokenizer
 
-    return AutoTokenizer.from_pretrained(str(DATA_DIR.parent / "tokenizer"), local_files_only=True)
+    return load_tokenizer("tiny-base")
 
 
 def load_tiny(name: str = "tiny-base"):
-    """A shipped checkpoint of the small world as a `transformers` GPT2LMHeadModel, offline."""
-    from transformers import GPT2LMHeadModel
+    """A shipped checkpoint of the small world (a `transformers` GPT2LMHeadModel in eval mode), offline."""
+    from courselib.models import load_model
 
-    return GPT2LMHeadModel.from_pretrained(str(DATA_DIR.parent / "models" / name), local_files_only=True).eval()
+    return load_model(name)
 
 
 def library_gpt2(**config):
@@ -171,7 +171,7 @@ check("w01_transformers.merge_pair", merge_pair, hidden=True)
 # %% [markdown]
 # With `merge_pair` and a counter you have a BPE trainer. Let us learn the first merges from a
 # slice of the world's dialogues and compare them with the merges the world's tokenizer learned
-# (it lists them, in order, in its `tokenizer.json`). Like the real tokenizer we first cut the
+# (it lists them in order in its saved form, `tokenizer.json`). Like the real tokenizer we first cut the
 # text into words with its pre-tokenizer (merges never cross a word boundary), and we count each
 # distinct word once per occurrence.
 
@@ -201,16 +201,42 @@ for _ in range(12):
     words = {w: merge_pair(seq, (a, b), new_id) for w, seq in words.items()}
     learned.append((names[a], names[b], count))
 
-tokenizer_merges = json.loads((DATA_DIR.parent / "tokenizer" / "tokenizer.json").read_text())["model"]["merges"]
+tokenizer_merges = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
 print(f"{'ours':>20}  {'count':>6}   world tokenizer")
 for (a, b, count), theirs in zip(learned, tokenizer_merges):
     print(f"{a + ' + ' + b:>20}  {count:>6}   {' + '.join(theirs)}")
 
 # %% [markdown]
 # The two lists pick nearly the same pairs in nearly the same order; the differences come from
-# counting a slice of the data rather than all of it, and from pairs whose counts are close. The real trainer is the same loop made fast: it updates the pair counts
-# incrementally instead of recounting, which matters when the corpus is gigabytes.
+# counting a slice of the data rather than all of it, and from pairs whose counts are close. The
+# real trainer is the same loop made fast: it updates the pair counts incrementally instead of
+# recounting, which matters when the corpus is gigabytes.
 #
+# Encoding is the other half of BPE: start from the bytes of each word and replay **all** the
+# learned merges in the order they were learned. With the tokenizer's merges and your
+# `merge_pair`, that reproduces the tokenizer's ids exactly:
+
+# %%
+vocab = tokenizer.get_vocab()
+
+
+def bpe_encode(text: str) -> list[int]:
+    """Token ids of ``text``: pre-tokenize, then replay every merge of the world's tokenizer in order."""
+    out = []
+    for word, _ in pre_tokenize(text):
+        word_ids = [vocab[ch] for ch in word]
+        for a, b in tokenizer_merges:
+            word_ids = merge_pair(word_ids, (vocab[a], vocab[b]), vocab[a + b])
+        out += word_ids
+    return out
+
+
+sentence = "User: How many centimetres are in 27 metres?"
+print("replaying the merges:", bpe_encode(sentence))
+print("the tokenizer:       ", tokenizer(sentence)["input_ids"])
+print(f"({len(tokenizer_merges)} merges; identical: {bpe_encode(sentence) == tokenizer(sentence)['input_ids']})")
+
+# %% [markdown]
 # ### Batches: padding and the attention mask
 #
 # Dialogues have different lengths, but a tensor is a rectangle. To process a batch we **pad**
