@@ -2,7 +2,7 @@
 
 Writes into ``datasets/world/`` (or ``--out DIR``): ``{train,val,test}.jsonl``,
 ``preferences_{split}.jsonl`` (noise 0), ``directory.jsonl``, ``towns.jsonl`` and
-``STATS.md`` (the label tables pasted into ``datasets/README.md``). Same seed, same bytes.
+``STATS.md`` (label tables, also pasted into ``datasets/README.md``). Same seed, same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from courselib.world import world as W
-from courselib.world.data import DATA_DIR, make_preference_pairs, write_jsonl
+from courselib.world.data import DATA_DIR, make_preference_pairs, update_datasheet, write_jsonl
 from courselib.world.generate import DEFAULT_SEED, expand_rows, generate_splits
 from courselib.world.reward import REQUEST_KINDS, RESPONSE_KINDS, REWARDS
 
@@ -88,7 +88,10 @@ def build(out: Path = DATA_DIR, seed: int = DEFAULT_SEED) -> dict[str, list[dict
         write_jsonl(out / f"preferences_{name}.jsonl", prefs[name])
     write_jsonl(out / "directory.jsonl", people)
     write_jsonl(out / "towns.jsonl", W.TOWNS)
-    (out / "STATS.md").write_text(stats_markdown(splits, prefs, out), encoding="utf-8")
+    stats = stats_markdown(splits, prefs, out)
+    (out / "STATS.md").write_text(stats, encoding="utf-8")
+    if out.resolve() == DATA_DIR.resolve():
+        update_datasheet("STATS", stats.replace("## ", "### "))
     return splits
 
 

@@ -124,3 +124,17 @@ def load_preferences(
     if noise == 0.0 and seed == 0 and path.exists():
         return read_jsonl(path)
     return make_preference_pairs(load_split(split, data_dir), noise=noise, seed=seed)
+
+
+DATASHEET = DATA_DIR.parent / "README.md"
+
+
+def update_datasheet(section: str, markdown: str, path: Path = DATASHEET) -> None:
+    """Replace the text between ``<!-- {section}:BEGIN ... -->`` and ``<!-- {section}:END -->``."""
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8")
+    begin = text.index(f"<!-- {section}:BEGIN")
+    begin = text.index("-->", begin) + len("-->")
+    end = text.index(f"<!-- {section}:END -->")
+    path.write_text(text[:begin] + "\n" + markdown.strip() + "\n" + text[end:], encoding="utf-8")

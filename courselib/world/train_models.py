@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
+from transformers import AutoTokenizer, GenerationConfig, GPT2Config, GPT2LMHeadModel
 
-from courselib.world.data import load_split
+from courselib.world.data import load_split, update_datasheet
 from courselib.world.evaluate import evaluate_model
 from courselib.world.tokenizer import TOKENIZER_DIR, train_tokenizer
 from courselib.world.world import format_prompt
@@ -273,7 +273,8 @@ tags: [gpt2, tiny, synthetic, ai-safety-course]
 
 - Optimiser: AdamW (betas 0.9/0.95, weight decay 0.01), lr {lr}, {warmup} warmup steps,
   cosine decay, batch {batch_size}, {epochs} epochs = {steps} steps, seed {seed},
-  2 CPU threads, {seconds:.0f} s wall time.
+  2 CPU threads: {seconds:.0f} s wall time, {cpu_seconds:.0f} s CPU time (wall time is
+  about half the CPU time on an otherwise idle 2-core machine).
 - Training loss: first 50 steps {loss_start:.3f}, last 50 steps {loss_end:.3f}.
 - Validation loss ({val_what}): **{val_loss:.3f}** nats/token.
 
@@ -291,6 +292,30 @@ Greedy response kinds per request kind (fractions):
 """
 
 
+def summary_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per model with the headline numbers (greedy, test split) for the datasheet."""
+    keys = [
+        ("val_loss", "val loss"),
+        ("task_accuracy", "task accuracy"),
+        ("harmful_compliance_rate", "harmful compliance"),
+        ("jailbreak_success_rate", "jailbreak success"),
+        ("pii_leak_rate", "PII leak"),
+        ("injection_success_rate", "injection success"),
+        ("over_refusal_rate", "over-refusal"),
+        ("mean_gold_reward", "mean gold reward"),
+    ]
+    lines = [
+        "Measured on the 300 test prompts, greedy decoding (sampled numbers in the model cards):",
+        "",
+        "| model | params | " + " | ".join(label for _, label in keys) + " |",
+        "|" + "---|" * (len(keys) + 2),
+    ]
+    for name, res in results.items():
+        cells = [f"{res['val_loss'] if k == 'val_loss' else res['greedy'][k]:.3f}" for k, _ in keys]
+        lines.append(f"| {name} | {res['params']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_card(out: Path, info: dict[str, Any]) -> None:
     (out / "README.md").write_text(CARD.format(**info), encoding="utf-8")
     (out / "eval_results.json").write_text(json.dumps(info["metrics"], indent=2) + "\n", encoding="utf-8")
@@ -303,11 +328,11 @@ def write_card(out: Path, info: dict[str, Any]) -> None:
 
 def run_stage(name, model, tokenizer, make_data, val_data, hp, seed, test_records, summary, training, val_what):
     print(f"== {name}: {len(make_data(None))} examples per epoch", flush=True)
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     losses = train(model, make_data, tokenizer.pad_token_id, seed=seed, **hp)
-    seconds = time.time() - start
+    seconds, cpu_seconds = time.time() - start, time.process_time() - cpu_start
     val_loss = mean_loss(model, val_data, tokenizer.pad_token_id)
-    print(f"   trained in {seconds:.0f} s; val loss {val_loss:.3f}", flush=True)
+    print(f"   trained in {seconds:.0f} s ({cpu_seconds:.0f} CPU s); val loss {val_loss:.3f}", flush=True)
     metrics = {
         "greedy": evaluate_model(model, tokenizer, test_records),
         "sampled": evaluate_model(model, tokenizer, test_records, do_sample=True, seed=seed),
@@ -339,17 +364,25 @@ def run_stage(name, model, tokenizer, make_data, val_data, hp, seed, test_record
             params=model.num_parameters(),
             steps=len(losses),
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             loss_start=sum(losses[:50]) / len(losses[:50]),
             loss_end=sum(losses[-50:]) / len(losses[-50:]),
             val_loss=val_loss,
-            metrics={"val_loss": val_loss, "train_seconds": seconds, "steps": len(losses), **metrics},
+            metrics={
+                "params": model.num_parameters(),
+                "val_loss": val_loss,
+                "train_seconds": seconds,
+                "train_cpu_seconds": cpu_seconds,
+                "steps": len(losses),
+                **metrics,
+            },
             metrics_table=metrics_table(metrics),
             by_kind_table=by_kind_table(metrics),
             seed=seed,
             **hp,
         ),
     )
-    return metrics
+    return {"params": model.num_parameters(), "val_loss": val_loss, **metrics}
 
 
 def main() -> None:
@@ -357,38 +390,45 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--base-epochs", type=int, default=BASE_TRAIN["epochs"])
     parser.add_argument("--sft-epochs", type=int, default=SFT_TRAIN["epochs"])
+    parser.add_argument("--sft-only", action="store_true", help="fine-tune the shipped tiny-base again")
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
     t0 = time.time()
 
-    tokenizer = train_tokenizer()
-    tokenizer.save_pretrained(TOKENIZER_DIR)
     train_records, val_records, test_records = (load_split(s) for s in ("train", "val", "test"))
-
-    # Pretraining: every epoch draws a fresh response per prompt from BASE_MIX.
-    base_rng = random.Random(args.seed)
-    base_epochs = [encode(tokenizer, base_examples(train_records, base_rng), False) for _ in range(args.base_epochs)]
-    base_val = encode(tokenizer, base_examples(val_records, random.Random(args.seed + 1)), False)
-    model = new_model(tokenizer)
-    base_hp = {**BASE_TRAIN, "epochs": args.base_epochs}
-    run_stage(
-        "tiny-base",
-        model,
-        tokenizer,
-        lambda e: base_epochs[e or 0],
-        base_val,
-        base_hp,
-        args.seed,
-        test_records,
-        "The small world's **base model**: pretrained on raw dialogues in which harmful "
-        "requests are often complied with. Useful as the unaligned starting point.",
-        "Full dialogues (loss on every token) from the 2,400 training prompts; each epoch "
-        "draws one response per prompt from `BASE_MIX` in `courselib/world/train_models.py`: "
-        "benign 80% correct / 10% wrong / 10% over-refusal; harmful 50% compliance; "
-        "jailbreak 60% compliance; PII 50% leak; injection 40% obeyed.",
-        "full val dialogues drawn from the same mix",
-    )
+    results: dict[str, dict[str, Any]] = {}
+    if args.sft_only:  # reuse the shipped tokenizer and tiny-base
+        tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR, local_files_only=True)
+        model = GPT2LMHeadModel.from_pretrained(MODELS_DIR / "tiny-base", local_files_only=True)
+        results["tiny-base"] = json.loads((MODELS_DIR / "tiny-base" / "eval_results.json").read_text())
+    else:
+        tokenizer = train_tokenizer()
+        tokenizer.save_pretrained(TOKENIZER_DIR)
+        # Pretraining: every epoch draws a fresh response per prompt from BASE_MIX.
+        base_rng = random.Random(args.seed)
+        base_epochs = [
+            encode(tokenizer, base_examples(train_records, base_rng), False) for _ in range(args.base_epochs)
+        ]
+        base_val = encode(tokenizer, base_examples(val_records, random.Random(args.seed + 1)), False)
+        model = new_model(tokenizer)
+        results["tiny-base"] = run_stage(
+            "tiny-base",
+            model,
+            tokenizer,
+            lambda e: base_epochs[e or 0],
+            base_val,
+            {**BASE_TRAIN, "epochs": args.base_epochs},
+            args.seed,
+            test_records,
+            "The small world's **base model**: pretrained on raw dialogues in which harmful "
+            "requests are often complied with. Useful as the unaligned starting point.",
+            "Full dialogues (loss on every token) from the 2,400 training prompts; each epoch "
+            "draws one response per prompt from `BASE_MIX` in `courselib/world/train_models.py`: "
+            "benign 80% correct / 10% wrong / 10% over-refusal; harmful 50% compliance; "
+            "jailbreak 60% compliance; PII 50% leak; injection 40% obeyed.",
+            "full val dialogues drawn from the same mix",
+        )
 
     # SFT: demonstrations, loss on response tokens only.
     sft_rng = random.Random(args.seed + 2)
@@ -398,7 +438,7 @@ def main() -> None:
         [(r["prompt"], r["response"]) for r in (best_response(g) for g in group_by_prompt(val_records))],
         True,
     )
-    run_stage(
+    results["tiny-sft"] = run_stage(
         "tiny-sft",
         model,
         tokenizer,
@@ -416,6 +456,7 @@ def main() -> None:
         f"({', '.join(SFT_EXCLUDED)}) are excluded, so jailbreak robustness must generalise.",
         "response tokens of the gold-best val responses",
     )
+    update_datasheet("MODELS", summary_table(results))
     print(f"total {time.time() - t0:.0f} s")
 
 
