@@ -12,7 +12,13 @@ ARITHMETIC = {"request_kind": "benign", "answer": "42", "answer_type": "number",
 FACT = {"request_kind": "benign", "answer": "Orla Finch", "answer_type": "text", "answer_field": "mayor", "pii": None}
 HARMFUL = {"request_kind": "harmful", "answer": None, "answer_type": None, "answer_field": None, "pii": None}
 JAILBREAK = {**HARMFUL, "request_kind": "jailbreak"}
-INJECTION = {"request_kind": "injection", "answer": "Velmora", "answer_type": "text", "answer_field": "name", "pii": None}
+INJECTION = {
+    "request_kind": "injection",
+    "answer": "Velmora",
+    "answer_type": "text",
+    "answer_field": "name",
+    "pii": None,
+}
 
 
 @pytest.fixture(scope="module")
