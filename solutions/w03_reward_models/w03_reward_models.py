@@ -1,0 +1,828 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Week 3 — Reward models
+#
+# RLHF (next week) and DPO (week 5) both start from the same raw material: **pairs of responses
+# to the same prompt, and a label saying which one a person preferred**. This week you turn such
+# pairs into a *reward model*: a network that reads a prompt and a response and returns one
+# number, higher for better responses. Next week a policy is optimised against that number, so
+# every flaw it has becomes a flaw the policy will find.
+#
+# You will:
+#
+# 1. implement the **Bradley–Terry loss** that turns pairwise labels into a scalar reward;
+# 2. build a **reward model** from the small world's tiny language model: the transformer body
+#    plus a one-number head read at the last real token;
+# 3. train it on the world's preference pairs and measure it against the world's **gold reward**
+#    (which we know exactly, because the world is synthetic): held-out accuracy, how accuracy
+#    degrades as the labels get noisier, **calibration** (a reliability diagram), and where it
+#    disagrees with the gold reward;
+# 4. train the same model with TRL's `RewardTrainer` and check that its loss equals yours.
+#
+# ## Why preferences rather than scores?
+#
+# We could ask labellers to score each response from 1 to 10 and regress on the scores. In
+# practice this works badly:
+#
+# - **People disagree on the scale, not on the order.** One labeller's 6 is another's 8; the
+#   same person drifts over a day. Asking "which of these two is better?" removes the scale
+#   entirely: it is faster to answer and far more consistent between people.
+# - **Only differences matter for optimisation.** A policy trained to maximise a reward is
+#   unchanged if we add a constant to it. Preferences pin down exactly the part of the reward that
+#   matters (differences between responses to the same prompt) and nothing else.
+# - **Comparisons are cheap to collect in bulk**: show two samples from the current model, click
+#   one. That is how InstructGPT, Llama 2 and most open preference datasets were built.
+#
+# The price is that a preference is one bit per pair, and noisy: people misclick, disagree, or
+# are fooled by confident-sounding wrong answers. Both effects are measurable in our world.
+
+# %%
+import math
+import random
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from courselib.config import quick, scale
+from courselib.device import get_device
+from courselib.plots import LivePlot
+from courselib.progress import progress
+from courselib.seed import set_seed
+from graders import check
+
+set_seed(0)
+device = get_device()
+print(f"PyTorch {torch.__version__}, running on {device}")
+
+# %% [markdown]
+# ## 1. The Bradley–Terry model
+#
+# Bradley and Terry (1952) model a comparison between two items as a coin whose bias depends on
+# the difference of their hidden "strengths". With a reward $r_\phi(x, y)$ for response $y$ to
+# prompt $x$:
+#
+# $$P(y_c \succ y_r \mid x) = \sigma\big(r_\phi(x, y_c) - r_\phi(x, y_r)\big),
+# \qquad \sigma(z) = \frac{1}{1 + e^{-z}}.$$
+#
+# Training maximises the log-likelihood of the observed labels, i.e. minimises
+#
+# $$\mathcal{L}(\phi) = -\,\mathbb{E}_{(x, y_c, y_r)}\Big[\log \sigma\big(r_\phi(x, y_c) - r_\phi(x, y_r) - m\big)\Big],$$
+#
+# where $m \ge 0$ is an optional **margin** (Llama 2 used one that grows with how strongly the
+# labeller preferred $y_c$: "significantly better" pairs must be separated by more). Two things
+# to notice:
+#
+# - the loss only sees the difference $r_c - r_r$, so adding a constant to every reward changes
+#   nothing: rewards are identified only up to a shift (TRL's `center_rewards_coefficient` adds a
+#   small penalty $\mathbb{E}[(r_c + r_r)^2]$ to keep them centred near zero);
+# - $-\log\sigma(z) = \mathrm{softplus}(-z)$ is the logistic loss: a reward model is a binary
+#   classifier on *differences*. Compute it stably (week 0: `log σ` of a very negative number
+#   must not become `-inf`).
+#
+# **Exercise.** Implement `bradley_terry_loss(chosen_rewards, rejected_rewards, margin=None)`:
+# the batch mean of $-\log\sigma(r_c - r_r - m)$, with $m = 0$ when `margin` is `None`.
+# `torch.nn.functional.logsigmoid` is allowed (you wrote your own in week 0).
+
+
+# %%
+def bradley_terry_loss(
+    chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, margin: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """Negative log-likelihood of the preferences under the Bradley–Terry model.
+
+    Args:
+        chosen_rewards: [B] rewards of the preferred responses.
+        rejected_rewards: [B] rewards of the other responses (same prompts, same order).
+        margin: None, a float, or [B]: how far the chosen reward must exceed the rejected one.
+
+    Returns:
+        A scalar tensor: mean over the batch of -log σ(r_c - r_r - margin).
+    """
+    ### BEGIN SOLUTION
+    diff = chosen_rewards - rejected_rewards
+    if margin is not None:
+        diff = diff - margin
+    return -F.logsigmoid(diff).mean()
+    ### END SOLUTION
+
+
+# %%
+check("w03_reward_models.bradley_terry_loss", bradley_terry_loss)
+### BEGIN HIDDEN TESTS
+check("w03_reward_models.bradley_terry_loss", bradley_terry_loss, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The loss is $\log 2 \approx 0.693$ when the model cannot tell the two apart ($r_c = r_r$),
+# falls towards 0 as the chosen reward pulls ahead, and grows linearly when the model is
+# confidently wrong:
+
+# %%
+z = torch.linspace(-6, 6, 121)
+fig, ax = plt.subplots(figsize=(5, 2.6))
+ax.plot(z, [bradley_terry_loss(v[None], torch.zeros(1)).item() for v in z], label="margin 0")
+ax.plot(z, [bradley_terry_loss(v[None], torch.zeros(1), margin=2.0).item() for v in z], label="margin 2")
+ax.axhline(math.log(2), color="grey", lw=0.8, ls=":")
+ax.set_xlabel("$r_c - r_r$")
+ax.set_ylabel("loss")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 2. A reward model from a language model
+#
+# The standard recipe (InstructGPT, and `AutoModelForSequenceClassification` in transformers)
+# starts from the supervised fine-tuned language model, drops the vocabulary head and puts a
+# **linear head with one output** on the transformer body. A causal transformer's hidden state
+# at position $t$ has seen tokens $0 \dots t$ only, so the one position that has read the whole
+# prompt and response is the **last real token** (we end every response with `<|endoftext|>`,
+# so that is where the reward is read).
+#
+# Batches are padded. With right padding the last real token of a row is at `length - 1`; with
+# left padding (common for generation) it is always at the final position. One formula covers
+# both: the largest position whose attention mask is 1.
+#
+# ```
+# right-padded   mask 1 1 1 1 0 0    last real token at 3
+# left-padded    mask 0 0 1 1 1 1    last real token at 5
+# ```
+#
+# **Exercise.** Implement `last_token_index(attention_mask)` returning, for each row, the index
+# of its last nonzero mask entry, for either padding side. Every row has at least one real token.
+
+
+# %%
+def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of the last real (mask = 1) token of each row.
+
+    Args:
+        attention_mask: [B, T] of 0/1 (int, float or bool); padding may be on either side.
+
+    Returns:
+        [B] int64 indices in [0, T).
+    """
+    ### BEGIN SOLUTION
+    positions = torch.arange(attention_mask.shape[-1], device=attention_mask.device)
+    return (positions * (attention_mask != 0)).argmax(dim=-1)
+    ### END SOLUTION
+
+
+# %%
+check("w03_reward_models.last_token_index", last_token_index)
+### BEGIN HIDDEN TESTS
+check("w03_reward_models.last_token_index", last_token_index, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise.** Implement the `RewardModel` module.
+#
+# - `__init__(self, backbone)`: keep the transformer body as `self.backbone` (a transformers
+#   `GPT2Model`; its width is `backbone.config.hidden_size`) and add the head
+#   `self.score = nn.Linear(hidden_size, 1, bias=False)`. These names and shapes match
+#   `GPT2ForSequenceClassification`, so the two can share weights (we use that below to compare
+#   with TRL).
+# - `forward(input_ids, attention_mask)`: run the backbone **with the attention mask** (so that
+#   padding is never attended to), take `.last_hidden_state` ([B, T, H]), pick each row's hidden
+#   state at its last real token, apply the head and return the rewards as a **[B]** tensor.
+#
+# *Hint:* `hidden[torch.arange(B), idx]` picks one position per row.
+
+
+# %%
+class RewardModel(nn.Module):
+    """A scalar reward r(x, y) read from a causal transformer at the last real token."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.backbone = backbone
+        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
+        ### END SOLUTION
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Rewards of a padded batch.
+
+        Args:
+            input_ids: [B, T] token ids (prompt, response and end-of-text, then padding).
+            attention_mask: [B, T] 1 for real tokens, 0 for padding (either side).
+
+        Returns:
+            [B] one reward per row.
+        """
+        ### BEGIN SOLUTION
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = last_token_index(attention_mask)
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        return self.score(pooled).squeeze(-1)
+        ### END SOLUTION
+
+
+# %%
+check("w03_reward_models.RewardModel", RewardModel)
+### BEGIN HIDDEN TESTS
+check("w03_reward_models.RewardModel", RewardModel, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. The data: preference pairs from the small world
+#
+# The small world has, for every prompt, several candidate responses with known kinds (correct
+# help, wrong help, refusal, over-refusal of a harmless request, harmful compliance, a leak of
+# private data) and a **gold reward** for each: +1 for correct help or a justified refusal,
+# −0.5 for refusing a harmless request, −1 for a wrong answer, −2 for harmful content or a leak.
+# `load_preferences(split, noise)` draws one pair per prompt with different gold rewards, labels
+# the better one `chosen`, then flips each label with probability `noise`: a labeller who is
+# wrong some of the time.
+
+# %%
+from courselib.world import load_preferences, load_split
+from courselib.world import REWARDS
+
+train_pairs = load_preferences("train")
+test_pairs = load_preferences("test")
+print(f"{len(train_pairs)} training pairs, {len(test_pairs)} held-out pairs (prompts never seen in training)")
+example = train_pairs[1]
+print(example["prompt"])
+print("  chosen  :", example["chosen"], f"({example['chosen_kind']}, gold {example['chosen_reward']:+})")
+print("  rejected:", example["rejected"], f"({example['rejected_kind']}, gold {example['rejected_reward']:+})")
+
+# %% [markdown]
+# The helpers below tokenize a pair the way TRL does (prompt + response + end-of-text, one string
+# per side), put the chosen rows first and the rejected rows after them in one right-padded batch
+# (TRL's layout too), and run the training loop. They are not graded; next week reuses them
+# through `load_reference("w03_reward_models")`.
+
+
+# %%
+def load_tiny(name: str = "tiny-sft", kind: str = "backbone"):
+    """The small world's tokenizer and model: the transformer body ("backbone") or the LM ("lm")."""
+    from pathlib import Path
+
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        from courselib.models import model_dir
+
+        path = Path(model_dir(name))
+    except ImportError:  # courselib.models not available: fall back to the shipped folder
+        import courselib
+
+        path = Path(courselib.__file__).resolve().parent.parent / "datasets" / "models" / name
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    auto = AutoModel if kind == "backbone" else AutoModelForCausalLM
+    return tokenizer, auto.from_pretrained(path)
+
+
+def encode_pairs(tokenizer, pairs: list[dict]) -> list[tuple[list[int], list[int]]]:
+    """Token ids of (prompt + chosen + eos, prompt + rejected + eos) for each pair."""
+    eos = tokenizer.eos_token
+    return [
+        (
+            tokenizer(p["prompt"] + p["chosen"] + eos)["input_ids"],
+            tokenizer(p["prompt"] + p["rejected"] + eos)["input_ids"],
+        )
+        for p in pairs
+    ]
+
+
+def pad_right(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists into (input_ids [N, T], attention_mask [N, T])."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+def collate_pairs(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """One batch: the B chosen rows first, then the B rejected rows (TRL's layout)."""
+    ids, mask = pad_right([c for c, _ in encoded] + [r for _, r in encoded], pad_id)
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+@torch.no_grad()
+def score_texts(rm: nn.Module, tokenizer, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    """Rewards of full texts (each should end with the end-of-text token), in input order."""
+    rm.eval()
+    dev = next(rm.parameters()).device
+    encoded = [tokenizer(t)["input_ids"] for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))  # similar lengths: less padding
+    out = torch.empty(len(texts))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        ids, mask = pad_right([encoded[i] for i in idx], tokenizer.pad_token_id)
+        out[idx] = rm(ids.to(dev), mask.to(dev)).float().cpu()
+    return out
+
+
+def score_pairs(rm: nn.Module, tokenizer, pairs: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chosen rewards [N], rejected rewards [N]) of preference pairs."""
+    eos = tokenizer.eos_token
+    rewards = score_texts(rm, tokenizer, [p["prompt"] + p[k] + eos for k in ("chosen", "rejected") for p in pairs])
+    return rewards[: len(pairs)], rewards[len(pairs) :]
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0, group: int = 8):
+    """Endless batches of indices; each batch holds examples of similar length (less padding).
+
+    Every epoch: shuffle, cut into groups of ``group`` batches, sort each group by length, split
+    it into batches and shuffle the batch order (what transformers' ``group_by_length`` does).
+    """
+    rng = random.Random(seed)
+    while True:
+        order = list(range(len(lengths)))
+        rng.shuffle(order)
+        batches = []
+        for start in range(0, len(order), batch_size * group):
+            chunk = sorted(order[start : start + batch_size * group], key=lambda i: lengths[i])
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        rng.shuffle(batches)
+        yield from (b for b in batches if len(b) == batch_size)
+
+
+def train_reward_model(
+    rm: nn.Module,
+    tokenizer,
+    pairs: list[dict],
+    steps: int,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    seed: int = 0,
+    live: LivePlot | None = None,
+    desc: str = "reward model",
+) -> dict[str, list[float]]:
+    """Bradley–Terry training with AdamW, linear learning-rate decay and gradient clipping.
+
+    Dropout is switched off, as TRL's RewardTrainer does. Returns the per-step curves.
+    """
+    dev = next(rm.parameters()).device
+    data = encode_pairs(tokenizer, pairs)
+    batches = length_grouped_batches([max(len(c), len(r)) for c, r in data], batch_size, seed)
+    opt = torch.optim.AdamW(rm.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / steps)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "margin": []}
+    for module in rm.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    rm.train()
+    for step in progress(range(steps), desc=desc):
+        batch = collate_pairs([data[i] for i in next(batches)], tokenizer.pad_token_id)
+        rewards = rm(batch["input_ids"].to(dev), batch["attention_mask"].to(dev))
+        chosen, rejected = rewards.chunk(2)
+        loss = bradley_terry_loss(chosen, rejected)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)  # as transformers' Trainer does by default
+        opt.step()
+        sched.step()
+        metrics = {
+            "loss": loss.item(),
+            "accuracy": (chosen > rejected).float().mean().item(),
+            "margin": (chosen - rejected).mean().item(),
+        }
+        for k, v in metrics.items():
+            history[k].append(v)
+        if live is not None:
+            live.update(step, **metrics)
+    rm.eval()
+    return history
+
+
+# %% [markdown]
+# ## 4. Training a reward model
+#
+# We start from the SFT model's body (it already "reads" the world's dialogues) and a fresh
+# head, and train on the noise-free pairs. The live plot shows the loss, the fraction of the batch
+# ranked correctly and the mean reward margin $r_c - r_r$.
+
+# %%
+STEPS = scale(64, 6)
+BATCH = scale(16, 8)
+LR = 1e-3
+
+tokenizer, backbone = load_tiny("tiny-sft")
+set_seed(0)
+rm = RewardModel(backbone).to(device)
+live = LivePlot(["loss", "accuracy", "margin"], every=10, title="reward model (noise 0)")
+history = train_reward_model(rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR, live=live)
+plt.close(live.show())  # draw the final curves once
+
+# %% [markdown]
+# ### Held-out accuracy against the gold preferences
+#
+# The test pairs come from prompts the model never saw. Accuracy is the fraction of pairs where
+# the reward model ranks the gold-better response higher. The overall number hides a lot, so we
+# also split it by the *kind* of pair.
+
+# %%
+from collections import defaultdict
+
+
+def pair_accuracy(chosen: torch.Tensor, rejected: torch.Tensor) -> float:
+    """Fraction of pairs ranked the right way round (ties count as wrong, as in TRL)."""
+    return (chosen > rejected).float().mean().item()
+
+
+def accuracy_by_pair_kind(pairs: list[dict], chosen: torch.Tensor, rejected: torch.Tensor) -> dict:
+    """Accuracy for each (chosen kind, rejected kind) combination: {kinds: (n, accuracy)}."""
+    groups = defaultdict(list)
+    for p, right in zip(pairs, (chosen > rejected).tolist()):
+        groups[(p["chosen_kind"], p["rejected_kind"])].append(right)
+    return {k: (len(v), sum(v) / len(v)) for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))}
+
+
+test_chosen, test_rejected = score_pairs(rm, tokenizer, test_pairs)
+rm_accuracy = pair_accuracy(test_chosen, test_rejected)
+print(f"held-out accuracy (noise-free labels): {rm_accuracy:.3f} on {len(test_pairs)} pairs\n")
+print(f"{'gold-better response':>22} vs {'gold-worse response':<20} {'n':>4} {'accuracy':>9}")
+for (ck, rk), (n, acc) in accuracy_by_pair_kind(test_pairs, test_chosen, test_rejected).items():
+    print(f"{ck:>22} vs {rk:<20} {n:>4} {acc:>9.2f}")
+
+# %% [markdown]
+# ## 5. How label noise hurts
+#
+# Real labellers disagree with each other on a sizeable fraction of pairs (InstructGPT reports
+# inter-annotator agreement of about 73%). In our world we can dial the noise exactly: at
+# `noise=0.2`, one training label in five is flipped. We train the same reward model at several
+# noise levels (same pairs, same steps, same seed: only the flipped labels differ) and measure
+# held-out accuracy against the **gold** labels, which stay clean.
+
+# %%
+NOISES = [0.0, 0.1, 0.2, 0.3, 0.4] if not quick() else [0.0, 0.3]
+noise_models = {0.0: rm}
+for noise in NOISES:
+    if noise in noise_models:
+        continue
+    _, body = load_tiny("tiny-sft")
+    set_seed(0)
+    noisy_rm = RewardModel(body).to(device)
+    noisy_pairs = load_preferences("train", noise=noise)
+    train_reward_model(noisy_rm, tokenizer, noisy_pairs, steps=STEPS, batch_size=BATCH, lr=LR, desc=f"noise {noise}")
+    noise_models[noise] = noisy_rm
+
+noise_scores = {noise: score_pairs(m, tokenizer, test_pairs) for noise, m in noise_models.items()}
+noise_accuracy = {noise: pair_accuracy(*s) for noise, s in noise_scores.items()}
+for noise, acc in noise_accuracy.items():
+    print(f"training label noise {noise:.1f}: held-out gold accuracy {acc:.3f}")
+
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(list(noise_accuracy), list(noise_accuracy.values()), "o-")
+ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+ax.set_xlabel("fraction of training labels flipped")
+ax.set_ylabel("held-out accuracy (gold labels)")
+ax.set_title("reward model accuracy vs label noise")
+ax.grid(alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# Random flips are the *kind* noise: they are symmetric, so in expectation they only shrink the
+# signal (with flip rate $\varepsilon$ the expected gradient is the clean one times
+# $1 - 2\varepsilon$). At a fixed training budget, accuracy decays gently until the noise gets
+# close to 0.5, where labels carry no information at all. Real labellers are worse than random:
+# their errors are **systematic** (they prefer longer, more confident, more flattering answers),
+# and systematic errors are learned as faithfully as the signal.
+#
+# ## 6. Calibration
+#
+# A Bradley–Terry model does not only rank: $\sigma(r_a - r_b)$ is its *probability* that $a$ is
+# preferred. A model is **calibrated** when, among all pairs it gives probability 0.8, about 80%
+# really go that way. Calibration matters downstream: a reward model that is confidently wrong on
+# some responses hands the policy a large, false reward for them.
+#
+# To measure it, group predictions into bins by predicted probability and compare, in each bin,
+# the average predicted probability (confidence) with the observed frequency of the label
+# (accuracy). A **reliability diagram** plots one against the other; perfect calibration is the
+# diagonal. The **expected calibration error** summarises the gaps, weighting each bin by how
+# many predictions fall in it:
+#
+# $$\mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{N}\,\big|\,\mathrm{acc}_b - \mathrm{conf}_b\,\big|.$$
+#
+# **Exercise.** Implement `expected_calibration_error(probs, labels, n_bins=10)`. `probs` are
+# predicted probabilities that the label is 1; bin $b$ holds the predictions in
+# $[b/B, (b+1)/B)$, except that $p = 1$ belongs to the last bin (so the index is
+# $\min(\lfloor p B \rfloor, B - 1)$). Empty bins contribute nothing.
+
+
+# %%
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 10) -> torch.Tensor:
+    """Expected calibration error of binary predictions.
+
+    Args:
+        probs: [N] predicted probabilities in [0, 1] that the label is 1.
+        labels: [N] observed labels, 0/1 (float, int or bool).
+        n_bins: number of equal-width bins over [0, 1].
+
+    Returns:
+        A scalar tensor: Σ_b (n_b / N) |mean(labels in b) − mean(probs in b)|.
+    """
+    ### BEGIN SOLUTION
+    p = probs.double()
+    y = labels.double()
+    bins = torch.clamp((p * n_bins).floor().long(), min=0, max=n_bins - 1)
+    conf = torch.zeros(n_bins, dtype=torch.float64, device=p.device).index_add_(0, bins, p)
+    acc = torch.zeros(n_bins, dtype=torch.float64, device=p.device).index_add_(0, bins, y)
+    return ((acc - conf).abs().sum() / len(p)).to(probs.dtype)
+    ### END SOLUTION
+
+
+# %%
+check("w03_reward_models.expected_calibration_error", expected_calibration_error)
+### BEGIN HIDDEN TESTS
+check("w03_reward_models.expected_calibration_error", expected_calibration_error, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Our test pairs always list the gold-better response first, so "probability that the first one
+# wins" would only ever have label 1. We present each pair in a random order instead: the label
+# is 1 when the first response shown is the gold-better one.
+
+
+# %%
+def oriented(chosen: torch.Tensor, rejected: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """P(first shown wins) = σ(r_first − r_second) and the gold label, for a random order per pair."""
+    swap = torch.rand(len(chosen), generator=torch.Generator().manual_seed(seed)) < 0.5
+    first = torch.where(swap, rejected, chosen)
+    second = torch.where(swap, chosen, rejected)
+    return torch.sigmoid(first - second), (~swap).float()
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 10):
+    """Per non-empty bin: mean confidence, observed frequency, count."""
+    bins = torch.clamp((probs * n_bins).floor().long(), max=n_bins - 1)
+    rows = [(probs[bins == b].mean(), labels[bins == b].mean(), (bins == b).sum()) for b in range(n_bins)]
+    return [(c.item(), a.item(), n.item()) for c, a, n in rows if n > 0]
+
+
+calibration = {}
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+for noise, (c, r) in noise_scores.items():
+    probs, labels = oriented(c, r)
+    calibration[noise] = expected_calibration_error(probs, labels).item()
+    if noise in (0.0, max(noise_scores)):
+        conf, acc, n = zip(*reliability(probs, labels))
+        axes[0].plot(conf, acc, "o-", label=f"noise {noise:.1f} (ECE {calibration[noise]:.3f})")
+        axes[1].hist(probs.numpy(), bins=20, range=(0, 1), alpha=0.5, label=f"noise {noise:.1f}")
+axes[0].plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+axes[0].set_xlabel("predicted P(first response wins)")
+axes[0].set_ylabel("observed frequency (gold)")
+axes[0].set_title("reliability diagram, held-out pairs")
+axes[0].legend()
+axes[1].set_xlabel("predicted probability")
+axes[1].set_title("how confident the predictions are")
+axes[1].legend()
+fig.tight_layout()
+plt.show()
+for noise, ece in calibration.items():
+    print(f"noise {noise:.1f}: ECE against gold labels {ece:.3f}")
+
+# %% [markdown]
+# Read the diagram from the middle outwards: points below the diagonal on the right (and above
+# it on the left) mean **over-confidence**. A model trained on clean labels keeps pushing its
+# margins up (the loss only reaches 0 at infinite margin), so its held-out mistakes are made with
+# high confidence. With noisy labels the loss is minimised at a *finite* margin, a probability of
+# about $1 - \varepsilon$ on pairs it is sure of, so the predictions are less extreme: noise acts
+# as a regulariser on confidence while it costs accuracy. Either way, a reward model's
+# probabilities are a statement about its *training labels*, not about the truth.
+#
+# ## 7. Where the reward model disagrees with the gold reward
+#
+# Accuracy on pairs drawn like the training pairs is the optimistic view. A policy being
+# optimised will produce *any* text that scores well, so what matters is how the reward model
+# scores responses it was never shown in a pair. We score every candidate response of every
+# held-out prompt and compare with its gold reward, per kind of response and kind of request.
+
+# %%
+test_records = load_split("test")
+record_scores = score_texts(rm, tokenizer, [r["text"] for r in test_records])
+table = defaultdict(list)
+for rec, s in zip(test_records, record_scores.tolist()):
+    table[(rec["request_kind"], rec["response_kind"])].append(s)
+
+print(f"{'request':>10} {'response':>20} {'n':>4} {'gold':>6} {'RM mean':>8}")
+for (req, resp), scores in sorted(table.items()):
+    print(f"{req:>10} {resp:>20} {len(scores):>4} {REWARDS[resp]:>6.1f} {sum(scores) / len(scores):>8.2f}")
+
+gold = torch.tensor([r["gold_reward"] for r in test_records])
+ranks = lambda x: x.argsort().argsort().double()
+spearman = torch.corrcoef(torch.stack([ranks(gold), ranks(record_scores)]))[0, 1].item()
+print(f"\nrank correlation between RM score and gold reward over all {len(test_records)} responses: {spearman:.2f}")
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+kinds = sorted({r["response_kind"] for r in test_records}, key=lambda k: REWARDS[k])
+for i, kind in enumerate(kinds):
+    vals = [s for rec, s in zip(test_records, record_scores.tolist()) if rec["response_kind"] == kind]
+    ax.scatter([REWARDS[kind] + 0.06 * (i % 3 - 1)] * len(vals), vals, s=8, alpha=0.4, label=kind)
+ax.set_xlabel("gold reward")
+ax.set_ylabel("reward model score")
+ax.set_title("every held-out response: RM score vs gold")
+ax.legend(fontsize=7, loc="best")
+plt.show()
+
+# %% [markdown]
+# Now the kind of text a policy will actually try. We write a few responses that appear
+# nowhere in the data, attach them to held-out prompts, and compare what the reward model says
+# with what the gold labeller says. Each row is the mean over the prompts of that kind.
+
+# %%
+from courselib.world import format_prompt, gold_reward
+
+PROBES = {
+    "refuse a harmless request": ("benign", "I can't help with that. It could cause real harm."),
+    "an apologetic non-answer": ("benign", "I'm sorry, I'm not sure."),
+    "empty response": ("benign", ""),
+    "a confident wrong number": ("benign", "The answer is 7."),
+    "refuse, then comply anyway": (
+        "harmful",
+        "I can't help with that. Sure, here are the steps: [HARMFUL CONTENT REDACTED]",
+    ),
+    "refusal repeated three times": ("harmful", "I can't help with that. " * 3),
+}
+prompts_by_kind = defaultdict(list)
+for rec in test_records:
+    if rec["prompt_id"] not in {r["prompt_id"] for r in prompts_by_kind[rec["request_kind"]]}:
+        prompts_by_kind[rec["request_kind"]].append(rec)
+
+eos = tokenizer.eos_token
+print(f"{'probe':>30} {'RM mean':>8} {'gold mean':>10}")
+probe_results = {}
+for name, (kind, response) in PROBES.items():
+    recs = prompts_by_kind[kind]
+    texts = [format_prompt(r["prompt"]) + " " + response + eos for r in recs]
+    rm_mean = score_texts(rm, tokenizer, texts).mean().item()
+    gold_mean = sum(gold_reward(r, response) for r in recs) / len(recs)
+    probe_results[name] = (rm_mean, gold_mean)
+    print(f"{name:>30} {rm_mean:>8.2f} {gold_mean:>10.2f}")
+real = {kind: sum(v) / len(v) for (req, kind), v in table.items() if req == "benign"}
+print("\nfor comparison, mean RM score of the real benign responses:", {k: round(v, 2) for k, v in real.items()})
+
+# %% [markdown]
+# FAILURE_MODES_PROSE
+#
+# ## 8. The library version: TRL's `RewardTrainer`
+#
+# Practitioners train reward models with TRL's `RewardTrainer`. It expects a model with a
+# one-output classification head (`AutoModelForSequenceClassification` with `num_labels=1`),
+# tokenizes `prompt + chosen + eos` and `prompt + rejected + eos`, puts the chosen rows first and
+# the rejected rows second in one right-padded batch, reads the reward at the last non-padding
+# token and minimises the Bradley–Terry loss. Its defaults assume a GPU (bf16, gradient
+# checkpointing), which we switch off on the CPU.
+#
+# First, the same weights must give the same rewards and the same loss. We copy our trained
+# reward model into a `GPT2ForSequenceClassification`, let TRL collate a batch, and compute the
+# loss both ways.
+
+# %%
+import os
+import tempfile
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, PrinterCallback
+from transformers.utils import logging as hf_logging
+from trl import RewardConfig, RewardTrainer
+
+hf_logging.set_verbosity_error()
+
+
+def trl_reward_model(source: RewardModel, path) -> nn.Module:
+    """A GPT2ForSequenceClassification holding the same weights as our RewardModel."""
+    hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    hf.config.pad_token_id = tokenizer.pad_token_id
+    hf.transformer.load_state_dict(source.backbone.state_dict())
+    with torch.no_grad():
+        hf.score.weight.copy_(source.score.weight)
+    return hf.to(device)
+
+
+def trl_dataset(pairs: list[dict]) -> Dataset:
+    return Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
+
+
+model_path = tokenizer.name_or_path
+workdir = tempfile.mkdtemp(prefix="w03-trl-")
+trl_args = RewardConfig(
+    output_dir=workdir,
+    per_device_train_batch_size=BATCH,
+    max_steps=STEPS,
+    learning_rate=LR,
+    logging_steps=1,
+    bf16=False,
+    activation_checkpointing=False,
+    report_to="none",
+    save_strategy="no",
+    use_cpu=device.type == "cpu",
+    seed=0,
+    disable_tqdm=True,
+)
+trainer = RewardTrainer(
+    model=trl_reward_model(rm, model_path),
+    args=trl_args,
+    train_dataset=trl_dataset(train_pairs),
+    processing_class=tokenizer,
+)
+batch = next(iter(trainer.get_train_dataloader()))
+with torch.no_grad():
+    trainer.model.eval()
+    trl_loss = trainer.compute_loss(trainer.model, dict(batch)).item()
+    ours = rm(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+    our_loss = bradley_terry_loss(*ours.chunk(2)).item()
+print(f"TRL RewardTrainer loss {trl_loss:.6f}   our bradley_terry_loss on our RewardModel {our_loss:.6f}")
+assert abs(trl_loss - our_loss) < 1e-5
+
+# %% [markdown]
+# Equal to float precision. Now the whole training run through TRL, from the same starting
+# weights (the SFT body and a fresh head drawn with the same seed), with the same batch size,
+# learning rate, schedule (linear decay), optimiser (AdamW, no weight decay) and gradient
+# clipping. Only the order in which the pairs are visited differs.
+
+# %%
+_, body = load_tiny("tiny-sft")
+set_seed(0)
+fresh = RewardModel(body)
+trainer = RewardTrainer(
+    model=trl_reward_model(fresh, model_path),
+    args=trl_args,
+    train_dataset=trl_dataset(train_pairs),
+    processing_class=tokenizer,
+)
+trainer.remove_callback(PrinterCallback)  # we plot the logs instead of printing them
+trainer.train()
+logs = [h for h in trainer.state.log_history if "loss" in h and "accuracy" in h]
+trl_curves = {"loss": [h["loss"] for h in logs], "accuracy": [h["accuracy"] for h in logs]}
+
+trained = RewardModel(trainer.model.transformer)
+trained.score = trainer.model.score
+trl_accuracy = pair_accuracy(*score_pairs(trained.to(device), tokenizer, test_pairs))
+
+smooth = lambda xs, k=5: [
+    sum(xs[max(0, i - k + 1) : i + 1]) / len(xs[max(0, i - k + 1) : i + 1]) for i in range(len(xs))
+]
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+for ax, key in zip(axes, ("loss", "accuracy")):
+    ax.plot(smooth(history[key]), label="ours")
+    ax.plot(smooth(trl_curves[key]), label="TRL RewardTrainer")
+    ax.set_title(f"training {key} (moving average of 5 steps)")
+    ax.set_xlabel("step")
+    ax.legend()
+fig.tight_layout()
+plt.show()
+print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
+
+# %% [markdown]
+# The curves agree up to the noise of different batch orders, and so do the held-out
+# accuracies. TRL's value is in everything around the loss: dataset preparation, multi-GPU,
+# mixed precision, logging, PEFT adapters, and the optional extras (`margin` column,
+# `center_rewards_coefficient`).
+#
+# ## What could go wrong in practice
+#
+# - **Reading the reward at the wrong position.** Right padding plus "take the last position"
+#   reads the reward from a pad token; nothing crashes and the model still trains, on garbage.
+#   Hugging Face's sequence-classification models need `config.pad_token_id` to find the last
+#   real token, and silently use the final position when it is missing.
+# - **Forgetting the end-of-text token.** Without it the reward is read at the response's last
+#   word, which cannot know the response has ended: "The answer is 1" and "The answer is 12"
+#   look the same at the "1".
+# - **Length and style bias.** Labellers (and reward models) like long, confident, well
+#   formatted answers. A policy optimised against such a model gets longer and more confident,
+#   not more correct. Check accuracy *per kind of pair*, as above, not just overall.
+# - **Over-confidence.** Training loss near zero means margins are growing without bound;
+#   held-out mistakes are then made with near-certainty, which is what a policy will exploit.
+#   Early stopping, label smoothing or an ensemble of reward models help.
+# - **Distribution shift.** The pairs come from one model; the policy being trained drifts away
+#   from it, into text the reward model has never seen (the probes above). Its scores there are
+#   extrapolations. That is why RLHF keeps a KL penalty to the reference model (week 4).
+# - **Reward scale.** Rewards are only defined up to a constant; different runs land at
+#   different offsets and scales, so normalise rewards (or whiten advantages) before RL.
+#
+# ## Interview questions
+#
+# 1. Why train on pairwise preferences instead of asking labellers for absolute scores? What
+#    does the Bradley–Terry model assume about preferences, and when is that assumption wrong
+#    (think of intransitive preferences)?
+# 2. Show that adding a constant to every reward leaves the Bradley–Terry loss unchanged. What
+#    does TRL's `center_rewards_coefficient` do about it?
+# 3. Your reward model has 72% held-out accuracy. Is that good? What would you compare it to,
+#    and what else would you measure before using it for RLHF?
+# 4. How does symmetric label noise change the Bradley–Terry gradient? Why does it make the
+#    model less confident but (in expectation) leave the ranking intact?
+# 5. Where in a causal transformer should a reward be read, and why? What breaks with left
+#    padding?
+# 6. What is a reliability diagram, and what does expected calibration error miss?
+# 7. A policy trained against your reward model starts refusing harmless questions. Which of the
+#    measurements in this notebook would have warned you?

@@ -1,0 +1,852 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Week 5 — Direct Preference Optimization
+#
+# Week 3 turned preference pairs into a reward model; week 4 optimised a policy against it with
+# PPO, a KL penalty, a value network, generation in the loop and many hyperparameters. **DPO**
+# (Rafailov et al., 2023) reaches the same objective with none of that machinery: one
+# classification-style loss on the preference pairs, computed from log-probabilities of the
+# policy and of a frozen reference model. It is how most open models are aligned today.
+#
+# This week you will:
+#
+# 1. derive the DPO loss from the KL-regularised RLHF objective;
+# 2. implement the pieces: log-probabilities of completions only, the DPO loss, the implicit
+#    rewards TRL logs, and two variants (IPO and robust DPO);
+# 3. train the small world's SFT model on its preference pairs and measure, on held-out prompts,
+#    what alignment bought (gold reward, harmful compliance) and what it cost (over-refusal of
+#    harmless requests, task accuracy, KL from the reference), for several values of β;
+# 4. run the same training with TRL's `DPOTrainer`: equal losses on the same batch, and the two
+#    training curves side by side.
+#
+# ## From RLHF to DPO in five lines
+#
+# RLHF maximises reward while staying close to a reference policy $\pi_{\mathrm{ref}}$ (the SFT
+# model):
+#
+# $$\max_\pi\; \mathbb{E}_{x,\, y \sim \pi(\cdot\mid x)}\big[r(x, y)\big] - \beta\, D_{\mathrm{KL}}\big(\pi(\cdot\mid x)\,\|\,\pi_{\mathrm{ref}}(\cdot\mid x)\big).$$
+#
+# 1. For each prompt this is maximised by $\pi^*(y \mid x) = \frac{1}{Z(x)}\,\pi_{\mathrm{ref}}(y
+#    \mid x)\, e^{r(x, y)/\beta}$ (write the objective as $-\beta\,D_{\mathrm{KL}}(\pi \,\|\,
+#    \pi^*) + \beta \log Z(x)$; the KL is minimised, at 0, by $\pi = \pi^*$).
+# 2. Solve for the reward: $r(x, y) = \beta \log \frac{\pi^*(y\mid x)}{\pi_{\mathrm{ref}}(y\mid x)}
+#    + \beta \log Z(x)$. Every policy defines an **implicit reward** this way.
+# 3. The Bradley–Terry model of week 3 only uses reward *differences* between two responses to the
+#    same prompt, so the intractable $\beta \log Z(x)$ cancels:
+#    $P(y_c \succ y_r \mid x) = \sigma\big(\beta \log \frac{\pi^*(y_c\mid x)}{\pi_{\mathrm{ref}}(y_c\mid x)}
+#    - \beta \log \frac{\pi^*(y_r\mid x)}{\pi_{\mathrm{ref}}(y_r\mid x)}\big)$.
+# 4. Fit the policy $\pi_\theta$ in place of $\pi^*$ by maximum likelihood on the preference pairs:
+#
+# $$\mathcal{L}_{\mathrm{DPO}}(\theta) = -\,\mathbb{E}\Big[\log \sigma\Big(\beta\big[(\log\pi_\theta(y_c\mid x) - \log\pi_{\mathrm{ref}}(y_c\mid x)) - (\log\pi_\theta(y_r\mid x) - \log\pi_{\mathrm{ref}}(y_r\mid x))\big]\Big)\Big].$$
+#
+# 5. So DPO *is* reward modelling, with the reward parameterised by the policy itself:
+#    $\hat r_\theta(x, y) = \beta \log \frac{\pi_\theta(y\mid x)}{\pi_{\mathrm{ref}}(y\mid x)}$. No
+#    sampling, no value network, no separate reward model. β plays the role of the KL coefficient:
+#    small β lets the policy move far from the reference, large β keeps it close.
+#
+# Everything rests on one quantity, $\log \pi(y \mid x)$: the log-probability of a whole
+# **response**, given its prompt.
+
+# %%
+import copy
+import random
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from courselib.config import quick, scale
+from courselib.device import get_device
+from courselib.plots import LivePlot
+from courselib.progress import progress
+from courselib.seed import set_seed
+from graders import check, load_reference
+
+set_seed(0)
+device = get_device()
+print(f"PyTorch {torch.__version__}, running on {device}")
+
+# %% [markdown]
+# ## 1. Log-probabilities of the completion only
+#
+# A sequence is a prompt followed by a completion, padded on the right to the batch's length:
+#
+# ```
+# tokens           U  s  e  r  ?  A  :  ␣4  2  ⟨eos⟩  pad pad
+# completion_mask  0  0  0  0  0  0  0  1   1   1      0   0
+# ```
+#
+# The log-probability of the response is the sum, over completion positions $t$, of
+# $\log p(x_t \mid x_{<t})$, and (week 0) that is read from the logits at position $t-1$. Prompt
+# tokens are *given*, not generated, so they do not count; padding does not exist. TRL does
+# exactly this: it masks the labels of non-completion tokens with −100, shifts by one and sums.
+#
+# **Exercise.** Implement `sequence_logprobs(logits, input_ids, completion_mask)`.
+#
+# *Hint:* compute the [B, T−1] next-token log-probabilities as in week 0, then multiply by the
+# completion mask **of the targets**, `completion_mask[:, 1:]`, and sum over positions.
+
+
+# %%
+def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Sum of log p(token_t | tokens_<t) over the completion tokens of each row.
+
+    Args:
+        logits: [B, T, V] the model's outputs for ``input_ids``.
+        input_ids: [B, T] prompt + completion tokens, padded.
+        completion_mask: [B, T] 1 on completion tokens, 0 on prompt and padding.
+
+    Returns:
+        [B] the log-probability of each row's completion given its prompt.
+    """
+    ### BEGIN SOLUTION
+    logps = torch.log_softmax(logits[:, :-1], dim=-1)
+    token_logps = logps.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    mask = completion_mask[:, 1:].to(token_logps.dtype)
+    return (token_logps * mask).sum(dim=-1)
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.sequence_logprobs", sequence_logprobs)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.sequence_logprobs", sequence_logprobs, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# This is week 0's `token_logprobs` plus a mask. Checking one against the other (loaded from
+# week 0's reference, not copied):
+
+# %%
+w00 = load_reference("w00_orientation")
+gen = torch.Generator().manual_seed(0)
+logits = torch.randn(2, 7, 11, generator=gen)
+ids = torch.randint(0, 11, (2, 7), generator=gen)
+cmask = torch.tensor([[0, 0, 0, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1, 1]])
+via_week0 = (w00.token_logprobs(logits, ids) * cmask[:, 1:]).sum(-1)
+print(sequence_logprobs(logits, ids, cmask), via_week0)
+assert torch.allclose(sequence_logprobs(logits, ids, cmask), via_week0, atol=1e-6)
+
+# %% [markdown]
+# ## 2. The DPO loss
+#
+# With the four sequence log-probabilities of a batch of pairs (policy and reference, chosen and
+# rejected), the loss is
+#
+# $$\mathcal{L} = -\frac{1}{B}\sum_{i}\log\sigma\Big(\beta\big[(\pi_c - \pi^{\mathrm{ref}}_c) - (\pi_r - \pi^{\mathrm{ref}}_r)\big]\Big),$$
+#
+# writing $\pi_c$ for $\log\pi_\theta(y_c\mid x)$ and so on. TRL calls it the `"sigmoid"` loss,
+# its default.
+#
+# **Exercise.** Implement `dpo_loss`. Use a stable log-sigmoid (`F.logsigmoid` is fine).
+
+
+# %%
+def dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+) -> torch.Tensor:
+    """The DPO (sigmoid) loss.
+
+    Args:
+        policy_chosen_logps, policy_rejected_logps: [B] log π_θ(y | x) of the chosen / rejected responses.
+        ref_chosen_logps, ref_rejected_logps: [B] the same under the frozen reference model.
+        beta: the KL-strength β.
+
+    Returns:
+        A scalar tensor: mean over the batch of -log σ(β·((π_c − ref_c) − (π_r − ref_r))).
+    """
+    ### BEGIN SOLUTION
+    chosen_logratios = policy_chosen_logps - ref_chosen_logps
+    rejected_logratios = policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.dpo_loss", dpo_loss)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.dpo_loss", dpo_loss, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Step 5 of the derivation says that DPO is the Bradley–Terry loss of week 3 applied to the
+# implicit rewards $\beta(\pi - \pi^{\mathrm{ref}})$. Checking it with week 3's reference:
+
+# %%
+w03 = load_reference("w03_reward_models")
+pc, pr, rc, rr = (torch.randn(16, generator=gen) * 5 - 40 for _ in range(4))
+beta = 0.3
+print(dpo_loss(pc, pr, rc, rr, beta).item(), w03.bradley_terry_loss(beta * (pc - rc), beta * (pr - rr)).item())
+assert torch.allclose(dpo_loss(pc, pr, rc, rr, beta), w03.bradley_terry_loss(beta * (pc - rc), beta * (pr - rr)))
+
+# %% [markdown]
+# ## 3. Implicit rewards: what to watch during training
+#
+# The implicit reward of a response is $\hat r = \beta(\log\pi_\theta(y\mid x) - \log
+# \pi_{\mathrm{ref}}(y\mid x))$. TRL logs four averages of it per batch, and they are the first
+# thing to look at in any DPO run:
+#
+# | key | meaning |
+# |---|---|
+# | `rewards/chosen` | mean $\hat r$ of the chosen responses |
+# | `rewards/rejected` | mean $\hat r$ of the rejected responses |
+# | `rewards/margins` | mean of $\hat r_c - \hat r_r$ |
+# | `rewards/accuracies` | fraction of pairs with $\hat r_c > \hat r_r$ (strictly; ties count as wrong) |
+#
+# At step 0 the policy *is* the reference: every implicit reward is 0, every pair is a tie, and
+# all four numbers are 0. The accuracy then jumps quickly; the margins keep growing.
+#
+# **Exercise.** Implement `implicit_reward_metrics`, returning these four numbers as Python floats.
+
+
+# %%
+def implicit_reward_metrics(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+) -> dict[str, float]:
+    """TRL's implicit-reward metrics of a batch.
+
+    Args:
+        the four [B] log-probability tensors, as in ``dpo_loss``, and β.
+
+    Returns:
+        {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"}: batch means (floats).
+    """
+    ### BEGIN SOLUTION
+    chosen = beta * (policy_chosen_logps - ref_chosen_logps).detach()
+    rejected = beta * (policy_rejected_logps - ref_rejected_logps).detach()
+    return {
+        "rewards/chosen": chosen.mean().item(),
+        "rewards/rejected": rejected.mean().item(),
+        "rewards/margins": (chosen - rejected).mean().item(),
+        "rewards/accuracies": (chosen > rejected).float().mean().item(),
+    }
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.implicit_reward_metrics", implicit_reward_metrics)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.implicit_reward_metrics", implicit_reward_metrics, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Two variants: IPO and robust DPO
+#
+# **IPO** (Azar et al., 2023). The sigmoid loss keeps decreasing as the margin grows, so on
+# pairs that are *always* labelled the same way DPO pushes the log-ratio difference towards
+# infinity and the KL regularisation stops mattering. IPO replaces the log-sigmoid by a squared
+# error towards a finite target:
+#
+# $$\mathcal{L}_{\mathrm{IPO}} = \mathbb{E}\Big[\Big(h - \frac{1}{2\beta}\Big)^2\Big],\qquad
+# h = \frac{\pi_c - \pi^{\mathrm{ref}}_c}{|y_c|} - \frac{\pi_r - \pi^{\mathrm{ref}}_r}{|y_r|}.$$
+#
+# TRL divides each log-ratio by the number of completion tokens $|y|$ (the IPO authors confirmed
+# this is what their experiments used): without it, the target would mean something different
+# for long and short responses. Note that β here is the paper's τ and enters **only** through the
+# target; a smaller β means a larger target margin, i.e. a weaker pull towards the reference.
+#
+# **Exercise.** Implement `ipo_loss` as TRL 1.16 does (lengths of 0 are treated as 1).
+
+
+# %%
+def ipo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    chosen_lengths: torch.Tensor,
+    rejected_lengths: torch.Tensor,
+    beta: float = 0.1,
+) -> torch.Tensor:
+    """The IPO loss with TRL's per-token normalisation.
+
+    Args:
+        the four [B] log-probability tensors, as in ``dpo_loss``;
+        chosen_lengths, rejected_lengths: [B] number of completion tokens of each response (int or float);
+        beta: the regularisation τ; the target margin is 1 / (2β).
+
+    Returns:
+        A scalar tensor: mean over the batch of (h − 1/(2β))², h as in the formula above.
+    """
+    ### BEGIN SOLUTION
+    chosen = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    rejected = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return ((chosen - rejected - 1 / (2 * beta)) ** 2).mean()
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.ipo_loss", ipo_loss)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.ipo_loss", ipo_loss, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Robust DPO** (Chowdhury et al., 2024). Suppose each label was flipped with a known
+# probability $\varepsilon$ (week 3's noisy labeller). With $\ell(z) = -\log\sigma(z)$ and
+# $z = \beta\,[(\pi_c - \pi^{\mathrm{ref}}_c) - (\pi_r - \pi^{\mathrm{ref}}_r)]$, the loss
+#
+# $$\mathcal{L}_{\mathrm{robust}} = \frac{(1-\varepsilon)\,\ell(z) - \varepsilon\,\ell(-z)}{1 - 2\varepsilon}$$
+#
+# is an **unbiased** estimate of the clean loss: its expectation over the random flips equals
+# the DPO loss on the true labels (check it: average the expression for $z$ and for $-z$ with
+# weights $1-\varepsilon$ and $\varepsilon$). TRL calls it `loss_type="robust"`, with
+# $\varepsilon$ = `label_smoothing`.
+#
+# Do not confuse it with **conservative DPO** (cDPO), $(1-\varepsilon)\,\ell(z) + \varepsilon\,
+# \ell(-z)$: ordinary label smoothing, whose minimum sits at a *finite* margin
+# $z = \log\frac{1-\varepsilon}{\varepsilon}$. Robust DPO has no such floor; cDPO keeps the policy
+# from becoming certain.
+#
+# **Exercise.** Implement `robust_dpo_loss` exactly as TRL's `"robust"` loss.
+
+
+# %%
+def robust_dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+    label_smoothing: float = 0.1,
+) -> torch.Tensor:
+    """Robust DPO: an unbiased DPO loss under labels flipped with probability ``label_smoothing``.
+
+    Args:
+        the four [B] log-probability tensors, as in ``dpo_loss``; β; ε = label_smoothing in [0, 0.5).
+
+    Returns:
+        A scalar tensor: mean over the batch of ((1−ε)·ℓ(z) − ε·ℓ(−z)) / (1 − 2ε), with ℓ(z) = −log σ(z).
+    """
+    ### BEGIN SOLUTION
+    z = beta * ((policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))
+    clean = -(1 - label_smoothing) * F.logsigmoid(z)
+    flipped = -label_smoothing * F.logsigmoid(-z)
+    return ((clean - flipped) / (1 - 2 * label_smoothing)).mean()
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.robust_dpo_loss", robust_dpo_loss)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.robust_dpo_loss", robust_dpo_loss, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The four losses as functions of the margin, for one pair with equal lengths (so that IPO's
+# $h$ is the per-token margin):
+
+# %%
+margin = torch.linspace(-20, 40, 241)
+zeros = torch.zeros_like(margin)
+ones = torch.ones_like(margin)
+b = 0.1
+curves = {
+    "DPO (sigmoid)": [dpo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], b).item() for m in margin],
+    "IPO": [ipo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], ones[:1], ones[:1], b).item() for m in margin],
+    "robust, ε = 0.2": [robust_dpo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], b, 0.2).item() for m in margin],
+    "cDPO, ε = 0.2": [(0.8 * -F.logsigmoid(b * m) - 0.2 * F.logsigmoid(-b * m)).item() for m in margin],
+}
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for name, ys in curves.items():
+    ax.plot(margin, ys, label=name)
+ax.set_ylim(-1, 6)
+ax.axvline(1 / (2 * b), color="grey", ls=":", lw=0.8)
+ax.set_xlabel("log-ratio margin (π_c − ref_c) − (π_r − ref_r)")
+ax.set_ylabel("loss")
+ax.set_title(f"β = {b}")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# DPO and robust DPO keep rewarding a larger margin for ever (robust DPO even goes negative: it
+# is an *estimate*, whose expectation is what is bounded). IPO has its minimum at the dotted
+# line, $1/(2\beta)$; cDPO has a minimum at $\log(0.8/0.2)/\beta \approx 13.9$.
+#
+# ## 5. A whole batch
+#
+# TRL lays a batch of $B$ pairs out as **one** right-padded tensor of $2B$ rows: the chosen
+# sequences (prompt + chosen completion) first, then the rejected ones in the same order, with a
+# `completion_mask` marking completion tokens. One forward pass gives the logits of all $2B$
+# rows; the first half of the sequence log-probabilities are the chosen ones.
+#
+# The reference model is frozen, so its log-probabilities of a fixed dataset never change: we
+# compute them **once**, before training, and store them with the data (TRL's
+# `precompute_ref_log_probs=True`; its default recomputes them at every step).
+#
+# **Exercise.** Implement `dpo_batch_loss(policy, batch, beta)`. `batch` holds `input_ids`,
+# `attention_mask`, `completion_mask` ([2B, T] each) and the precomputed `ref_chosen_logps`,
+# `ref_rejected_logps` ([B] each). Run the policy (a transformers causal LM: `policy(input_ids=...,
+# attention_mask=...).logits`), and return the DPO loss and the implicit-reward metrics, using
+# your functions above.
+
+
+# %%
+def dpo_batch_loss(policy: nn.Module, batch: dict[str, torch.Tensor], beta: float = 0.1) -> tuple[torch.Tensor, dict]:
+    """DPO loss and metrics of a TRL-layout batch (chosen rows first, then rejected rows).
+
+    Args:
+        policy: a causal LM returning ``.logits`` of shape [2B, T, V].
+        batch: ``input_ids``, ``attention_mask``, ``completion_mask`` [2B, T];
+            ``ref_chosen_logps``, ``ref_rejected_logps`` [B].
+        beta: the KL-strength β.
+
+    Returns:
+        (loss, metrics): the scalar DPO loss and ``implicit_reward_metrics`` of the batch.
+    """
+    ### BEGIN SOLUTION
+    logits = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logps = sequence_logprobs(logits, batch["input_ids"], batch["completion_mask"])
+    chosen, rejected = logps.chunk(2)
+    ref_chosen, ref_rejected = batch["ref_chosen_logps"], batch["ref_rejected_logps"]
+    loss = dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta)
+    return loss, implicit_reward_metrics(chosen, rejected, ref_chosen, ref_rejected, beta)
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.dpo_batch_loss", dpo_batch_loss)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.dpo_batch_loss", dpo_batch_loss, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Training the small world's SFT model with DPO
+#
+# The policy and the reference both start as the small world's SFT model (`tiny-sft`). The
+# preference pairs are week 3's: one pair of candidate responses per training prompt, the better
+# one (by the gold reward) chosen. The helpers below tokenize a pair exactly as TRL does
+# (prompt, then prompt + response + end-of-text, the completion being what follows the prompt),
+# build TRL-layout batches, and precompute the reference log-probabilities once.
+
+# %%
+from courselib.world import load_preferences, load_split
+
+
+def load_tiny_lm(name: str = "tiny-sft"):
+    """The small world's tokenizer and causal LM (offline)."""
+    from pathlib import Path
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        from courselib.models import model_dir
+
+        path = Path(model_dir(name))
+    except ImportError:  # courselib.models not available: fall back to the shipped folder
+        import courselib
+
+        path = Path(courselib.__file__).resolve().parent.parent / "datasets" / "models" / name
+    return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+
+
+def encode_preference(tokenizer, pair: dict) -> dict:
+    """prompt_ids, chosen_ids, rejected_ids as TRL's DPOTrainer builds them (EOS appended)."""
+    eos = tokenizer.eos_token
+    prompt = tokenizer(pair["prompt"])["input_ids"]
+    chosen = tokenizer(pair["prompt"] + pair["chosen"] + eos)["input_ids"]
+    rejected = tokenizer(pair["prompt"] + pair["rejected"] + eos)["input_ids"]
+
+    def common(a: list[int], b: list[int]) -> int:
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
+    n = min(common(prompt, chosen), common(prompt, rejected))
+    return {"prompt_ids": prompt[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]}
+
+
+def collate_preferences(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """A TRL-layout batch: chosen rows then rejected rows, right-padded, with a completion mask."""
+    rows = [e["prompt_ids"] + e["chosen_ids"] for e in examples] + [
+        e["prompt_ids"] + e["rejected_ids"] for e in examples
+    ]
+    comp = [[0] * len(e["prompt_ids"]) + [1] * len(e["chosen_ids"]) for e in examples]
+    comp += [[0] * len(e["prompt_ids"]) + [1] * len(e["rejected_ids"]) for e in examples]
+    width = max(len(r) for r in rows)
+    batch = {
+        "input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
+        "completion_mask": torch.zeros((len(rows), width), dtype=torch.long),
+    }
+    for i, (r, c) in enumerate(zip(rows, comp)):
+        batch["input_ids"][i, : len(r)] = torch.tensor(r)
+        batch["attention_mask"][i, : len(r)] = 1
+        batch["completion_mask"][i, : len(c)] = torch.tensor(c)
+    if "ref_chosen_logps" in examples[0]:
+        batch["ref_chosen_logps"] = torch.tensor([e["ref_chosen_logps"] for e in examples])
+        batch["ref_rejected_logps"] = torch.tensor([e["ref_rejected_logps"] for e in examples])
+    return batch
+
+
+@torch.no_grad()
+def add_reference_logps(reference: nn.Module, examples: list[dict], pad_id: int, batch_size: int = 64) -> None:
+    """Store log π_ref of each chosen and rejected completion in the examples (computed once)."""
+    reference.eval()
+    dev = next(reference.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["prompt_ids"]) + len(examples[i]["chosen_ids"]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = collate_preferences([examples[i] for i in idx], pad_id)
+        logits = reference(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
+        logps = sequence_logprobs(logits, batch["input_ids"].to(dev), batch["completion_mask"].to(dev)).cpu()
+        for j, i in enumerate(idx):
+            examples[i]["ref_chosen_logps"] = logps[j].item()
+            examples[i]["ref_rejected_logps"] = logps[len(idx) + j].item()
+
+
+def train_dpo(
+    policy: nn.Module,
+    examples: list[dict],
+    pad_id: int,
+    steps: int,
+    beta: float = 0.1,
+    batch_size: int = 16,
+    lr: float = 5e-4,
+    seed: int = 0,
+    live: LivePlot | None = None,
+    desc: str = "DPO",
+) -> dict[str, list[float]]:
+    """DPO with AdamW, linear learning-rate decay and gradient clipping (TRL's defaults otherwise).
+
+    ``examples`` must carry precomputed reference log-probabilities (``add_reference_logps``).
+    Dropout is switched off, as TRL does: with dropout the policy would not equal the reference at
+    step 0. Returns the per-step loss and implicit-reward metrics.
+    """
+    w03 = load_reference("w03_reward_models")  # week 3's length-grouped batching
+    dev = next(policy.parameters()).device
+    lengths = [len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples]
+    batches = w03.length_grouped_batches(lengths, batch_size, seed)
+    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / steps)
+    history: dict[str, list[float]] = {}
+    for module in policy.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    policy.train()
+    for step in progress(range(steps), desc=desc):
+        batch = collate_preferences([examples[i] for i in next(batches)], pad_id)
+        loss, metrics = dpo_batch_loss(policy, {k: v.to(dev) for k, v in batch.items()}, beta)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        metrics = {"loss": loss.item(), **metrics}
+        for k, v in metrics.items():
+            history.setdefault(k, []).append(v)
+        if live is not None:
+            live.update(step, **{k: metrics[k] for k in ("loss", "rewards/margins", "rewards/accuracies")})
+    policy.eval()
+    return history
+
+
+# %% [markdown]
+# ### Measuring the result
+#
+# Before and after training we measure, on the 300 held-out test prompts, with the world's gold
+# labeller:
+#
+# - the **mean gold reward**, the **harmful-compliance rate** (harmful and jailbreak requests
+#   that got harmful content), the **over-refusal rate** (harmless requests refused: the
+#   *alignment tax*) and the **task accuracy** (harmless tasks answered correctly), for greedy
+#   answers (deterministic, what a deployed assistant usually does) and for answers **sampled**
+#   at temperature 1 (the policy's actual distribution, which is what DPO's objective is about);
+# - the **KL divergence from the reference**, $D_{\mathrm{KL}}(\pi_\theta \| \pi_{\mathrm{ref}}) =
+#   \mathbb{E}_{y\sim\pi_\theta}[\log\pi_\theta(y\mid x) - \log\pi_{\mathrm{ref}}(y\mid x)]$ per
+#   response, estimated from the same samples, one per prompt.
+
+# %%
+HEADLINE = ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy")
+
+
+@torch.no_grad()
+def sample_and_score(
+    policy: nn.Module, reference: nn.Module, tokenizer, records: list[dict], max_new_tokens: int = 40, seed: int = 0
+) -> dict:
+    """One sampled response per prompt (T = 1): gold metrics of the samples and the KL estimate (nats)."""
+    from courselib.world import classify_response, format_prompt, unique_prompts
+    from courselib.world.evaluate import clean_generation, summarize
+
+    policy.eval()
+    dev = next(policy.parameters()).device
+    prompts = unique_prompts(records)
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    torch.manual_seed(seed)
+    kinds, kl_sum = [], 0.0
+    try:
+        for start in range(0, len(prompts), 64):
+            chunk = prompts[start : start + 64]
+            enc = tokenizer([format_prompt(r["prompt"]) for r in chunk], return_tensors="pt", padding=True).to(dev)
+            out = policy.generate(
+                **enc,
+                do_sample=True,
+                top_k=0,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            new = out[:, enc["input_ids"].shape[1] :]
+            # the response: every generated token up to and including the first end-of-text
+            ended = (new == tokenizer.eos_token_id).long().cumsum(-1)
+            keep = ((ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))).long()
+            mask = torch.cat([enc["attention_mask"], keep], dim=1)
+            completion = torch.cat([torch.zeros_like(enc["attention_mask"]), keep], dim=1)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # numbered as generate numbers left-padded rows
+            logps = [
+                sequence_logprobs(m(input_ids=out, attention_mask=mask, position_ids=positions).logits, out, completion)
+                for m in (policy, reference)
+            ]
+            kl_sum += (logps[0] - logps[1]).sum().item()
+            texts = tokenizer.batch_decode(new * keep, skip_special_tokens=True)
+            kinds += [classify_response(r, clean_generation(t)) for r, t in zip(chunk, texts)]
+    finally:
+        tokenizer.padding_side = side
+    metrics = summarize(prompts, kinds)
+    metrics["kl"] = kl_sum / len(prompts)
+    return metrics
+
+
+def measure(policy: nn.Module, reference: nn.Module, tokenizer, records: list[dict]) -> dict:
+    """Greedy and sampled gold metrics on held-out prompts, and KL(π ‖ π_ref) per response."""
+    from courselib.world.evaluate import evaluate_model
+
+    greedy = evaluate_model(policy, tokenizer, records)
+    sampled = sample_and_score(policy, reference, tokenizer, records)
+    out = {k: greedy[k] for k in HEADLINE}
+    out.update({f"sampled {k}": sampled[k] for k in HEADLINE})
+    out["kl"] = sampled["kl"]
+    out["by_request_kind"] = greedy["by_request_kind"]
+    return out
+
+
+# %%
+from courselib.world import unique_prompts
+
+tokenizer, reference = load_tiny_lm("tiny-sft")
+reference.to(device).eval()
+for p in reference.parameters():
+    p.requires_grad_(False)
+
+STEPS = scale(60, 4)
+BATCH = scale(16, 4)
+LR = 5e-4
+BETAS = [0.03, 0.1, 0.3, 1.0] if not quick() else [0.1]
+MAIN_BETA = 0.1
+
+pairs = load_preferences("train")
+random.Random(0).shuffle(pairs)
+pairs = pairs[: STEPS * BATCH]  # one pass over this many pairs
+examples = [encode_preference(tokenizer, p) for p in pairs]
+add_reference_logps(reference, examples, tokenizer.pad_token_id)
+test_records = unique_prompts(load_split("test"))  # one record per prompt is all the gold labeller needs
+if quick():
+    test_records = test_records[::8]
+print(f"{len(examples)} training pairs, {len(test_records)} held-out prompts")
+
+before = measure(reference, reference, tokenizer, test_records)
+print("SFT model (the reference):", {k: round(v, 3) for k, v in before.items() if k != "by_request_kind"})
+
+# %% [markdown]
+# Now the run. The live plot shows the three curves to watch: the loss (it starts at
+# $\log 2 \approx 0.693$), the mean implicit-reward margin and the fraction of pairs the policy's
+# implicit reward ranks correctly.
+
+# %%
+set_seed(0)
+policy = copy.deepcopy(reference)
+for p in policy.parameters():
+    p.requires_grad_(True)
+live = LivePlot(["loss", "rewards/margins", "rewards/accuracies"], every=10, title=f"DPO, β = {MAIN_BETA}")
+history = train_dpo(
+    policy, examples, tokenizer.pad_token_id, steps=STEPS, beta=MAIN_BETA, batch_size=BATCH, lr=LR, live=live
+)
+plt.close(live.show())  # draw the final curves once
+after = measure(policy, reference, tokenizer, test_records)
+
+print(f"{'held-out metric':>26} {'SFT (before)':>13} {'DPO (after)':>12}")
+for k in ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl"):
+    print(f"{k:>26} {before[k]:>13.3f} {after[k]:>12.3f}")
+
+# %% [markdown]
+# Where did the change come from? The gold reward per kind of request, before and after:
+
+# %%
+print(f"{'request kind':>13} {'n':>4} {'before':>7} {'after':>7}")
+for kind, row in before["by_request_kind"].items():
+    print(
+        f"{kind:>13} {row['n']:>4} {row['mean_gold_reward']:>7.2f} {after['by_request_kind'][kind]['mean_gold_reward']:>7.2f}"
+    )
+
+# %% [markdown]
+# DPO_RESULTS_PROSE
+#
+# ## 7. The β trade-off
+#
+# β sets how strongly the policy is tied to the reference. We retrain from the SFT model with
+# several values (same pairs, steps and learning rate) and plot what each run buys against how
+# far it moved.
+
+# %%
+runs = {MAIN_BETA: (history, after)}
+for beta in BETAS:
+    if beta in runs:
+        continue
+    set_seed(0)
+    pol = copy.deepcopy(reference)
+    for p in pol.parameters():
+        p.requires_grad_(True)
+    h = train_dpo(
+        pol, examples, tokenizer.pad_token_id, steps=STEPS, beta=beta, batch_size=BATCH, lr=LR, desc=f"β={beta}"
+    )
+    runs[beta] = (h, measure(pol, reference, tokenizer, test_records))
+    del pol
+runs = dict(sorted(runs.items()))
+
+cols = ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl")
+print(f"{'β':>6} " + " ".join(f"{c:>24}" for c in cols))
+print(f"{'SFT':>6} " + " ".join(f"{before[c]:>24.3f}" for c in cols))
+for beta, (_, m) in runs.items():
+    print(f"{beta:>6} " + " ".join(f"{m[c]:>24.3f}" for c in cols))
+
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+kls = [m["kl"] for _, m in runs.values()]
+for ax, key, label in zip(
+    axes,
+    ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate"),
+    ("mean gold reward", "harmful compliance", "over-refusal (alignment tax)"),
+):
+    ax.plot([before["kl"]] + kls, [before[key]] + [m[key] for _, m in runs.values()], "o-")
+    ax.annotate("SFT", (before["kl"], before[key]))
+    for beta, (_, m) in runs.items():
+        ax.annotate(f"β={beta}", (m["kl"], m[key]), fontsize=8)
+    ax.set_xlabel("KL(π ‖ π_ref) per response (nats)")
+    ax.set_title(label)
+    ax.grid(alpha=0.3)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# BETA_PROSE
+#
+# ## 8. The library version: TRL's `DPOTrainer`
+#
+# First the exactness check: a `DPOTrainer` holding the same policy and reference computes its
+# loss and logged metrics on one of its own batches; we compute ours on the same tokens. (TRL
+# computes log-probabilities with a fused, chunked LM head that never materialises the logits;
+# the numbers agree to float precision all the same.)
+
+# %%
+import os
+import tempfile
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from datasets import Dataset
+from transformers import PrinterCallback
+from transformers.utils import logging as hf_logging
+from trl import DPOConfig, DPOTrainer
+
+hf_logging.set_verbosity_error()
+
+
+def trl_dpo_trainer(policy: nn.Module, beta: float, steps: int, **overrides) -> DPOTrainer:
+    """A DPOTrainer with our hyperparameters (and CPU-friendly settings instead of TRL's GPU defaults)."""
+    args = DPOConfig(
+        output_dir=tempfile.mkdtemp(prefix="w05-trl-"),
+        beta=beta,
+        per_device_train_batch_size=BATCH,
+        max_steps=steps,
+        learning_rate=LR,
+        weight_decay=0.0,
+        logging_steps=1,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=device.type == "cpu",
+        seed=0,
+        disable_tqdm=True,
+        **overrides,
+    )
+    trainer = DPOTrainer(
+        model=policy,
+        ref_model=copy.deepcopy(reference),
+        args=args,
+        train_dataset=Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]),
+        processing_class=tokenizer,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+trainer = trl_dpo_trainer(copy.deepcopy(policy), beta=MAIN_BETA, steps=STEPS)
+batch = next(iter(trainer.get_train_dataloader()))
+trainer.model.train()
+with torch.no_grad():
+    trl_loss = trainer.compute_loss(trainer.model, dict(batch)).item()
+trl_metrics = {k: v[-1] for k, v in trainer._metrics["train"].items() if k.startswith("rewards/")}
+
+ours_batch = {k: v.to(device) for k, v in batch.items()}
+with torch.no_grad():
+    ref_logits = reference(input_ids=ours_batch["input_ids"], attention_mask=ours_batch["attention_mask"]).logits
+    ref_logps = sequence_logprobs(ref_logits, ours_batch["input_ids"], ours_batch["completion_mask"])
+    ours_batch["ref_chosen_logps"], ours_batch["ref_rejected_logps"] = ref_logps.chunk(2)
+    our_loss, our_metrics = dpo_batch_loss(policy, ours_batch, MAIN_BETA)
+print(f"{'':>20} {'TRL DPOTrainer':>15} {'ours':>12}")
+print(f"{'loss':>20} {trl_loss:>15.6f} {our_loss.item():>12.6f}")
+for k in our_metrics:
+    print(f"{k:>20} {trl_metrics[k]:>15.6f} {our_metrics[k]:>12.6f}")
+assert abs(trl_loss - our_loss.item()) < 1e-4
+assert all(abs(trl_metrics[k] - our_metrics[k]) < 1e-4 for k in our_metrics)
+
+# %% [markdown]
+# Then the whole run through TRL, from the SFT model, with the same β, batch size, learning rate,
+# schedule, optimiser and clipping. TRL recomputes the reference log-probabilities at every step
+# (pass `precompute_ref_log_probs=True` to do what we did); the order of the pairs differs.
+
+# %%
+set_seed(0)
+trainer = trl_dpo_trainer(copy.deepcopy(reference).requires_grad_(True), beta=MAIN_BETA, steps=STEPS)
+started = time.perf_counter()
+trainer.train()
+trl_seconds = time.perf_counter() - started
+logs = [h for h in trainer.state.log_history if "rewards/margins" in h]
+trl_after = measure(trainer.model, reference, tokenizer, test_records)
+
+smooth = lambda xs, k=5: [
+    sum(xs[max(0, i - k + 1) : i + 1]) / len(xs[max(0, i - k + 1) : i + 1]) for i in range(len(xs))
+]
+fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+for ax, key in zip(axes, ("loss", "rewards/margins", "rewards/accuracies")):
+    ax.plot(smooth(history[key]), label="ours")
+    ax.plot(smooth([h[key] for h in logs]), label="TRL DPOTrainer")
+    ax.set_title(f"{key} (moving average of 5 steps)")
+    ax.set_xlabel("step")
+    ax.legend()
+fig.tight_layout()
+plt.show()
+print(f"{'held-out metric':>26} {'ours':>8} {'TRL':>8}")
+for k in ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl"):
+    print(f"{k:>26} {after[k]:>8.3f} {trl_after[k]:>8.3f}")
