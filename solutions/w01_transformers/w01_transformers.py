@@ -53,6 +53,10 @@ from graders import check
 
 set_seed(0)
 device = get_device()
+if device.type == "cpu":
+    # This week's models are tiny: on a CPU one thread per operation is about as fast as several,
+    # and it does not slow to a crawl when other programs compete for the cores.
+    torch.set_num_threads(1)
 print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}")
 
 # %% [markdown]
@@ -666,6 +670,38 @@ for name, model, ids_ in (("small random GPT-2", small_hf, torch.randint(0, 50, 
 # numbers in different orders. Any *bug* (a missing mask, the exact GELU, an off-by-one
 # position) shows up orders of magnitude above that.
 #
+# Since every intermediate tensor is now yours, you can look at any of them. Here are the
+# attention patterns of tiny-base's first layer on the start of a dialogue: one panel per head,
+# queries down, keys across, nothing above the diagonal.
+
+# %%
+sd = tiny.state_dict()
+dialogue = short[:1, :20]
+with torch.no_grad():
+    x0 = sd["transformer.wte.weight"][dialogue] + sd["transformer.wpe.weight"][: dialogue.shape[1]]
+    h0 = layer_norm(x0, sd["transformer.h.0.ln_1.weight"], sd["transformer.h.0.ln_1.bias"])
+    q, k, _ = (h0 @ sd["transformer.h.0.attn.c_attn.weight"] + sd["transformer.h.0.attn.c_attn.bias"]).split(
+        tiny.config.n_embd, dim=-1
+    )
+    n_head, d_head = tiny.config.n_head, tiny.config.n_embd // tiny.config.n_head
+    split = lambda t: t.reshape(1, -1, n_head, d_head).transpose(1, 2)
+    pattern = attention_pattern(split(q), split(k))[0]
+labels = [t.replace("Ġ", " ").replace("Ċ", "\\n") for t in tokenizer.convert_ids_to_tokens(dialogue[0])]
+fig, axes = plt.subplots(1, n_head, figsize=(4 * n_head, 4.2))
+for head, ax in enumerate(axes):
+    ax.imshow(pattern[head], cmap="Blues", vmin=0, vmax=1)
+    ax.set_title(f"layer 0, head {head}")
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels if head == 0 else [], fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Even in a tiny model the heads differ: much of the weight is spread over the prefix, with a few
+# sharp spots where a token attends to one particular earlier token (often the one just before
+# it). Week 9 turns such pictures into measurements: which head does what, and does removing it
+# matter?
+#
 # ## 5. Sampling
 #
 # The logits at the last position define the distribution of the next token. Generation draws a
@@ -793,9 +829,9 @@ print("frequencies:  ", freq.numpy().round(3))
 
 # %% [markdown]
 # Generation is now a loop: run the model on the ids so far, sample from the last position's
-# logits, append. (Real implementations cache the keys and values of earlier positions instead of
-# recomputing them; week 9 looks inside the model instead.) With temperature 0 it must agree token
-# for token with `transformers`' greedy `generate`.
+# logits, append. (Production code keeps a key–value cache so that earlier positions are not
+# recomputed at every step; recomputing is simpler and fast enough for a tiny model.) With
+# temperature 0 it must agree token for token with `transformers`' greedy `generate`.
 
 
 # %%
@@ -988,12 +1024,17 @@ for request_kind in ["benign", "harmful", "jailbreak", "injection", "pii"]:
         print(f"{request_kind if source == 'data' else '':>12} {source:>6} {row}   (n={sum(counts.values())})")
 
 # %% [markdown]
-# A language model is a model of its data: where the training dialogues comply with harmful
-# requests, so does the model, at a rate that tracks the data (the rows are close, within the
-# noise of a small sample). Nothing in next-token prediction prefers the safe answer. The
-# course's checkpoints were trained longer on the same kind of mix and behave the same way; the
-# rest of the course is about changing that behaviour (reward models, RLHF, DPO), attacking it
-# (red teaming) and understanding it (interpretability).
+# Read the table row by row (the model's rows come from a small sample, so differences of 10
+# points are noise). A language model is a model of its data, and after a few minutes it has
+# learned the *kinds* of responses the data contains, roughly in the data's proportions: it
+# refuses some harmful requests and complies with others, and jailbreak wrappers get compliance
+# about as often as in the data. What it has not learned is the *content*: its help is almost
+# never correct (the right register, the wrong number), and its answers to PII requests are
+# invented addresses that leak nobody's data (the gold labeller files them under "other").
+# Nothing in next-token prediction prefers the safe or the correct answer. The course's
+# checkpoints were trained longer on a similar mix and behave in the same way, with better facts;
+# the rest of the course is about changing that behaviour (reward models, RLHF, DPO), attacking
+# it (red teaming) and understanding it (interpretability).
 #
 # Because your model lives under `transformers`' names, it *is* a `transformers` model: the
 # library's forward pass gives the same logits, and everything built on the library (saving,
