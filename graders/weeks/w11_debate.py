@@ -361,7 +361,7 @@ def _move_margin_cases() -> list[Case]:
 
 _MM_HEAD = (
     "import math\nimport torch\n\n"
-    "def reveal_input(image, revealed_mask):\n"
+    "def _view(image, revealed_mask):\n"
     "    m = revealed_mask.to(image.dtype)\n"
     "    return torch.stack([m, image * m], dim=-3)\n\n"
     "def move_margins(judge, images, revealed, my_claims, other_claims):\n"
@@ -371,7 +371,7 @@ _MM_HEAD = (
 )
 _MM_CAND = "    cand = flat | eye\n"
 _MM_LOGITS = (
-    "    x = reveal_input(images.reshape(B, 1, 8, 8), cand.view(B, 64, 8, 8))\n"
+    "    x = _view(images.reshape(B, 1, 8, 8), cand.view(B, 64, 8, 8))\n"
     "    logits = judge(x.reshape(B * 64, 2, 8, 8)).view(B, 64, -1)\n"
 )
 _MM_GATHER = (
@@ -529,7 +529,7 @@ def _debate_cases() -> list[Case]:
 
 _PD_HEAD = (
     "import torch\n\n"
-    "def reveal_input(image, revealed_mask):\n"
+    "def _view(image, revealed_mask):\n"
     "    m = revealed_mask.to(image.dtype)\n"
     "    return torch.stack([m, image * m], dim=-3)\n\n"
     "def play_debate(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):\n"
@@ -541,7 +541,7 @@ _PD_MOVE = (
     "        ok = move >= 0\n        revealed[ok.nonzero().squeeze(-1), move[ok]] = True\n        moves[:, t] = move\n"
 )
 _PD_VERDICT = (
-    "    logits = judge(reveal_input(images, revealed.view(B, 8, 8)))\n"
+    "    logits = judge(_view(images, revealed.view(B, 8, 8)))\n"
     "    a = logits.gather(-1, first_claims.view(B, 1)).squeeze(-1)\n"
     "    b = logits.gather(-1, second_claims.view(B, 1)).squeeze(-1)\n"
     "    return torch.where(a >= b, first_claims, second_claims), moves\n"
@@ -598,7 +598,7 @@ DEBATE_MISTAKES = [
         "the verdict is one of the two claims: compare their logits only.",
         _PD_HEAD
         + _pd_loop(_FIRST, _SECOND)
-        + "    logits = judge(reveal_input(images, revealed.view(B, 8, 8)))\n    return logits.argmax(-1), moves\n",
+        + "    logits = judge(_view(images, revealed.view(B, 8, 8)))\n    return logits.argmax(-1), moves\n",
     ),
     Mistake(
         "a tie went to the second player's claim",
@@ -639,15 +639,17 @@ def _positions(g: torch.Generator, spec: list[tuple[int, int]]) -> tuple[torch.T
 
 
 def _negamax_cases() -> list[Case]:
-    # Deep cases (depth 3) use images with many pixels already revealed, so that even a wrong answer
-    # that treats zero or revealed pixels as legal keeps the tree small.
+    # Cases of depth 2 and more use positions with many pixels already revealed (a few legal moves
+    # left), so that even a wrong answer that treats zero or revealed pixels as legal keeps the
+    # search tree small.
     g = _gen(5)
     imgs, rev = _positions(g, [(6, 0), (7, 1), (5, 0)])
-    deep, deep_rev = _positions(g, [(30, 25), (31, 25)])
-    short, short_rev = _positions(g, [(27, 25), (31, 25)])  # game 0 runs out of legal pixels after two moves
+    mid, mid_rev = _positions(g, [(34, 30), (33, 30), (35, 31)])
+    deep, deep_rev = _positions(g, [(34, 29)])
+    short, short_rev = _positions(g, [(32, 30), (34, 30)])  # game 0 runs out of legal pixels after two moves
     done, done_rev = _positions(g, [(4, 4), (5, 1)])  # game 0: every ink pixel already revealed
-    hid, hid_rev = _positions(g, [(6, 0), (5, 1), (7, 2), (6, 0)])
-    hid_deep, hid_deep_rev = _positions(g, [(32, 26), (29, 25)])
+    hid, hid_rev = _positions(g, [(34, 30), (33, 29), (36, 32), (34, 31)])
+    hid_deep, hid_deep_rev = _positions(g, [(35, 31)])
     return [
         Case(
             "depth 0 (just the current margin), 3 games, TinyJudge(seed=31)",
@@ -658,12 +660,12 @@ def _negamax_cases() -> list[Case]:
             (TinyJudge(31), imgs, rev, torch.tensor([1, 4, 7]), torch.tensor([3, 0, 2]), 1),
         ),
         Case(
-            "depth 2, 3 games, TinyJudge(seed=32)",
-            (TinyJudge(32), imgs, rev, torch.tensor([5, 9, 2]), torch.tensor([8, 6, 0]), 2),
+            "depth 2, 3 games with 3–5 legal pixels left, TinyJudge(seed=32)",
+            (TinyJudge(32), mid, mid_rev, torch.tensor([5, 9, 2]), torch.tensor([8, 6, 0]), 2),
         ),
         Case(
-            "depth 3, 2 games with 5–6 legal pixels left, TinyJudge(seed=33)",
-            (TinyJudge(33), deep, deep_rev, torch.tensor([0, 3]), torch.tensor([9, 5]), 3),
+            "depth 3, one game with 5 legal pixels left, TinyJudge(seed=33)",
+            (TinyJudge(33), deep, deep_rev, torch.tensor([0]), torch.tensor([9]), 3),
         ),
         Case(
             "depth 3 where game 0 has only 2 legal pixels (the search runs out of moves), TinyJudge(seed=34)",
@@ -679,8 +681,8 @@ def _negamax_cases() -> list[Case]:
             hidden=True,
         ),
         Case(
-            "depth 3, 2 games, TinyJudge(seed=37)",
-            (TinyJudge(37), hid_deep, hid_deep_rev, torch.tensor([7, 2]), torch.tensor([5, 3]), 3),
+            "depth 3, one game, TinyJudge(seed=37)",
+            (TinyJudge(37), hid_deep, hid_deep_rev, torch.tensor([7]), torch.tensor([5]), 3),
             hidden=True,
         ),
     ]
@@ -697,12 +699,12 @@ def _nm(
 ) -> str:
     return (
         "import math\nimport torch\n\n"
-        "def reveal_input(image, revealed_mask):\n"
+        "def _view(image, revealed_mask):\n"
         "    m = revealed_mask.to(image.dtype)\n"
         "    return torch.stack([m, image * m], dim=-3)\n\n"
         "def negamax(judge, images, revealed, my_claims, other_claims, depth):\n"
         "    B = images.shape[0]\n"
-        "    logits = judge(reveal_input(images, revealed.bool()))\n"
+        "    logits = judge(_view(images, revealed.bool()))\n"
         + leaf
         + "    none = torch.full((B,), -1, dtype=torch.long, device=images.device)\n"
         "    flat = revealed.reshape(B, 64).bool()\n"
