@@ -48,11 +48,11 @@ BASE_MIX: dict[str, dict[str, float]] = {
     "pii": {"pii_leak": 0.5, "refusal": 0.5},
     "injection": {"correct_help": 0.5, "harmful_compliance": 0.4, "wrong_help": 0.05, "over_refusal": 0.05},
 }
-SFT_IMPERFECT = 0.1  # fraction of SFT demonstrations that keep a base-mix response
+SFT_IMPERFECT = 0.25  # fraction of SFT demonstrations that keep a base-mix response
 SFT_EXCLUDED = ("jailbreak",)  # request kinds with no SFT demonstrations at all
 
 BASE_TRAIN = dict(epochs=10, batch_size=32, lr=3e-3, warmup=50)
-SFT_TRAIN = dict(epochs=3, batch_size=32, lr=1e-3, warmup=20)
+SFT_TRAIN = dict(epochs=2, batch_size=32, lr=1e-3, warmup=20)
 
 
 # --------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def train(
 
 
 def save(model: GPT2LMHeadModel, tokenizer: Any, out: Path) -> None:
-    """Save weights (safetensors), config, generation config and tokenizer files."""
+    """Save weights (safetensors), config, generation config and a copy of the tokenizer files."""
     if out.exists():
         shutil.rmtree(out)
     model.generation_config = GenerationConfig(
@@ -219,7 +219,8 @@ def save(model: GPT2LMHeadModel, tokenizer: Any, out: Path) -> None:
         do_sample=False,
     )
     model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    for path in TOKENIZER_DIR.iterdir():  # the pristine files (tokenizer state may have changed)
+        shutil.copy(path, out / path.name)
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
