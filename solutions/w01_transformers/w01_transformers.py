@@ -674,20 +674,29 @@ for name, model, ids_ in (("small random GPT-2", small_hf, torch.randint(0, 50, 
 # attention patterns of tiny-base's first layer on the start of a dialogue: one panel per head,
 # queries down, keys across, nothing above the diagonal.
 
+
 # %%
+def block_of(params: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
+    """The parameters of block ``i`` of a GPT2LMHeadModel state dict, under GPT2Block's names."""
+    prefix = f"transformer.h.{i}."
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def block_attention_pattern(block: dict[str, torch.Tensor], x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """The attention pattern [B, H, T, T] of one block on the residual stream ``x`` [B, T, D] entering it."""
+    B, T, D = x.shape
+    h = layer_norm(x, block["ln_1.weight"], block["ln_1.bias"])
+    q, k, _ = (h @ block["attn.c_attn.weight"] + block["attn.c_attn.bias"]).split(D, dim=-1)
+    return attention_pattern(*(t.reshape(B, T, n_head, D // n_head).transpose(1, 2) for t in (q, k)))
+
+
 sd = tiny.state_dict()
 dialogue = short[:1, :20]
 with torch.no_grad():
     x0 = sd["transformer.wte.weight"][dialogue] + sd["transformer.wpe.weight"][: dialogue.shape[1]]
-    h0 = layer_norm(x0, sd["transformer.h.0.ln_1.weight"], sd["transformer.h.0.ln_1.bias"])
-    q, k, _ = (h0 @ sd["transformer.h.0.attn.c_attn.weight"] + sd["transformer.h.0.attn.c_attn.bias"]).split(
-        tiny.config.n_embd, dim=-1
-    )
-    n_head, d_head = tiny.config.n_head, tiny.config.n_embd // tiny.config.n_head
-    split = lambda t: t.reshape(1, -1, n_head, d_head).transpose(1, 2)
-    pattern = attention_pattern(split(q), split(k))[0]
+    pattern = block_attention_pattern(block_of(sd, 0), x0, tiny.config.n_head)[0]
 labels = [t.replace("Ġ", " ").replace("Ċ", "\\n") for t in tokenizer.convert_ids_to_tokens(dialogue[0])]
-fig, axes = plt.subplots(1, n_head, figsize=(4 * n_head, 4.2))
+fig, axes = plt.subplots(1, tiny.config.n_head, figsize=(4 * tiny.config.n_head, 4.2))
 for head, ax in enumerate(axes):
     ax.imshow(pattern[head], cmap="Blues", vmin=0, vmax=1)
     ax.set_title(f"layer 0, head {head}")
@@ -1060,33 +1069,67 @@ print(f"your trained model, your forward pass vs transformers': max difference {
 # | `wte[input_ids]` | `transformer.wte` | `hook_embed` |
 # | `wpe[positions]` | `transformer.wpe` | `hook_pos_embed` |
 # | `x` entering block `i` | input of `transformer.h[i]` | `blocks.{i}.hook_resid_pre` |
+# | `q`, `k`, `v` split into heads | inside `transformer.h[i].attn` | `blocks.{i}.attn.hook_q`, `hook_k`, `hook_v` |
 # | `attention_pattern(q, k)` | inside `transformer.h[i].attn` | `blocks.{i}.attn.hook_pattern` |
+# | heads' outputs before `c_proj` | inside `transformer.h[i].attn` | `blocks.{i}.attn.hook_z` |
 # | `causal_self_attention(...)` | output of `transformer.h[i].attn` | `blocks.{i}.hook_attn_out` |
 # | `x` after the attention residual | — | `blocks.{i}.hook_resid_mid` |
 # | `gelu_new(...)` in the MLP | `transformer.h[i].mlp.act` | `blocks.{i}.mlp.hook_post` |
 # | MLP output | output of `transformer.h[i].mlp` | `blocks.{i}.hook_mlp_out` |
 # | `x` leaving block `i` | output of `transformer.h[i]` | `blocks.{i}.hook_resid_post` |
-# | `layer_norm(x, ln_f...)` | `transformer.ln_f` | `ln_final.hook_normalized` |
+# | `layer_norm(x, ln_f...)` | `transformer.ln_f` | `ln_final.hook_out` |
 #
-# (TransformerLens 4.x wraps a `transformers` model in a `TransformerBridge` that exposes these
-# names; week 9 uses it on tiny-base.) You can already read one of them off the library model with
-# a plain PyTorch forward hook: the residual stream after block 0 of tiny-base, compared with
-# yours.
+# TransformerLens 4.x wraps a `transformers` model in a `TransformerBridge` that exposes these
+# names (the bridge's `ln_final.hook_normalized` is the normalised vector *before* the learned
+# scale and shift; `ln_final.hook_out` is after). Run tiny-base through it, keep every hook in a
+# cache, and compare a few entries with the same tensors computed by your functions:
+
 
 # %%
-captured = {}
-handle = tiny.transformer.h[0].register_forward_hook(
-    lambda module, inputs, output: captured.update(resid_post=output[0] if isinstance(output, tuple) else output)
+def transformer_lens_run(name: str, input_ids: torch.Tensor):
+    """Run a shipped checkpoint through TransformerLens's bridge: (logits, cache of every hook point)."""
+    import warnings
+
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from courselib.models import load_tokenizer, model_dir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bridge = TransformerBridge.boot_transformers(str(model_dir(name)), device="cpu", tokenizer=load_tokenizer(name))
+    with torch.no_grad():
+        return bridge.run_with_cache(input_ids)
+
+
+tl_logits, cache = transformer_lens_run("tiny-base", dialogue)
+block0_hooks = [
+    k for k in cache.keys() if k.startswith(("blocks.0.hook_", "blocks.0.attn.hook_", "blocks.0.mlp.hook_"))
+]
+print(f"{len(cache)} hook points in all; the main ones of block 0:")
+print(", ".join(block0_hooks))
+ours = {}
+with torch.no_grad():
+    ours["hook_embed"] = sd["transformer.wte.weight"][dialogue]
+    x = ours["hook_embed"] + sd["transformer.wpe.weight"][: dialogue.shape[1]]
+    for i in range(tiny.config.n_layer):
+        ours[f"blocks.{i}.attn.hook_pattern"] = block_attention_pattern(block_of(sd, i), x, tiny.config.n_head)
+        x = gpt_block(x, block_of(sd, i), tiny.config.n_head)
+        ours[f"blocks.{i}.hook_resid_post"] = x
+    ours["ln_final.hook_out"] = layer_norm(x, sd["transformer.ln_f.weight"], sd["transformer.ln_f.bias"])
+last = tiny.config.n_layer - 1
+for name in [
+    "hook_embed",
+    "blocks.0.attn.hook_pattern",
+    "blocks.0.hook_resid_post",
+    f"blocks.{last}.attn.hook_pattern",
+]:
+    print(f"{name:>28}: max |ours − TransformerLens| = {(ours[name] - cache[name]).abs().max():.2e}")
+print(
+    f"{'ln_final.hook_out':>28}: max |ours − TransformerLens| = {(ours['ln_final.hook_out'] - cache['ln_final.hook_out']).abs().max():.2e}"
 )
-with torch.no_grad():
-    tiny(short)
-handle.remove()
-sd = tiny.state_dict()
-with torch.no_grad():
-    x0 = sd["transformer.wte.weight"][short] + sd["transformer.wpe.weight"][: short.shape[1]]
-    block0 = {k[len("transformer.h.0.") :]: v for k, v in sd.items() if k.startswith("transformer.h.0.")}
-    ours_resid = gpt_block(x0, block0, tiny.config.n_head)
-print(f"blocks.0.hook_resid_post: max |ours − transformers| = {(ours_resid - captured['resid_post']).abs().max():.2e}")
+print(
+    f"{'logits':>28}: max |ours − TransformerLens| = {(gpt_forward(dialogue, sd, tiny.config.n_head) - tl_logits).abs().max():.2e}"
+)
 
 # %% [markdown]
 # ## What could go wrong in practice
