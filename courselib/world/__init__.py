@@ -76,6 +76,17 @@ from courselib.world.reward import (
 )
 from courselib.world.world import EOS_TOKEN, PAD_TOKEN, format_dialogue, format_prompt
 
+_LAZY = {"evaluate_model", "generate_responses"}  # need torch: imported on first use
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from courselib.world import evaluate
+
+        return getattr(evaluate, name)
+    raise AttributeError(f"module 'courselib.world' has no attribute {name!r}")
+
+
 __all__ = [
     "DATA_DIR",
     "EOS_TOKEN",
@@ -84,8 +95,10 @@ __all__ = [
     "REWARDS",
     "SPLITS",
     "classify_response",
+    "evaluate_model",
     "format_dialogue",
     "format_prompt",
+    "generate_responses",
     "gold_reward",
     "is_refusal",
     "load_directory",

@@ -10,8 +10,16 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from courselib.models import MODEL_NAMES, load_model, load_tokenizer, model_dir
-from courselib.world import EOS_TOKEN, PAD_TOKEN, format_prompt, load_preferences, load_split, unique_prompts
-from courselib.world.evaluate import evaluate_model, generate_responses
+from courselib.world import (
+    EOS_TOKEN,
+    PAD_TOKEN,
+    evaluate_model,
+    format_prompt,
+    generate_responses,
+    load_preferences,
+    load_split,
+    unique_prompts,
+)
 from courselib.world.tokenizer import TOKENIZER_DIR
 
 SAMPLE = "User: What is 17 + 5?\nAssistant: 17 + 5 = 22.<|endoftext|>"
