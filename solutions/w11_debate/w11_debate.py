@@ -685,7 +685,7 @@ def run_games(model, images, first_claims, second_claims, k, first_strategy, sec
 
 
 search_depth = 3 if use_gpu else 2
-search_chunk = 2 if search_depth >= 3 else 32
+search_chunk = 32 if search_depth <= 2 or use_gpu else 2  # games per batch: bounds the search tree's memory
 search = search_strategy(search_depth)
 
 # %% [markdown]
