@@ -55,11 +55,12 @@ class LivePlot:
             self._handle.update(fig)
         plt.close(fig)
 
-    def show(self) -> plt.Figure:
-        """Draw the final curves (in place of the live ones in Jupyter) and return the figure."""
+    def show(self) -> plt.Figure | None:
+        """Draw the final curves: in Jupyter in place of the live ones (returns None, so the cell
+        does not display them twice); elsewhere as a new figure, which is returned."""
         if _in_notebook() and self._handle is not None:
             self._draw(live=False)
-            return self.figure()
+            return None
         fig = self.figure()
         plt.show()
         return fig

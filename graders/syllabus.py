@@ -71,6 +71,9 @@ def render_readme(text: str) -> str:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description="Rewrite the syllabus table in README.md.").parse_args()
     readme = REPO_ROOT / "README.md"
     readme.write_text(render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"updated {Path(readme).relative_to(REPO_ROOT)}")
