@@ -124,8 +124,8 @@ print("decoded back:", repr(tokenizer.decode(ids)))
 # Byte-pair encoding starts from single bytes (256 symbols, so that *any* text can be encoded)
 # and learns **merges**. Repeatedly: count every pair of adjacent symbols in the training text,
 # pick the most frequent pair, say `(i, s)`, give it a new id, and replace every occurrence of
-# the pair by that id. After $n$ merges the vocabulary has $256 + n$ entries. Encoding a new text
-# replays the merges in the order they were learned.
+# the pair by that id. After $n$ merges the vocabulary has $256 + n$ entries (plus any special
+# tokens). Encoding a new text replays the merges in the order they were learned.
 #
 # The one delicate step is the replacement. It scans left to right, and once a pair is merged
 # its two symbols are used up: with the pair `(a, a)`, the sequence `a a a` becomes `aa a`, not
@@ -175,9 +175,9 @@ check("w01_transformers.merge_pair", merge_pair, hidden=True)
 # %% [markdown]
 # With `merge_pair` and a counter you have a BPE trainer. Let us learn the first merges from a
 # slice of the world's dialogues and compare them with the merges the world's tokenizer learned
-# (it lists them in order in its saved form, `tokenizer.json`). Like the real tokenizer we first cut the
-# text into words with its pre-tokenizer (merges never cross a word boundary), and we count each
-# distinct word once per occurrence.
+# (its saved form lists them in order). Like the real tokenizer we first cut the text into words
+# with its pre-tokenizer, so that merges never cross a word boundary, and count the pairs inside
+# each distinct word weighted by how often the word occurs.
 
 # %%
 from collections import Counter
@@ -884,9 +884,10 @@ print("identical tokens:", torch.equal(ours, theirs))
 # go through your code. The objective is next-token cross-entropy over every real token of each
 # dialogue (week 0's `token_logprobs`, here via `F.cross_entropy` with padding ignored).
 #
-# The model is smaller than tiny-base (2 layers, $D = 64$) so that a few minutes on two CPU cores
-# are enough to see it learn the format of a dialogue, many of the world's set phrases, and some
-# of its facts; `COURSE_QUICK=1` shrinks the run to a smoke test.
+# The model is smaller than tiny-base (2 layers, $D = 64$, a context of 96 tokens, which holds
+# all but the longest dialogues) so that two minutes or so on two CPU cores are enough to see it
+# learn the format of a dialogue and the set phrases of each kind of answer; `COURSE_QUICK=1`
+# shrinks the run to a smoke test.
 
 # %%
 set_seed(0)
@@ -992,7 +993,7 @@ for rec in test_records[:: max(1, len(test_records) // 5)][:5]:
     print(f"[{rec['request_kind']:>9}] User: {rec['prompt']}\n{'':>12}Assistant:{answer}\n")
 
 # %% [markdown]
-# After a few minutes the samples have the right shape (an answer, then end of text) and the
+# After two minutes of training the samples have the right shape (an answer, then end of text) and the
 # right vocabulary for each kind of request, while numbers and facts are often wrong: those need
 # more training than this.
 #
@@ -1034,7 +1035,7 @@ for request_kind in ["benign", "harmful", "jailbreak", "injection", "pii"]:
 
 # %% [markdown]
 # Read the table row by row (the model's rows come from a small sample, so differences of 10
-# points are noise). A language model is a model of its data, and after a few minutes it has
+# points are noise). A language model is a model of its data, and after two minutes it has
 # learned the *kinds* of responses the data contains, roughly in the data's proportions: it
 # refuses some harmful requests and complies with others, and jailbreak wrappers get compliance
 # about as often as in the data. What it has not learned is the *content*: its help is almost
@@ -1116,20 +1117,12 @@ with torch.no_grad():
         x = gpt_block(x, block_of(sd, i), tiny.config.n_head)
         ours[f"blocks.{i}.hook_resid_post"] = x
     ours["ln_final.hook_out"] = layer_norm(x, sd["transformer.ln_f.weight"], sd["transformer.ln_f.bias"])
+    ours["logits"] = gpt_forward(dialogue, sd, tiny.config.n_head)
 last = tiny.config.n_layer - 1
-for name in [
-    "hook_embed",
-    "blocks.0.attn.hook_pattern",
-    "blocks.0.hook_resid_post",
-    f"blocks.{last}.attn.hook_pattern",
-]:
-    print(f"{name:>28}: max |ours − TransformerLens| = {(ours[name] - cache[name]).abs().max():.2e}")
-print(
-    f"{'ln_final.hook_out':>28}: max |ours − TransformerLens| = {(ours['ln_final.hook_out'] - cache['ln_final.hook_out']).abs().max():.2e}"
-)
-print(
-    f"{'logits':>28}: max |ours − TransformerLens| = {(gpt_forward(dialogue, sd, tiny.config.n_head) - tl_logits).abs().max():.2e}"
-)
+names = ["hook_embed", "blocks.0.attn.hook_pattern", "blocks.0.hook_resid_post", f"blocks.{last}.attn.hook_pattern"]
+theirs = {name: cache[name] for name in [*names, "ln_final.hook_out"]} | {"logits": tl_logits}
+for name, value in theirs.items():
+    print(f"{name:>28}: max |ours − TransformerLens| = {(ours[name] - value).abs().max():.2e}")
 
 # %% [markdown]
 # ## What could go wrong in practice
