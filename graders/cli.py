@@ -40,7 +40,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     try:
         get_exercise(args.exercise)
-        limits = Limits(exercise_seconds=args.timeout, wall_seconds=max(120.0, args.timeout * 4.0))
+        limits = Limits(exercise_seconds=args.timeout, wall_seconds=max(300.0, args.timeout * 4.0))
         (result,) = check_file(Path(args.file), [args.exercise], limits)
     except UnknownExercise as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("exercise", help="an exercise id such as w00_orientation.log_softmax")
     p.add_argument("file", help="a .py file or a student .ipynb notebook")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=int, default=30, help="seconds allowed for each exercise (default 30)")
+    p.add_argument("--timeout", type=int, default=60, help="seconds allowed for each exercise (default 60)")
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("build", help="build course/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("weeks", nargs="*")

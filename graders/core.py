@@ -275,7 +275,8 @@ def compare(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
         )
     if torch.allclose(g64, e64, rtol=rtol, atol=atol, equal_nan=True):
         return None
-    diff = (g64 - e64).abs().nan_to_num(float("inf"))
+    same = (g64 == e64) | (torch.isnan(g64) & torch.isnan(e64))  # equal infinities differ by 0, not NaN
+    diff = torch.where(same, torch.zeros_like(e64), (g64 - e64).abs().nan_to_num(float("inf")))
     idx = tuple(int(i) for i in (diff == diff.max()).nonzero()[0])
     where = f" at index {list(idx)}" if idx else ""
     return (

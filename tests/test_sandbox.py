@@ -11,7 +11,7 @@ import pytest
 from graders.reference import solution_source
 from graders.sandbox import Limits, check_file
 
-FAST = Limits(wall_seconds=60, exercise_seconds=5, cpu_seconds=60, memory_bytes=3 * 2**30)
+FAST = Limits(wall_seconds=60, exercise_seconds=5, setup_seconds=30, cpu_seconds=60, memory_bytes=3 * 2**30)
 GOOD_LOG_SOFTMAX = (
     "import torch\n\ndef log_softmax(logits, dim=-1):\n"
     "    s = logits - logits.amax(dim=dim, keepdim=True)\n"
