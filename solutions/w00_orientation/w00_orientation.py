@@ -81,6 +81,7 @@ print(f"PyTorch {torch.__version__}, running on {device}")
 #
 # *Hint:* `x.amax(dim=dim, keepdim=True)` keeps the reduced dimension so the result broadcasts.
 
+
 # %%
 def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Log-softmax of ``logits`` along ``dim``, stable for large values.
@@ -131,6 +132,7 @@ print("stable:", log_softmax(big))
 # *Hint:* `torch.gather` needs a valid index everywhere, so replace ignored targets by 0 before
 # gathering and mask them out afterwards.
 
+
 # %%
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
     """Mean negative log-likelihood of ``targets`` under ``logits``, skipping ``ignore_index``.
@@ -170,6 +172,7 @@ check("w00_orientation.cross_entropy", cross_entropy, hidden=True)
 # **Exercise.** Implement `kl_divergence(p_logits, q_logits)`: both are logits over the last
 # dimension; return one KL value per row. Work in log space with your `log_softmax` (it is both
 # stabler and simpler than taking logs of probabilities).
+
 
 # %%
 def kl_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
@@ -230,6 +233,7 @@ plt.show()
 # **Exercise.** Implement `log_sigmoid(x)` stably, without `F.logsigmoid`, `F.softplus` or
 # `torch.sigmoid`.
 
+
 # %%
 def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """Elementwise log σ(x), finite and accurate for every finite x (try x = ±1000).
@@ -261,6 +265,7 @@ check("w00_orientation.log_sigmoid", log_sigmoid, hidden=True)
 #
 # **Exercise.** Implement `masked_mean(values, mask, dim=-1)`. The mask may be bool, int or
 # float (0/1); every row has at least one real token.
+
 
 # %%
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -303,6 +308,7 @@ check("w00_orientation.masked_mean", masked_mean, hidden=True)
 # Week 5's DPO loss is built on exactly this (plus a mask that keeps only the response tokens).
 #
 # **Exercise.** Implement `token_logprobs(logits, input_ids)`.
+
 
 # %%
 def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
