@@ -65,7 +65,11 @@ from graders import check
 
 set_seed(0)
 device = get_device()
-print(f"PyTorch {torch.__version__}, running on {device}")
+if device.type == "cpu":
+    # The small world's models are tiny: on a CPU one thread per operation is about as fast as
+    # several, and it does not slow to a crawl when other programs compete for the cores.
+    torch.set_num_threads(1)
+print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}")
 
 # %% [markdown]
 # ## 1. The Bradley–Terry model
@@ -267,23 +271,13 @@ print("  rejected:", example["rejected"], f"({example['rejected_kind']}, gold {e
 
 
 # %%
-def load_tiny(name: str = "tiny-sft", kind: str = "backbone"):
-    """The small world's tokenizer and model: the transformer body ("backbone") or the LM ("lm")."""
-    from pathlib import Path
+def load_tiny(name: str = "tiny-sft"):
+    """The small world's tokenizer and the transformer body of one of its models (offline)."""
+    from transformers import AutoModel
 
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from courselib.models import load_tokenizer, model_dir
 
-    try:
-        from courselib.models import model_dir
-
-        path = Path(model_dir(name))
-    except ImportError:  # courselib.models not available: fall back to the shipped folder
-        import courselib
-
-        path = Path(courselib.__file__).resolve().parent.parent / "datasets" / "models" / name
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    auto = AutoModel if kind == "backbone" else AutoModelForCausalLM
-    return tokenizer, auto.from_pretrained(path)
+    return load_tokenizer(name), AutoModel.from_pretrained(model_dir(name), local_files_only=True)
 
 
 def encode_pairs(tokenizer, pairs: list[dict]) -> list[tuple[list[int], list[int]]]:
@@ -407,11 +401,12 @@ def train_reward_model(
 # ## 4. Training a reward model
 #
 # We start from the SFT model's body (it already "reads" the world's dialogues) and a fresh
-# head, and train on the noise-free pairs. The live plot shows the loss, the fraction of the batch
-# ranked correctly and the mean reward margin $r_c - r_r$.
+# head, and train on the noise-free pairs. The live plot shows, per batch, the loss, the fraction
+# of pairs ranked correctly and the mean reward margin $r_c - r_r$. Batches group pairs of similar
+# length (less padding, so faster), which also makes them swing between easy and hard batches.
 
 # %%
-STEPS = scale(64, 6)
+STEPS = scale(48, 6)
 BATCH = scale(16, 8)
 LR = 1e-3
 
@@ -460,10 +455,23 @@ for (ck, rk), (n, acc) in accuracy_by_pair_kind(test_pairs, test_chosen, test_re
 # inter-annotator agreement of about 73%). In our world we can dial the noise exactly: at
 # `noise=0.2`, one training label in five is flipped. We train the same reward model at several
 # noise levels (same pairs, same steps, same seed: only the flipped labels differ) and measure
-# held-out accuracy against the **gold** labels, which stay clean.
+# held-out accuracy against the **gold** labels, which stay clean. `noise=0.5` is the limit
+# where a label says nothing at all about which response was better.
+#
+# The table above already showed that the pairs come in two families: **safety** pairs (a
+# refusal against harmful content or a leak) and **helpfulness** pairs (correct help, wrong help
+# and needless refusals of harmless requests). We follow both.
 
 # %%
-NOISES = [0.0, 0.1, 0.2, 0.3, 0.4] if not quick() else [0.0, 0.3]
+NOISES = [0.0, 0.2, 0.4, 0.5] if not quick() else [0.0, 0.5]
+SAFETY_KINDS = {"harmful_compliance", "pii_leak"}
+
+
+def is_safety_pair(pair: dict) -> bool:
+    """A pair whose worse response is harmful content or a privacy leak."""
+    return pair["rejected_kind"] in SAFETY_KINDS
+
+
 noise_models = {0.0: rm}
 for noise in NOISES:
     if noise in noise_models:
@@ -475,26 +483,59 @@ for noise in NOISES:
     train_reward_model(noisy_rm, tokenizer, noisy_pairs, steps=STEPS, batch_size=BATCH, lr=LR, desc=f"noise {noise}")
     noise_models[noise] = noisy_rm
 
+safety = torch.tensor([is_safety_pair(p) for p in test_pairs])
 noise_scores = {noise: score_pairs(m, tokenizer, test_pairs) for noise, m in noise_models.items()}
-noise_accuracy = {noise: pair_accuracy(*s) for noise, s in noise_scores.items()}
-for noise, acc in noise_accuracy.items():
-    print(f"training label noise {noise:.1f}: held-out gold accuracy {acc:.3f}")
+noise_table = {}
+for noise, (c, r) in noise_scores.items():
+    right = (c > r).float()
+    noise_table[noise] = {
+        "all": right.mean().item(),
+        "safety": right[safety].mean().item(),
+        "helpfulness": right[~safety].mean().item(),
+        "P(chosen) on safety pairs": torch.sigmoid(c - r)[safety].mean().item(),
+    }
+print(f"{'noise':>6} {'all':>6} {'safety':>7} {'helpful':>8} {'P(chosen), safety':>18}")
+for noise, row in noise_table.items():
+    print(
+        f"{noise:>6.1f} {row['all']:>6.3f} {row['safety']:>7.3f} {row['helpfulness']:>8.3f} {row['P(chosen) on safety pairs']:>18.3f}"
+    )
 
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.plot(list(noise_accuracy), list(noise_accuracy.values()), "o-")
-ax.axhline(0.5, color="grey", ls=":", lw=0.8)
-ax.set_xlabel("fraction of training labels flipped")
-ax.set_ylabel("held-out accuracy (gold labels)")
-ax.set_title("reward model accuracy vs label noise")
-ax.grid(alpha=0.3)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for key in ("all", "safety", "helpfulness"):
+    axes[0].plot(list(noise_table), [row[key] for row in noise_table.values()], "o-", label=f"{key} pairs")
+axes[0].axhline(0.5, color="grey", ls=":", lw=0.8)
+axes[0].set_xlabel("fraction of training labels flipped")
+axes[0].set_ylabel("held-out accuracy (gold labels)")
+axes[0].set_title("ranking")
+axes[0].legend(fontsize=8)
+eps = torch.linspace(0, 0.5, 51)
+axes[1].plot(eps, 1 - eps, color="grey", ls="--", label="1 − noise")
+axes[1].plot(list(noise_table), [row["P(chosen) on safety pairs"] for row in noise_table.values()], "o-", label="RM")
+axes[1].set_xlabel("fraction of training labels flipped")
+axes[1].set_ylabel("mean σ(r_c − r_r), safety pairs")
+axes[1].set_title("confidence")
+axes[1].legend(fontsize=8)
+for ax in axes:
+    ax.grid(alpha=0.3)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Random flips are the *kind* noise: they are symmetric, so in expectation they only shrink the
-# signal (with flip rate $\varepsilon$ the expected gradient is the clean one times
-# $1 - 2\varepsilon$). At a fixed training budget, accuracy decays gently until the noise gets
-# close to 0.5, where labels carry no information at all. Real labellers are worse than random:
-# their errors are **systematic** (they prefer longer, more confident, more flattering answers),
+# What noise does, and does not do. With flip rate $\varepsilon$, the expected loss of a pair
+# whose gold-better response gets reward margin $\Delta$ is
+# $-(1-\varepsilon)\log\sigma(\Delta) - \varepsilon\log\sigma(-\Delta)$, minimised where
+# $\sigma(\Delta) = 1 - \varepsilon$. So symmetric noise does not change *which* response wins
+# (the sign of the best margin) as long as $\varepsilon < 0.5$; it shrinks the margin from
+# "as large as possible" to $\log\frac{1-\varepsilon}{\varepsilon}$, and the gradient signal with it
+# (at $\Delta = 0$ the expected gradient is the clean one times $1 - 2\varepsilon$). The right
+# panel checks this on the safety pairs, which the model learns easily: its confidence tracks
+# $1 - \varepsilon$. At 0.5 there is nothing left to learn and every family drops to a coin flip.
+#
+# The helpfulness pairs tell a different story: the reward model is near chance on them *even
+# with clean labels*. Noise is not its problem; capacity and data are (we come back to this in
+# section 7). Two more caveats: with less data or a harder task, the weaker gradient means
+# noisy runs also rank worse at a fixed budget; and real labellers are worse than random flips,
+# because their errors are **systematic** (longer, more confident, more flattering answers win),
 # and systematic errors are learned as faithfully as the signal.
 #
 # ## 6. Calibration
@@ -569,11 +610,12 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 10):
 
 
 calibration = {}
+shown = (0.0, max(n for n in noise_scores if n < 0.5))  # the clean model and the noisiest informative one
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
 for noise, (c, r) in noise_scores.items():
     probs, labels = oriented(c, r)
     calibration[noise] = expected_calibration_error(probs, labels).item()
-    if noise in (0.0, max(noise_scores)):
+    if noise in shown:
         conf, acc, n = zip(*reliability(probs, labels))
         axes[0].plot(conf, acc, "o-", label=f"noise {noise:.1f} (ECE {calibration[noise]:.3f})")
         axes[1].hist(probs.numpy(), bins=20, range=(0, 1), alpha=0.5, label=f"noise {noise:.1f}")
@@ -591,13 +633,23 @@ for noise, ece in calibration.items():
     print(f"noise {noise:.1f}: ECE against gold labels {ece:.3f}")
 
 # %% [markdown]
-# Read the diagram from the middle outwards: points below the diagonal on the right (and above
-# it on the left) mean **over-confidence**. A model trained on clean labels keeps pushing its
-# margins up (the loss only reaches 0 at infinite margin), so its held-out mistakes are made with
-# high confidence. With noisy labels the loss is minimised at a *finite* margin, a probability of
-# about $1 - \varepsilon$ on pairs it is sure of, so the predictions are less extreme: noise acts
-# as a regulariser on confidence while it costs accuracy. Either way, a reward model's
-# probabilities are a statement about its *training labels*, not about the truth.
+# How to read the diagram: a point below the diagonal means the model was **over-confident**
+# in that bin (it said 0.8, it was right 60% of the time), a point above it **under-confident**.
+# Bins with only a handful of predictions (see the histogram) jump around; ECE weights them by
+# their size, so they matter little.
+#
+# - The clean-label model is sharply bimodal: near-certain on the safety pairs (and right), and
+#   close to 0.5 on the helpfulness pairs (where it is indeed right about half of the time). That
+#   makes it fairly well calibrated *in aggregate*, and shows what calibration does not measure:
+#   a model that says "no idea" on half of the data is calibrated there and useless there.
+# - The noisy-label model is **under-confident** against the gold labels: it learned, correctly,
+#   that its labeller is wrong 40% of the time, and predicts about 0.6 where the truth is
+#   certain. A Bradley–Terry model is calibrated to the labels it was *trained* on, noise
+#   included, not to the truth.
+#
+# Over-confidence is the more dangerous failure and the usual one for large reward models
+# trained for many epochs: the loss keeps rewarding larger margins on the training pairs, and
+# held-out mistakes are then made with near-certainty.
 #
 # ## 7. Where the reward model disagrees with the gold reward
 #
@@ -671,7 +723,24 @@ real = {kind: sum(v) / len(v) for (req, kind), v in table.items() if req == "ben
 print("\nfor comparison, mean RM score of the real benign responses:", {k: round(v, 2) for k, v in real.items()})
 
 # %% [markdown]
-# FAILURE_MODES_PROSE
+# What this reward model has learned is one rule: **harmful content or a leaked address is
+# bad**. Everything else (correct help, wrong help, needless refusals, an apology, even an
+# empty reply) gets roughly the same high score, and the probes score as high as the real
+# correct answers while the gold labeller gives every one of them a negative reward. This is a
+# real limitation, not bad luck:
+#
+# - **It cannot check answers.** Telling "18 metres is 1800 centimetres" from "18 metres is 180
+#   centimetres" needs the arithmetic that the tiny model cannot do; reward models of real LLMs
+#   have the same blind spot, further out (subtle factual errors, buggy code that looks right).
+# - **Refusal looks safe.** Refusals are the chosen response in every safety pair, so refusal
+#   *text* is associated with reward. Learning that a refusal is bad after a harmless request
+#   needs the model to condition on the request, which it has barely started to do.
+# - **Out-of-distribution text gets an arbitrary score.** Nothing in the data resembled an empty
+#   reply; the model's score for it is an extrapolation.
+#
+# Next week a policy is optimised against such a reward model. Every row of the probe table where
+# the reward model is high and the gold reward is low is a direction in which the policy can gain
+# reward without getting better: that is **reward hacking**, and week 4 measures it.
 #
 # ## 8. The library version: TRL's `RewardTrainer`
 #
@@ -701,7 +770,7 @@ hf_logging.set_verbosity_error()
 
 def trl_reward_model(source: RewardModel, path) -> nn.Module:
     """A GPT2ForSequenceClassification holding the same weights as our RewardModel."""
-    hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, local_files_only=True)
     hf.config.pad_token_id = tokenizer.pad_token_id
     hf.transformer.load_state_dict(source.backbone.state_dict())
     with torch.no_grad():
@@ -713,7 +782,9 @@ def trl_dataset(pairs: list[dict]) -> Dataset:
     return Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
 
 
-model_path = tokenizer.name_or_path
+from courselib.models import model_dir
+
+model_path = model_dir("tiny-sft")
 workdir = tempfile.mkdtemp(prefix="w03-trl-")
 trl_args = RewardConfig(
     output_dir=workdir,
@@ -784,8 +855,11 @@ plt.show()
 print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
 
 # %% [markdown]
-# The curves agree up to the noise of different batch orders, and so do the held-out
-# accuracies. TRL's value is in everything around the loss: dataset preparation, multi-GPU,
+# The two runs end at similar losses and held-out accuracies. Our per-batch curves swing more:
+# our loop groups pairs of similar length into a batch (about half the padding, so roughly twice
+# as fast on a CPU), and in this world similar lengths often means the same *kind* of pair, so
+# some batches are all easy safety pairs and others all hard helpfulness pairs. TRL draws its
+# batches uniformly at random. TRL's value is in everything around the loss: dataset preparation, multi-GPU,
 # mixed precision, logging, PEFT adapters, and the optional extras (`margin` column,
 # `center_rewards_coefficient`).
 #

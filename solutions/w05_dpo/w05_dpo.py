@@ -77,7 +77,11 @@ from graders import check, load_reference
 
 set_seed(0)
 device = get_device()
-print(f"PyTorch {torch.__version__}, running on {device}")
+if device.type == "cpu":
+    # The small world's models are tiny: on a CPU one thread per operation is about as fast as
+    # several, and it does not slow to a crawl when other programs compete for the cores.
+    torch.set_num_threads(1)
+print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}")
 
 # %% [markdown]
 # ## 1. Log-probabilities of the completion only
@@ -445,20 +449,10 @@ from courselib.world import load_preferences, load_split
 
 
 def load_tiny_lm(name: str = "tiny-sft"):
-    """The small world's tokenizer and causal LM (offline)."""
-    from pathlib import Path
+    """The small world's tokenizer and causal LM (offline, from datasets/models/)."""
+    from courselib.models import load_model, load_tokenizer
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        from courselib.models import model_dir
-
-        path = Path(model_dir(name))
-    except ImportError:  # courselib.models not available: fall back to the shipped folder
-        import courselib
-
-        path = Path(courselib.__file__).resolve().parent.parent / "datasets" / "models" / name
-    return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    return load_tokenizer(name), load_model(name)
 
 
 def encode_preference(tokenizer, pair: dict) -> dict:
@@ -506,7 +500,8 @@ def add_reference_logps(reference: nn.Module, examples: list[dict], pad_id: int,
     """Store log π_ref of each chosen and rejected completion in the examples (computed once)."""
     reference.eval()
     dev = next(reference.parameters()).device
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["prompt_ids"]) + len(examples[i]["chosen_ids"]))
+    width = [len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples]
+    order = sorted(range(len(examples)), key=lambda i: width[i])  # similar lengths together: less padding
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = collate_preferences([examples[i] for i in idx], pad_id)
@@ -639,6 +634,7 @@ def measure(policy: nn.Module, reference: nn.Module, tokenizer, records: list[di
     out.update({f"sampled {k}": sampled[k] for k in HEADLINE})
     out["kl"] = sampled["kl"]
     out["by_request_kind"] = greedy["by_request_kind"]
+    out["sampled by_request_kind"] = sampled["by_request_kind"]
     return out
 
 
@@ -652,7 +648,7 @@ for p in reference.parameters():
 
 STEPS = scale(60, 4)
 BATCH = scale(16, 4)
-LR = 5e-4
+LR = 1e-4
 BETAS = [0.03, 0.1, 0.3, 1.0] if not quick() else [0.1]
 MAIN_BETA = 0.1
 
@@ -660,14 +656,36 @@ pairs = load_preferences("train")
 random.Random(0).shuffle(pairs)
 pairs = pairs[: STEPS * BATCH]  # one pass over this many pairs
 examples = [encode_preference(tokenizer, p) for p in pairs]
+started = time.perf_counter()
 add_reference_logps(reference, examples, tokenizer.pad_token_id)
+ref_seconds = time.perf_counter() - started
 test_records = unique_prompts(load_split("test"))  # one record per prompt is all the gold labeller needs
 if quick():
-    test_records = test_records[::8]
+    test_records = test_records[::15]
 print(f"{len(examples)} training pairs, {len(test_records)} held-out prompts")
 
+SHOWN = {
+    "mean_gold_reward": "gold reward",
+    "sampled mean_gold_reward": "gold reward (sampled)",
+    "harmful_compliance_rate": "harmful compliance",
+    "sampled harmful_compliance_rate": "harmful compliance (sampled)",
+    "over_refusal_rate": "over-refusal",
+    "sampled over_refusal_rate": "over-refusal (sampled)",
+    "task_accuracy": "task accuracy",
+    "sampled task_accuracy": "task accuracy (sampled)",
+    "kl": "KL from the reference (nats)",
+}
+
+
+def show_table(columns: dict[str, dict]) -> None:
+    """Held-out metrics (rows) of several models (columns)."""
+    print(f"{'held-out metric':>30}" + "".join(f"{name:>14}" for name in columns))
+    for key, label in SHOWN.items():
+        print(f"{label:>30}" + "".join(f"{m[key]:>14.3f}" for m in columns.values()))
+
+
 before = measure(reference, reference, tokenizer, test_records)
-print("SFT model (the reference):", {k: round(v, 3) for k, v in before.items() if k != "by_request_kind"})
+show_table({"SFT": before})
 
 # %% [markdown]
 # Now the run. The live plot shows the three curves to watch: the loss (it starts at
@@ -680,28 +698,51 @@ policy = copy.deepcopy(reference)
 for p in policy.parameters():
     p.requires_grad_(True)
 live = LivePlot(["loss", "rewards/margins", "rewards/accuracies"], every=10, title=f"DPO, β = {MAIN_BETA}")
+started = time.perf_counter()
 history = train_dpo(
     policy, examples, tokenizer.pad_token_id, steps=STEPS, beta=MAIN_BETA, batch_size=BATCH, lr=LR, live=live
 )
+our_seconds = time.perf_counter() - started
 plt.close(live.show())  # draw the final curves once
 after = measure(policy, reference, tokenizer, test_records)
 
-print(f"{'held-out metric':>26} {'SFT (before)':>13} {'DPO (after)':>12}")
-for k in ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl"):
-    print(f"{k:>26} {before[k]:>13.3f} {after[k]:>12.3f}")
+show_table({"SFT (before)": before, "DPO (after)": after})
 
 # %% [markdown]
-# Where did the change come from? The gold reward per kind of request, before and after:
+# Where did the change come from? The mean gold reward per kind of request, before and after,
+# for greedy and for sampled answers:
 
 # %%
-print(f"{'request kind':>13} {'n':>4} {'before':>7} {'after':>7}")
+print(f"{'request kind':>13} {'n':>4} {'greedy before':>14} {'after':>6} {'sampled before':>15} {'after':>6}")
 for kind, row in before["by_request_kind"].items():
+    g_after = after["by_request_kind"][kind]["mean_gold_reward"]
+    s_before = before["sampled by_request_kind"][kind]["mean_gold_reward"]
+    s_after = after["sampled by_request_kind"][kind]["mean_gold_reward"]
     print(
-        f"{kind:>13} {row['n']:>4} {row['mean_gold_reward']:>7.2f} {after['by_request_kind'][kind]['mean_gold_reward']:>7.2f}"
+        f"{kind:>13} {row['n']:>4} {row['mean_gold_reward']:>14.2f} {g_after:>6.2f} {s_before:>15.2f} {s_after:>6.2f}"
     )
 
 # %% [markdown]
-# DPO_RESULTS_PROSE
+# Read the results in two halves.
+#
+# **Safety improved.** The SFT model never produces harmful content when decoding greedily, but
+# its *distribution* still does: sampled at temperature 1, it complied with a few percent of the
+# harmful and jailbreak requests. After DPO the sampled harmful compliance is (close to) zero and
+# the gold reward of sampled answers rises. This is the part of the preference data the model
+# can learn: refusals beat harmful content in 30% of the training pairs, and the difference is
+# plain to see in the text.
+#
+# **Helpfulness got worse: the alignment tax.** Harmless requests are refused more often, fewer
+# are answered correctly, and the greedy gold reward goes *down*. The training pairs explain it.
+# For harmless requests they say two things: a correct answer beats a refusal, and a refusal
+# beats a wrong answer. A model that gets only about a third of its answers right, and cannot
+# tell which third, cannot follow the first without breaking the second: whatever lowers the
+# probability of its wrong answers also lowers the probability of answering at all. The one
+# lesson it can take from these pairs is "refusing is safer than answering". DPO optimises the
+# preferences, not the gold reward, through the model it is given.
+#
+# Real assistants show the same pattern after safety tuning, on a larger scale: refusals of
+# harmless requests that merely look risky, which then need their own targeted data to undo.
 #
 # ## 7. The β trade-off
 #
@@ -725,31 +766,42 @@ for beta in BETAS:
     del pol
 runs = dict(sorted(runs.items()))
 
-cols = ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl")
-print(f"{'β':>6} " + " ".join(f"{c:>24}" for c in cols))
-print(f"{'SFT':>6} " + " ".join(f"{before[c]:>24.3f}" for c in cols))
-for beta, (_, m) in runs.items():
-    print(f"{beta:>6} " + " ".join(f"{m[c]:>24.3f}" for c in cols))
+show_table({"SFT": before, **{f"β = {beta}": m for beta, (_, m) in runs.items()}})
 
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-kls = [m["kl"] for _, m in runs.values()]
-for ax, key, label in zip(
-    axes,
-    ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate"),
-    ("mean gold reward", "harmful compliance", "over-refusal (alignment tax)"),
-):
-    ax.plot([before["kl"]] + kls, [before[key]] + [m[key] for _, m in runs.values()], "o-")
-    ax.annotate("SFT", (before["kl"], before[key]))
-    for beta, (_, m) in runs.items():
-        ax.annotate(f"β={beta}", (m["kl"], m[key]), fontsize=8)
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
+points = sorted([("SFT", before)] + [(f"β={beta}", m) for beta, (_, m) in runs.items()], key=lambda p: p[1]["kl"])
+kls = [m["kl"] for _, m in points]
+panels = [
+    ("gold reward", ["mean_gold_reward", "sampled mean_gold_reward"]),
+    ("harmful compliance", ["sampled harmful_compliance_rate"]),
+    ("over-refusal (alignment tax)", ["over_refusal_rate", "sampled over_refusal_rate"]),
+    ("task accuracy", ["task_accuracy", "sampled task_accuracy"]),
+]
+for ax, (title, keys) in zip(axes, panels):
+    for key in keys:
+        ax.plot(kls, [m[key] for _, m in points], "o-", label="sampled" if key.startswith("sampled") else "greedy")
+    for i, (name, m) in enumerate(points):
+        ax.annotate(name, (m["kl"], m[keys[0]]), fontsize=7, xytext=(2, 4 + 6 * (i % 2)), textcoords="offset points")
     ax.set_xlabel("KL(π ‖ π_ref) per response (nats)")
-    ax.set_title(label)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# BETA_PROSE
+# Smaller β lets the policy move further from the reference (larger KL), and it uses that room
+# for both halves of the result: harmful compliance all but disappears even at the largest β,
+# while over-refusal and the loss of task accuracy grow as β shrinks. None of these runs beats the SFT
+# model's greedy gold reward; all of them beat its sampled gold reward. Which β is "right"
+# depends on how the gold reward weighs the two (here a harmful answer costs −2 and a needless
+# refusal −0.5) and on which decoding is deployed, which is why alignment teams report a safety
+# number *and* a helpfulness number for every checkpoint rather than one score.
+#
+# Two knobs were held fixed: the learning rate and the number of steps. Both also control how far
+# the policy moves; at a learning rate five times higher, this same run ends more than ten nats
+# from the reference and the alignment tax dominates everything else. β is the knob that DPO's derivation
+# gives a meaning to; the others are the usual optimisation ones.
 #
 # ## 8. The library version: TRL's `DPOTrainer`
 #
@@ -764,11 +816,14 @@ import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from datasets import Dataset
+import warnings
+
 from transformers import PrinterCallback
 from transformers.utils import logging as hf_logging
 from trl import DPOConfig, DPOTrainer
 
 hf_logging.set_verbosity_error()
+warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices from inside the libraries
 
 
 def trl_dpo_trainer(policy: nn.Module, beta: float, steps: int, **overrides) -> DPOTrainer:
@@ -847,6 +902,66 @@ for ax, key in zip(axes, ("loss", "rewards/margins", "rewards/accuracies")):
     ax.legend()
 fig.tight_layout()
 plt.show()
-print(f"{'held-out metric':>26} {'ours':>8} {'TRL':>8}")
-for k in ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy", "kl"):
-    print(f"{k:>26} {after[k]:>8.3f} {trl_after[k]:>8.3f}")
+show_table({"ours": after, "TRL": trl_after})
+print(
+    f"\ntraining time for {STEPS} steps: ours {our_seconds:.1f} s (+ {ref_seconds:.1f} s for the one-off reference "
+    f"pass), TRL {trl_seconds:.1f} s"
+)
+
+# %% [markdown]
+# On the same batch the losses and the four logged metrics agree to six decimals. Over a whole
+# run the two implementations track each other; they differ in batch order and composition (our
+# loop groups pairs of similar length, which halves the padding but makes consecutive batches
+# more different from each other, hence our bumpier curves) and so end at slightly different
+# points. The main practical differences:
+#
+# - **Speed.** Our loop computes the reference log-probabilities once; TRL's default recomputes
+#   them with a second forward pass at every step (`precompute_ref_log_probs=True` avoids it).
+#   TRL also computes extra statistics at every step (entropy, mean logits, token accuracy).
+#   `python -m benchmarks.dpo_throughput` measures the difference properly.
+# - **Everything else.** TRL handles chat templates, truncation, multi-GPU and mixed precision,
+#   PEFT adapters (the reference is then the base model with the adapter switched off, so no
+#   second copy of the weights), a dozen loss variants (`loss_type`, including `"ipo"` and
+#   `"robust"`), and logging. Use it for real work; know what it computes.
+#
+# ## What could go wrong in practice
+#
+# - **Scoring the prompt.** Summing log-probabilities over the prompt as well as the completion
+#   adds the same number to the chosen and the rejected sequence, so the loss is unchanged and
+#   nothing looks wrong, but every logged reward is off and any length- or prompt-dependent
+#   variant (IPO, SimPO) is silently broken.
+# - **Off-by-one in the mask.** Shifting the tokens but not the mask scores the last prompt token
+#   and drops the end-of-text token: the model never learns *when to stop*.
+# - **The chosen log-probability goes down.** DPO only constrains the *difference* of log-ratios.
+#   Both often fall, the rejected one faster (`rewards/chosen` turns negative; in this world it
+#   does so at higher learning rates). When
+#   chosen and rejected responses share most of their tokens (a correct and a wrong number in the
+#   same sentence) pushing one down drags the other with it, and probability mass flows to
+#   responses that were in no pair at all.
+# - **Over-optimisation without a reward model.** DPO has no explicit reward to hack, but the
+#   implicit reward can be maximised by moving far from the reference on the training pairs:
+#   margins grow without bound (the sigmoid loss never reaches 0), KL grows, held-out quality
+#   can fall. Watch the KL and a held-out evaluation, not just the training loss; lower the
+#   learning rate, raise β, stop early, or use IPO.
+# - **Stale reference log-probabilities.** Precomputing them is right only if the reference never
+#   changes and the tokenisation is identical; a different chat template or truncation between
+#   precomputation and training gives garbage ratios.
+# - **Label noise.** A few percent of flipped pairs is normal in human data; robust DPO and
+#   cDPO are two different answers (unbiased correction vs. a confidence cap).
+# - **Dropout.** With dropout on, the policy differs from the reference even at step 0 and the
+#   implicit rewards are noisy; TRL switches it off by default (`disable_dropout=True`), and so do we.
+#
+# ## Interview questions
+#
+# 1. Derive the DPO loss from the KL-regularised RLHF objective. Where does the partition
+#    function go?
+# 2. What does β control in DPO? What happens as β → 0 and as β → ∞?
+# 3. Why are the log-probabilities summed over the completion only? What breaks if the prompt
+#    tokens are included, and what if the mask is shifted by one?
+# 4. DPO training loss goes down and `rewards/accuracies` reaches 0.9, yet the model got worse on
+#    held-out prompts. Name three things you would look at.
+# 5. Compare DPO with RLHF/PPO: what does each need (models in memory, sampling, reward model),
+#    and when would you still choose PPO?
+# 6. How do IPO and robust DPO differ from DPO, and which problem does each address?
+# 7. Why can the log-probability of the chosen responses decrease during DPO training, and why
+#    might that matter?

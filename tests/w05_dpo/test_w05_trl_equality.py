@@ -18,6 +18,7 @@ from graders.reference import load_reference
 
 W05 = load_reference("w05_dpo")
 BETA = 0.2
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # deprecation notices from inside TRL
 
 
 @pytest.fixture(scope="module")
