@@ -755,57 +755,54 @@ print("\nfor comparison, mean RM score of the real benign responses:", {k: round
 # reward model into a `GPT2ForSequenceClassification`, let TRL collate a batch, and compute the
 # loss both ways.
 
+
 # %%
-import os
-import tempfile
+def trl_reward_trainer(source: RewardModel, tokenizer, pairs: list[dict], steps: int, batch_size: int, lr: float):
+    """A TRL RewardTrainer whose GPT2ForSequenceClassification holds the same weights as ``source``.
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, PrinterCallback
-from transformers.utils import logging as hf_logging
-from trl import RewardConfig, RewardTrainer
+    Same hyperparameters as our loop; TRL's GPU defaults (bf16, activation checkpointing) off.
+    """
+    import tempfile
 
-hf_logging.set_verbosity_error()
+    from transformers import AutoModelForSequenceClassification, PrinterCallback
+    from transformers.utils import logging as hf_logging
+    from trl import RewardConfig, RewardTrainer
 
+    from courselib.models import model_dir
+    from datasets import Dataset
 
-def trl_reward_model(source: RewardModel, path) -> nn.Module:
-    """A GPT2ForSequenceClassification holding the same weights as our RewardModel."""
-    hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, local_files_only=True)
+    hf_logging.set_verbosity_error()
+    dev = next(source.parameters()).device
+    hf = AutoModelForSequenceClassification.from_pretrained(model_dir("tiny-sft"), num_labels=1, local_files_only=True)
     hf.config.pad_token_id = tokenizer.pad_token_id
     hf.transformer.load_state_dict(source.backbone.state_dict())
     with torch.no_grad():
         hf.score.weight.copy_(source.score.weight)
-    return hf.to(device)
+    args = RewardConfig(
+        output_dir=tempfile.mkdtemp(prefix="w03-trl-"),
+        per_device_train_batch_size=batch_size,
+        max_steps=steps,
+        learning_rate=lr,
+        logging_steps=1,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=dev.type == "cpu",
+        seed=0,
+        disable_tqdm=True,
+    )
+    trainer = RewardTrainer(
+        model=hf.to(dev),
+        args=args,
+        train_dataset=Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]),
+        processing_class=tokenizer,
+    )
+    trainer.remove_callback(PrinterCallback)  # we plot the logs instead of printing them
+    return trainer
 
 
-def trl_dataset(pairs: list[dict]) -> Dataset:
-    return Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
-
-
-from courselib.models import model_dir
-
-model_path = model_dir("tiny-sft")
-workdir = tempfile.mkdtemp(prefix="w03-trl-")
-trl_args = RewardConfig(
-    output_dir=workdir,
-    per_device_train_batch_size=BATCH,
-    max_steps=STEPS,
-    learning_rate=LR,
-    logging_steps=1,
-    bf16=False,
-    activation_checkpointing=False,
-    report_to="none",
-    save_strategy="no",
-    use_cpu=device.type == "cpu",
-    seed=0,
-    disable_tqdm=True,
-)
-trainer = RewardTrainer(
-    model=trl_reward_model(rm, model_path),
-    args=trl_args,
-    train_dataset=trl_dataset(train_pairs),
-    processing_class=tokenizer,
-)
+trainer = trl_reward_trainer(rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR)
 batch = next(iter(trainer.get_train_dataloader()))
 with torch.no_grad():
     trainer.model.eval()
@@ -824,14 +821,8 @@ assert abs(trl_loss - our_loss) < 1e-5
 # %%
 _, body = load_tiny("tiny-sft")
 set_seed(0)
-fresh = RewardModel(body)
-trainer = RewardTrainer(
-    model=trl_reward_model(fresh, model_path),
-    args=trl_args,
-    train_dataset=trl_dataset(train_pairs),
-    processing_class=tokenizer,
-)
-trainer.remove_callback(PrinterCallback)  # we plot the logs instead of printing them
+fresh = RewardModel(body).to(device)
+trainer = trl_reward_trainer(fresh, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR)
 trainer.train()
 logs = [h for h in trainer.state.log_history if "loss" in h and "accuracy" in h]
 trl_curves = {"loss": [h["loss"] for h in logs], "accuracy": [h["accuracy"] for h in logs]}

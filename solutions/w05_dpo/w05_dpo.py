@@ -810,40 +810,45 @@ plt.show()
 # computes log-probabilities with a fused, chunked LM head that never materialises the logits;
 # the numbers agree to float precision all the same.)
 
+
 # %%
-import os
-import tempfile
+def trl_dpo_trainer(
+    policy: nn.Module,
+    reference: nn.Module,
+    tokenizer,
+    pairs: list[dict],
+    beta: float,
+    steps: int,
+    batch_size: int,
+    lr: float,
+):
+    """A TRL DPOTrainer with our hyperparameters (TRL's GPU defaults, bf16 and activation checkpointing, off)."""
+    import tempfile
+    import warnings
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from datasets import Dataset
-import warnings
+    from transformers import PrinterCallback
+    from transformers.utils import logging as hf_logging
+    from trl import DPOConfig, DPOTrainer
 
-from transformers import PrinterCallback
-from transformers.utils import logging as hf_logging
-from trl import DPOConfig, DPOTrainer
+    from datasets import Dataset
 
-hf_logging.set_verbosity_error()
-warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices from inside the libraries
-
-
-def trl_dpo_trainer(policy: nn.Module, beta: float, steps: int, **overrides) -> DPOTrainer:
-    """A DPOTrainer with our hyperparameters (and CPU-friendly settings instead of TRL's GPU defaults)."""
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices from inside the libraries
     args = DPOConfig(
         output_dir=tempfile.mkdtemp(prefix="w05-trl-"),
         beta=beta,
-        per_device_train_batch_size=BATCH,
+        per_device_train_batch_size=batch_size,
         max_steps=steps,
-        learning_rate=LR,
+        learning_rate=lr,
         weight_decay=0.0,
         logging_steps=1,
         bf16=False,
         activation_checkpointing=False,
         report_to="none",
         save_strategy="no",
-        use_cpu=device.type == "cpu",
+        use_cpu=next(policy.parameters()).device.type == "cpu",
         seed=0,
         disable_tqdm=True,
-        **overrides,
     )
     trainer = DPOTrainer(
         model=policy,
@@ -852,11 +857,11 @@ def trl_dpo_trainer(policy: nn.Module, beta: float, steps: int, **overrides) -> 
         train_dataset=Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]),
         processing_class=tokenizer,
     )
-    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(PrinterCallback)  # we plot the logs instead of printing them
     return trainer
 
 
-trainer = trl_dpo_trainer(copy.deepcopy(policy), beta=MAIN_BETA, steps=STEPS)
+trainer = trl_dpo_trainer(copy.deepcopy(policy), reference, tokenizer, pairs, MAIN_BETA, STEPS, BATCH, LR)
 batch = next(iter(trainer.get_train_dataloader()))
 trainer.model.train()
 with torch.no_grad():
@@ -883,7 +888,9 @@ assert all(abs(trl_metrics[k] - our_metrics[k]) < 1e-4 for k in our_metrics)
 
 # %%
 set_seed(0)
-trainer = trl_dpo_trainer(copy.deepcopy(reference).requires_grad_(True), beta=MAIN_BETA, steps=STEPS)
+trainer = trl_dpo_trainer(
+    copy.deepcopy(reference).requires_grad_(True), reference, tokenizer, pairs, MAIN_BETA, STEPS, BATCH, LR
+)
 started = time.perf_counter()
 trainer.train()
 trl_seconds = time.perf_counter() - started
