@@ -64,10 +64,9 @@ def _time_ours(
 def _time_trl(
     tokenizer: Any, reference: torch.nn.Module, pairs: list[dict], steps: int, batch: int, device: torch.device, **extra
 ) -> float:
+    from datasets import Dataset
     from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
-
-    from datasets import Dataset
 
     args = DPOConfig(
         output_dir=tempfile.mkdtemp(prefix="bench-dpo-"),

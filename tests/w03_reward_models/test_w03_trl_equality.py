@@ -100,10 +100,9 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def trainer(tokenizer, tmp_path_factory):
     """A real RewardTrainer on a tiny random GPT2ForSequenceClassification and 8 world pairs."""
+    from datasets import Dataset
     from transformers import GPT2Config, GPT2ForSequenceClassification
     from trl import RewardConfig, RewardTrainer
-
-    from datasets import Dataset
 
     torch.manual_seed(0)
     config = GPT2Config(

@@ -23,10 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # deprecation 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
+    from datasets import Dataset
     from transformers import GPT2Config, GPT2LMHeadModel
     from trl import DPOConfig, DPOTrainer
-
-    from datasets import Dataset
 
     tokenizer = load_tokenizer("tiny-sft")
     config = GPT2Config(

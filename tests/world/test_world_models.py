@@ -102,9 +102,8 @@ def test_evaluate_model_returns_the_documented_metrics(sft_model, tokenizer) -> 
 
 
 def test_trl_dpo_trainer_one_step(tmp_path: Path) -> None:
-    from trl import DPOConfig, DPOTrainer
-
     from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
 
     model = load_model("tiny-sft")
     tok = load_tokenizer("tiny-sft")
