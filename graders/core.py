@@ -66,6 +66,11 @@ class Outcome:
         return self.error_type is not None
 
 
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator with its own seed, so that building cases never touches the global RNG."""
+    return torch.Generator().manual_seed(seed)
+
+
 def _default_call(fn: Callable[..., Any], case: Case) -> Any:
     return fn(*case.args, **dict(case.kwargs))
 

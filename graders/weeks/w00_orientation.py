@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, Mistake
+from graders.core import Case, Exercise, Mistake, seeded
 
 WEEK = "w00_orientation"
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -22,7 +18,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _log_softmax_cases() -> list[Case]:
-    g = _gen(0)
+    g = seeded(0)
     return [
         Case("logits of shape [2, 5] (standard normal)", (torch.randn(2, 5, generator=g),)),
         Case("a single row of shape [7]", (torch.randn(7, generator=g) * 3,)),
@@ -90,7 +86,7 @@ LOG_SOFTMAX_MISTAKES = [
 
 
 def _cross_entropy_cases() -> list[Case]:
-    g = _gen(1)
+    g = seeded(1)
     targets = torch.randint(0, 6, (5,), generator=g)
     padded = targets.clone()
     padded[[1, 4]] = -100
@@ -180,7 +176,7 @@ CROSS_ENTROPY_MISTAKES = [
 
 
 def _kl_cases() -> list[Case]:
-    g = _gen(2)
+    g = seeded(2)
     return [
         Case("two [4, 6] logit tensors", (torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g))),
         Case("a single pair of [5] vectors", (torch.randn(5, generator=g) * 2, torch.randn(5, generator=g))),
@@ -254,7 +250,7 @@ KL_MISTAKES = [
 
 
 def _log_sigmoid_cases() -> list[Case]:
-    g = _gen(3)
+    g = seeded(3)
     return [
         Case("x of shape [6] (standard normal)", (torch.randn(6, generator=g),)),
         Case("x = [-1000, -200, -30, 30, 200, 1000]", (torch.tensor([-1000.0, -200.0, -30.0, 30.0, 200.0, 1000.0]),)),
@@ -305,7 +301,7 @@ LOG_SIGMOID_MISTAKES = [
 
 
 def _masked_mean_cases() -> list[Case]:
-    g = _gen(4)
+    g = seeded(4)
     values = torch.randn(3, 5, generator=g)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
     return [
@@ -381,7 +377,7 @@ MASKED_MEAN_MISTAKES = [
 
 
 def _token_logprobs_cases() -> list[Case]:
-    g = _gen(5)
+    g = seeded(5)
     return [
         Case(
             "logits [2, 5, 7] and input_ids [2, 5]",

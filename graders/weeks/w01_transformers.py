@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, Mistake
+from graders.core import Case, Exercise, Mistake, seeded
 
 WEEK = "w01_transformers"
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def block_params(g: torch.Generator, d: int, d_ff: int | None = None) -> dict[str, torch.Tensor]:
@@ -50,7 +46,7 @@ def gpt2_params(
     seed: int, n_layer: int = 2, d: int = 32, vocab: int = 50, n_positions: int = 16
 ) -> dict[str, torch.Tensor]:
     """Random weights of a whole GPT2LMHeadModel under its ``state_dict()`` names (tied lm_head)."""
-    g = _gen(seed)
+    g = seeded(seed)
     params = {
         "transformer.wte.weight": torch.randn(vocab, d, generator=g),
         "transformer.wpe.weight": torch.randn(n_positions, d, generator=g) * 0.5,
@@ -109,7 +105,7 @@ def _src(body: str) -> str:
 
 
 def _merge_pair_cases() -> list[Case]:
-    g = _gen(10)
+    g = seeded(10)
     long = torch.randint(0, 4, (40,), generator=g).tolist()
     return [
         Case("ids [1, 2, 3, 1, 2], pair (1, 2) -> 9", ([1, 2, 3, 1, 2], (1, 2), 9)),
@@ -286,7 +282,7 @@ PAD_BATCH_MISTAKES = [
 
 
 def _layer_norm_cases() -> list[Case]:
-    g = _gen(11)
+    g = seeded(11)
 
     def affine(d: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
         return (1 + torch.randn(d, generator=g) * 0.3).to(dtype), (torch.randn(d, generator=g) * 0.5).to(dtype)
@@ -366,7 +362,7 @@ LAYER_NORM_MISTAKES = [
 
 
 def _gelu_cases() -> list[Case]:
-    g = _gen(12)
+    g = seeded(12)
     return [
         Case("x = 25 points from −6 to 6", (torch.linspace(-6, 6, 25),)),
         Case("x [3, 4] with spread 3", (torch.randn(3, 4, generator=g) * 3,)),
@@ -423,7 +419,7 @@ GELU_MISTAKES = [
 
 
 def _pattern_cases() -> list[Case]:
-    g = _gen(13)
+    g = seeded(13)
 
     def qk(*shape: int, std: float = 1.5, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
         return (
@@ -505,7 +501,7 @@ def _attn_params(g: torch.Generator, d: int) -> dict[str, torch.Tensor]:
 
 
 def _attention_cases() -> list[Case]:
-    g = _gen(14)
+    g = seeded(14)
     return [
         Case("x [2, 5, 32] with n_head=4 (d_head=8)", (torch.randn(2, 5, 32, generator=g), _attn_params(g, 32), 4)),
         Case("a single position x [1, 1, 32], n_head=4", (torch.randn(1, 1, 32, generator=g), _attn_params(g, 32), 4)),
@@ -619,7 +615,7 @@ CAUSAL_SELF_ATTENTION_MISTAKES = [
 
 
 def _block_cases() -> list[Case]:
-    g = _gen(15)
+    g = seeded(15)
 
     def stream(*shape: int) -> torch.Tensor:  # a residual stream is not normalised
         return torch.randn(*shape, generator=g) * 2 + 0.5
@@ -701,7 +697,7 @@ GPT_BLOCK_MISTAKES = [
 
 
 def _forward_cases() -> list[Case]:
-    g = _gen(16)
+    g = seeded(16)
     return [
         Case(
             "ids [2, 6] into a 2-layer model (D=32, n_head=4, V=50, n_positions=16)",
@@ -792,7 +788,7 @@ GPT_FORWARD_MISTAKES = [
 
 
 def _sampling_cases() -> list[Case]:
-    g = _gen(17)
+    g = seeded(17)
     ties = torch.tensor([[3.0, 1.0, 3.0, 2.0, 2.0, 0.0], [0.5, 2.5, 1.0, 2.5, 1.0, 1.0]])
     return [
         Case("logits [2, 8], temperature 1, no top-k", (torch.randn(2, 8, generator=g) * 2,)),
@@ -926,7 +922,7 @@ SAMPLING_MISTAKES = [
 
 
 def _sample_token_cases() -> list[Case]:
-    g = _gen(18)
+    g = seeded(18)
     low_first = torch.randn(4, 6, generator=g)
     low_first[:, 0] = -5.0  # token 0 is filtered out by top-k
     return [

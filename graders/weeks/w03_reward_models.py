@@ -9,13 +9,9 @@ from typing import Any
 
 import torch
 
-from graders.core import Case, Exercise, Mistake
+from graders.core import Case, Exercise, Mistake, seeded
 
 WEEK = "w03_reward_models"
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -24,7 +20,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _bt_cases() -> list[Case]:
-    g = _gen(30)
+    g = seeded(30)
     big_c = torch.tensor([500.0, -300.0, 2.0, -450.0, 80.0])
     big_r = torch.tensor([-200.0, 250.0, 1.0, 100.0, 90.0])
     return [
@@ -194,7 +190,7 @@ def _gpt2_config() -> Any:
 def _backbone_state(seed: int) -> dict[str, torch.Tensor]:
     from transformers import GPT2Model
 
-    g = _gen(seed)
+    g = seeded(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         shapes = {k: v for k, v in GPT2Model(_gpt2_config()).state_dict().items()}
@@ -207,7 +203,7 @@ def _backbone_state(seed: int) -> dict[str, torch.Tensor]:
 
 
 def _rm_case(describe: str, seed: int, ids: list[list[int]], mask: list[list[int]], hidden: bool = False) -> Case:
-    g = _gen(seed + 1)
+    g = seeded(seed + 1)
     return Case(
         describe,
         (torch.tensor(ids), torch.tensor(mask)),
@@ -338,7 +334,7 @@ RM_MISTAKES = [
 
 
 def _ece_cases() -> list[Case]:
-    g = _gen(33)
+    g = seeded(33)
     p1 = torch.rand(24, generator=g) * 0.98 + 0.01
     y1 = (torch.rand(24, generator=g) < p1 * 0.7).float()
     p2 = torch.rand(16, generator=g) * 0.9 + 0.05

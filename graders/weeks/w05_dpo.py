@@ -9,13 +9,9 @@ from typing import Any
 
 import torch
 
-from graders.core import Case, Exercise, Mistake
+from graders.core import Case, Exercise, Mistake, seeded
 
 WEEK = "w05_dpo"
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -24,7 +20,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _seq_cases() -> list[Case]:
-    g = _gen(50)
+    g = seeded(50)
     return [
         Case(
             "logits [2, 7, 9]: prompts of 3 tokens, completions of 4 and 2 tokens, right-padded",
@@ -154,7 +150,7 @@ def _big_logps() -> tuple:
 
 
 def _dpo_cases() -> list[Case]:
-    g = _gen(51)
+    g = seeded(51)
     same = -torch.rand(5, generator=g) * 30
     same_r = -torch.rand(5, generator=g) * 30
     return [
@@ -224,7 +220,7 @@ DPO_MISTAKES = [
 
 
 def _metrics_cases() -> list[Case]:
-    g = _gen(52)
+    g = seeded(52)
     ref_c, ref_r = -torch.rand(6, generator=g) * 30 - 5, -torch.rand(6, generator=g) * 30 - 5
     return [
         Case("a batch of 8 pairs, β = 0.1", _logps(g, 8)),
@@ -303,7 +299,7 @@ METRICS_MISTAKES = [
 
 
 def _ipo_cases() -> list[Case]:
-    g = _gen(53)
+    g = seeded(53)
 
     def lengths(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.randint(2, 20, (n,), generator=g), torch.randint(2, 20, (n,), generator=g)
@@ -378,7 +374,7 @@ IPO_MISTAKES = [
 
 
 def _robust_cases() -> list[Case]:
-    g = _gen(54)
+    g = seeded(54)
     return [
         Case("8 pairs, β = 0.1, ε = 0.1 (defaults)", _logps(g, 8)),
         Case("6 pairs, β = 0.5, ε = 0.3", _logps(g, 6), {"beta": 0.5, "label_smoothing": 0.3}),
@@ -476,7 +472,7 @@ def _lm_config() -> Any:
 def _lm_state(seed: int) -> dict[str, torch.Tensor]:
     from transformers import GPT2LMHeadModel
 
-    g = _gen(seed)
+    g = seeded(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         shapes = dict(GPT2LMHeadModel(_lm_config()).state_dict())
@@ -495,7 +491,7 @@ def _trl_batch(seed: int, prompts: list[list[int]], chosen: list[list[int]], rej
     comp = [[0] * len(p) + [1] * len(c) for p, c in zip(prompts, chosen)]
     comp += [[0] * len(p) + [1] * len(r) for p, r in zip(prompts, rejected)]
     width = max(len(r) for r in rows)
-    g = _gen(seed)
+    g = seeded(seed)
     n = len(prompts)
     return {
         "input_ids": torch.tensor([r + [1] * (width - len(r)) for r in rows]),

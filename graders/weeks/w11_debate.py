@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, Mistake
+from graders.core import Case, Exercise, Mistake, seeded
 
 WEEK = "w11_debate"
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 class TinyJudge:
@@ -26,7 +22,7 @@ class TinyJudge:
     """
 
     def __init__(self, seed: int, hidden: int = 8) -> None:
-        g = _gen(seed)
+        g = seeded(seed)
         self.seed = seed
         self.w1 = torch.randn(hidden, 128, generator=g)
         self.b1 = torch.randn(hidden, generator=g) * 0.5
@@ -115,7 +111,7 @@ class CountingJudge:
 
 
 def _reveal_cases() -> list[Case]:
-    g = _gen(0)
+    g = seeded(0)
     img1 = _sparse_images(g, 1, 30)[0]
     batch = _sparse_images(g, 3, [20, 35, 50])
     img64 = _sparse_images(g, 2, 40).double()
@@ -181,7 +177,7 @@ REVEAL_MISTAKES = [
 
 
 def _random_mask_cases() -> list[Case]:
-    g = _gen(1)
+    g = seeded(1)
     few = _sparse_images(g, 3, [30, 2, 12])
     return [
         Case(
@@ -320,7 +316,7 @@ VERDICT_MISTAKES = [
 
 
 def _move_margin_cases() -> list[Case]:
-    g = _gen(3)
+    g = seeded(3)
     imgs3 = _sparse_images(g, 3, [20, 30, 12])
     imgs4 = _sparse_images(g, 4, [25, 18, 40, 10])
     rev4 = (torch.rand(4, 8, 8, generator=g) < 0.15) & (imgs4 > 0)
@@ -464,7 +460,7 @@ MOVE_MARGIN_MISTAKES = [
 
 
 def _debate_cases() -> list[Case]:
-    g = _gen(4)
+    g = seeded(4)
     imgs = _sparse_images(g, 4, [20, 30, 25, 40])
     few = _sparse_images(g, 2, [3, 20])
     few.view(2, 64)[:, 63] = 0.0  # a pass that wrongly reveals pixel 63 changes what the judge counts
@@ -642,7 +638,7 @@ def _negamax_cases() -> list[Case]:
     # Cases of depth 2 and more use positions with many pixels already revealed (a few legal moves
     # left), so that even a wrong answer that treats zero or revealed pixels as legal keeps the
     # search tree small.
-    g = _gen(5)
+    g = seeded(5)
     imgs, rev = _positions(g, [(6, 0), (7, 1), (5, 0)])
     mid, mid_rev = _positions(g, [(34, 30), (33, 30), (35, 31)])
     deep, deep_rev = _positions(g, [(34, 29)])
