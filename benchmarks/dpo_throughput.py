@@ -102,14 +102,13 @@ def run(steps: int = 30, batch_size: int = 16, repeats: int = 2) -> dict[str, An
     """Steps per second of our DPO loop and of TRL's DPOTrainer on the same model, data and device."""
     from transformers.utils import logging as hf_logging
 
-    from courselib.device import get_device
+    from courselib.device import get_device, single_thread_on_cpu
     from graders.reference import load_reference
 
     hf_logging.set_verbosity_error()
     device = get_device()
     threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # as the notebooks do: tiny models, a shared machine
+    single_thread_on_cpu(device)  # as the notebooks do: tiny models, a shared machine
     w05 = load_reference("w05_dpo")
     tokenizer, reference = w05.load_tiny_lm("tiny-sft")
     reference.to(device).eval().requires_grad_(False)

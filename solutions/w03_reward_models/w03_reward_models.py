@@ -57,7 +57,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from courselib.config import quick, scale
-from courselib.device import get_device
+from courselib.device import get_device, single_thread_on_cpu
 from courselib.plots import LivePlot
 from courselib.progress import progress
 from courselib.seed import set_seed
@@ -65,10 +65,7 @@ from graders import check
 
 set_seed(0)
 device = get_device()
-if device.type == "cpu":
-    # The small world's models are tiny: on a CPU one thread per operation is about as fast as
-    # several, and it does not slow to a crawl when other programs compete for the cores.
-    torch.set_num_threads(1)
+single_thread_on_cpu(device)  # tiny models: one CPU thread is as fast and copes with busy machines
 print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}")
 
 # %% [markdown]

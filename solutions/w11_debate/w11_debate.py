@@ -74,7 +74,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from courselib.config import quick, scale
-from courselib.device import get_device
+from courselib.device import get_device, single_thread_on_cpu
 from courselib.plots import LivePlot
 from courselib.progress import progress
 from courselib.seed import set_seed
@@ -82,8 +82,7 @@ from graders import check
 
 gen = set_seed(0)
 device = get_device()
-if device.type == "cpu":
-    torch.set_num_threads(1)  # our networks are tiny: one thread avoids contention on shared CPUs
+single_thread_on_cpu(device)  # our networks are tiny: one thread avoids contention on shared CPUs
 use_gpu = device.type == "cuda"  # a GPU affords deeper search and more games
 print(f"PyTorch {torch.__version__}, running on {device}{' (quick mode)' if quick() else ''}")
 
