@@ -44,3 +44,55 @@ def test_unknown_id_and_non_callable_are_explained():
         check("w00_orientation.softmax", lambda x: x)
     with pytest.raises(CheckFailed, match="expected your function"):
         check("w00_orientation.log_softmax", 3)
+
+
+def _strip_ansi(lines: list[str]) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines))
+
+
+def test_failure_renders_for_people_without_grader_frames():
+    exercise = all_exercises()["w00_orientation.log_softmax"]
+    mistake = exercise.mistakes[0]
+    wrong = namespace_from_source(mistake.source)["log_softmax"]
+    with pytest.raises(CheckFailed) as info:
+        check(exercise.id, wrong)
+    assert info.value.result is not None and not info.value.result.passed
+    rendered = info.value._render_traceback_()
+    assert any("\x1b[" in line for line in rendered), "coloured for Jupyter"
+    text = _strip_ansi(rendered)
+    assert text.startswith(f"✗ {exercise.id} (0/{exercise.points} points):")
+    assert "✗ on logits of shape [3, 4] with values near" in text, "the failing case"
+    assert f"Likely mistake: {mistake.name}." in text
+    assert f"Hint: {mistake.hint.split()[0]}" in text
+    assert "Traceback" not in text and "notebook.py" not in text and "File " not in text
+
+
+def test_in_a_kernel_a_failure_is_an_error_output_and_a_pass_shows_one_line():
+    """What Jupyter (and nbgrader's Validate) sees: the error output carries the feedback only."""
+    import nbclient
+    import nbformat
+
+    stub = "from graders import check\n\ndef log_softmax(logits, dim=-1):\n    raise NotImplementedError()\n"
+    right = (
+        "def log_softmax(logits, dim=-1):\n"
+        "    shifted = logits - logits.amax(dim=dim, keepdim=True)\n"
+        "    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(stub),
+        nbformat.v4.new_code_cell('check("w00_orientation.log_softmax", log_softmax)'),
+        nbformat.v4.new_code_cell(right),
+        nbformat.v4.new_code_cell('check("w00_orientation.log_softmax", log_softmax)'),
+    ]
+    nbclient.NotebookClient(nb, allow_errors=True, kernel_name="python3", timeout=120).execute()
+    (error,) = nb.cells[1].outputs
+    assert error.output_type == "error" and error.ename == "CheckFailed"
+    text = _strip_ansi(error.traceback)
+    assert text.startswith("✗ w00_orientation.log_softmax (0/2 points):")
+    assert "NotImplementedError" in text and "notebook.py" not in text and "Traceback" not in text
+    (passed,) = nb.cells[3].outputs  # the ✓ line, and no Result(...) repr after it
+    assert passed.output_type == "stream"
+    assert _strip_ansi([passed.text]).startswith("✓ w00_orientation.log_softmax (2/2 points):")
