@@ -1,26 +1,40 @@
 """The grading engine: exercises, test cases, known mistakes, comparison and feedback.
 
 An :class:`Exercise` says which function a student writes, which inputs it is tried on
-(:class:`Case`), how its output is compared with the reference, and which plausible wrong
-implementations (:class:`Mistake`) we know of. Grading an answer is always the same three steps,
-whether the student's code ran in this process (the in-notebook ``check``) or in a locked-down
-child process (``graders check`` and nbgrader autograding):
+(:class:`Case`), how its output is compared with the reference, which inputs must receive
+gradients, which library shortcuts it may not use, and which plausible wrong implementations
+(:class:`Mistake`) we know of. Grading an answer is always the same three steps, whether the
+student's code ran in this process (the in-notebook ``check``) or in a locked-down child process
+(``graders check`` and nbgrader autograding):
 
-1. run the student's function on every case and record its outputs (or the error it raised);
+1. run the student's function on every case (:func:`run_case`): on fresh copies of the inputs,
+   recording its output, the gradients that reach the declared inputs and parameters, whether it
+   modified an input in place, and which forbidden library functions it called;
 2. run the reference on the same cases (always here, in trusted code) and compare;
 3. when a case fails, explain it: the input, what was expected, what came back, and, when the
    answer behaves exactly like a known mistake, the name of that mistake.
+
+Mistakes are written as real functions in the week's spec module, registered with
+``@EXERCISE.mistake(name, hint)``; the grader takes their source with :mod:`inspect` and renames
+them to the exercise's function, so that they can also be submitted to the sandbox like a
+student's file.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import inspect
+import sys
+import textwrap
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 Namespace = Mapping[str, Any]
 
@@ -37,33 +51,20 @@ class Case:
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     hidden: bool = False
+    grads: bool = True  # False at a kink (|x| at 0, ties) where correct answers' gradients legitimately differ
 
 
 @dataclass(frozen=True)
-class Mistake:
-    """A plausible wrong implementation, with the message that names it.
+class Traced:
+    """What an exercise's ``call`` returns when parameters of a module it built must get gradients.
 
-    ``source`` defines the exercise's function (same name) the wrong way. The grader runs it on
-    the same cases; when a student's outputs agree with it on every failing case, the feedback
-    names the mistake. The grader-trust tests also submit it and require a rejection.
+    ``parameters`` maps a readable name (``"backbone.h.0.attn.c_attn.weight"``) to a parameter of
+    the module the answer ran; the grader backpropagates through ``value`` and compares the
+    gradient of each with the reference's.
     """
 
-    name: str
-    hint: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one run of a function on one case produced: a value, or an error."""
-
-    value: Any = None
-    error_type: str | None = None
-    error: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error_type is not None
+    value: Any
+    parameters: Mapping[str, torch.Tensor]
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -75,41 +76,150 @@ def _default_call(fn: Callable[..., Any], case: Case) -> Any:
     return fn(*case.args, **dict(case.kwargs))
 
 
-@dataclass
-class Exercise:
-    """A graded exercise ``wNN_topic.function_name``.
+# --------------------------------------------------------------------------------------------
+# Snippets of real code: mistakes and correct-but-different alternatives
+# --------------------------------------------------------------------------------------------
 
-    - ``make_cases`` builds the inputs deterministically (CPU tensors; they are moved to the
-      device the answer runs on).
-    - ``call(fn, case)`` runs the answer on a case; the default calls ``fn(*args, **kwargs)``.
-      Exercises whose answer is a class (an ``nn.Module``) instantiate it here.
-    - ``forbidden`` lists attribute or function names the answer must not use (so that "implement
-      log-softmax" cannot be answered with ``torch.log_softmax``).
-    - ``alternatives`` are correct answers written differently from the reference (float64, a
-      loop, another arrangement of the formula); the grader-trust tests require that they pass.
+
+def _module_imports(module_name: str) -> str:
+    """The plain imports at the top of a module (not ``graders`` or ``__future__``), as code."""
+    module = sys.modules.get(module_name)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError):
+        tree = None
+    if tree is None:
+        return ""
+    keep = []
+    for node in tree.body:
+        if isinstance(node, ast.Import) and not any(a.name.split(".")[0] == "graders" for a in node.names):
+            keep.append(ast.unparse(node))
+        elif isinstance(node, ast.ImportFrom) and node.module not in ("__future__",):
+            if not (node.module or "").startswith("graders") and node.level == 0:
+                keep.append(ast.unparse(node))
+    return "\n".join(keep)
+
+
+def snippet_source(obj: Callable[..., Any] | type, rename_to: str) -> str:
+    """Self-contained source of a function or class written in a spec module, renamed.
+
+    The definition loses its decorators and takes the exercise's name; the plain imports of the
+    module it was written in come first. It must not use the module's other helpers (the
+    grader-trust tests submit this source on its own, as a student would).
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    node = tree.body[0]
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        raise TypeError(f"{obj!r} is not a function or class definition")
+    node.decorator_list = []
+    node.name = rename_to
+    imports = _module_imports(obj.__module__)
+    return (imports + "\n\n\n" if imports else "") + ast.unparse(node) + "\n"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong implementation, with the message that names it.
+
+    Written as a real function (or class) in the week's spec module and registered with
+    ``@EXERCISE.mistake(name, hint)``. The grader runs it on the same cases; when a student's
+    outputs agree with it on every failing case, the feedback names the mistake. The
+    grader-trust tests also submit its source and require a rejection.
     """
 
-    id: str
+    name: str
+    hint: str
+    definition: Callable[..., Any] | type | str  # a str is a whole source (the format before v2)
+    function: str = ""  # the exercise's function name: the definition is renamed to it
+
+    @property
+    def source(self) -> str:
+        if isinstance(self.definition, str):
+            return self.definition
+        return snippet_source(self.definition, self.function)
+
+    def implementation(self) -> Callable[..., Any]:
+        """The wrong function itself, ready to run on the cases."""
+        if isinstance(self.definition, str):
+            from graders.source import namespace_from_source
+
+            return namespace_from_source(self.definition, name=f"mistake:{self.name}")[self.function]
+        return self.definition
+
+
+@dataclass
+class Exercise:
+    """A graded exercise: the function ``function`` of week ``week`` (id ``week.function``).
+
+    - ``make_cases`` builds the inputs deterministically (CPU tensors; they are copied to the
+      device the answer runs on, afresh for every run).
+    - ``call(fn, case)`` runs the answer on a case; the default calls ``fn(*args, **kwargs)``.
+      Exercises whose answer is a class (an ``nn.Module``) instantiate it here, and return
+      :class:`Traced` when the module's parameters must receive gradients.
+    - ``grads`` names the inputs (parameters of the student's function) that must receive the
+      same gradients as in the reference; ``parameter_grads`` does the same for the parameters
+      that ``call`` returns in :class:`Traced`. Outputs that depend on those inputs are
+      backpropagated with a fixed random cotangent.
+    - ``forbidden`` lists torch functions the answer must not call, at any depth (so that
+      "implement log-softmax" cannot be answered with ``torch.log_softmax`` or a helper that
+      calls it). Calls are recorded while the answer runs and its source is read too.
+    - ``allow_inplace``: the answer may modify its inputs (rare: an exercise about in-place ops).
+    - ``mistakes`` are registered with the :meth:`mistake` decorator.
+
+    The week is the name of the spec module (``graders/weeks/w05_dpo.py`` → ``w05_dpo``), filled
+    in by the registry; an id written in full (``"w05_dpo.dpo_loss"``) is accepted too.
+    """
+
+    function: str
     points: int
     make_cases: Callable[[], list[Case]]
-    mistakes: Sequence[Mistake] = ()
+    mistakes: list[Mistake] = field(default_factory=list)
     rtol: float = 1e-4
     atol: float = 1e-5
     call: Callable[[Callable[..., Any], Case], Any] = _default_call
     forbidden: tuple[str, ...] = ()
     summary: str = ""
-    alternatives: Sequence[str] = ()  # correct-but-different answers (sources) that must pass
+    grads: tuple[str, ...] = ()
+    parameter_grads: bool = False
+    grad_rtol: float = 1e-3
+    grad_atol: float = 1e-5
+    allow_inplace: bool = False
+    week: str = ""
+    alternatives: Sequence[str] = ()  # TRANSITIONAL (engine v1 format): remove once every week is migrated
+
+    def __post_init__(self) -> None:
+        if "." in self.function:
+            self.week, self.function = self.function.split(".", 1)
+        self.mistakes = list(self.mistakes)
+        for m in self.mistakes:
+            if not m.function:
+                object.__setattr__(m, "function", self.function)
 
     @property
-    def week(self) -> str:
-        return self.id.split(".", 1)[0]
+    def id(self) -> str:
+        return f"{self.week}.{self.function}"
 
     @property
-    def function(self) -> str:
-        return self.id.split(".", 1)[1]
+    def needs_grad(self) -> bool:
+        return bool(self.grads) or self.parameter_grads
 
     def cases(self, include_hidden: bool = True) -> list[Case]:
         return [c for c in self.make_cases() if include_hidden or not c.hidden]
+
+    def mistake(self, name: str, hint: str) -> Callable[[Any], Any]:
+        """Decorator: register the decorated function (or class) as a known mistake.
+
+        >>> @LOG_SOFTMAX.mistake("sign flip", "log-softmax is z − logsumexp(z)")
+        ... def sign_flip(logits, dim=-1): ...
+        """
+
+        def register(definition: Any) -> Any:
+            if any(m.name == name for m in self.mistakes):
+                raise ValueError(f"{self.function}: two mistakes are named {name!r}")
+            self.mistakes.append(Mistake(name, hint, definition, self.function))
+            return definition
+
+        return register
 
 
 @dataclass
@@ -132,15 +242,41 @@ class Result:
         }
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of a function on one case produced: a value or an error, and how it behaved.
+
+    - ``grads``: the gradient that reached each declared input or parameter (``None``: none did);
+      empty when the exercise checks no gradients.
+    - ``mutated``: names of inputs the function modified in place.
+    - ``forbidden_calls``: forbidden library functions it called.
+    """
+
+    value: Any = None
+    error_type: str | None = None
+    error: str | None = None
+    grads: Mapping[str, torch.Tensor | None] = field(default_factory=dict)
+    mutated: tuple[str, ...] = ()
+    forbidden_calls: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.error_type is not None
+
+
 # --------------------------------------------------------------------------------------------
 # Running answers
 # --------------------------------------------------------------------------------------------
 
 
 def to_device(obj: Any, device: torch.device | str) -> Any:
-    """Move every tensor inside ``obj`` (nested tuples, lists, dicts) to ``device``."""
+    """A copy of ``obj`` (nested tuples, lists, dicts) with every tensor cloned onto ``device``.
+
+    Always a copy, never the caller's tensors (``Tensor.to`` returns the same object when nothing
+    changes): each run of an answer or of the reference gets inputs of its own.
+    """
     if isinstance(obj, torch.Tensor):
-        return obj.to(device)
+        return obj.detach().to(device, copy=True)
     if isinstance(obj, tuple):
         return tuple(to_device(o, device) for o in obj)
     if isinstance(obj, list):
@@ -163,6 +299,79 @@ def to_cpu(obj: Any) -> Any:
     return obj
 
 
+def _tensors(obj: Any, path: str) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside ``obj``, with a readable path (``values``, ``batch['input_ids']``)."""
+    if isinstance(obj, torch.Tensor):
+        yield path, obj
+    elif isinstance(obj, (tuple, list)):
+        for i, o in enumerate(obj):
+            yield from _tensors(o, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensors(v, f"{path}[{k!r}]")
+
+
+def _argument_names(
+    exercise: Exercise, fn: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Name → value of every input of a case: ``fn``'s own parameter names for a plain call."""
+    if exercise.call is _default_call and not isinstance(fn, type):
+        try:
+            return dict(inspect.signature(fn).bind(*args, **kwargs).arguments)
+        except (TypeError, ValueError):
+            pass
+    return {**{f"input {i + 1}": a for i, a in enumerate(args)}, **dict(kwargs)}
+
+
+class _ForbiddenCalls(TorchFunctionMode):
+    """Records which of a set of torch functions are called while it is active (at any depth)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = frozenset(names)
+        self.seen: set[str] = set()
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in self.names:
+            self.seen.add(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(((a == b) | (a.isnan() & b.isnan())).all())
+    return torch.equal(a, b)
+
+
+def cotangent_seed(exercise_id: str, index: int) -> int:
+    """The seed of the random cotangent backpropagated through case ``index`` of an exercise."""
+    return zlib.crc32(f"{exercise_id}#{index}".encode())
+
+
+def _gradients(value: Any, targets: Mapping[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor | None]:
+    """d⟨value, cotangent⟩/d target for every target (``None`` where no gradient reaches it)."""
+    g = seeded(seed)
+    total = None
+    for _, out in _tensors(value, "output"):
+        if not out.is_floating_point():
+            continue
+        cot = torch.randn(out.shape, generator=g, dtype=torch.float64).to(out.device, out.dtype)
+        if out.requires_grad:
+            term = (out * cot).sum()
+            total = term if total is None else total + term
+    names = [n for n, t in targets.items() if t.requires_grad]
+    result: dict[str, torch.Tensor | None] = {n: None for n in targets}
+    if total is None or not names:
+        return result
+    grads = torch.autograd.grad(total, [targets[n] for n in names], allow_unused=True)
+    for n, grad in zip(names, grads):
+        result[n] = None if grad is None else grad.detach().cpu()
+    return result
+
+
 def _short_error(exc: BaseException) -> str:
     """The last frames of a traceback that belong to the answer, not to the grader."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -176,23 +385,60 @@ def _short_error(exc: BaseException) -> str:
     return f"{message}{where}"
 
 
+def run_case(
+    exercise: Exercise,
+    fn: Callable[..., Any],
+    case: Case,
+    index: int,
+    device: torch.device | str = "cpu",
+) -> Outcome:
+    """Run ``fn`` on one case, on fresh copies of its inputs on ``device``; never raises.
+
+    ``index`` is the case's position in the list being graded: it seeds the random cotangent of
+    the gradient check, so the student's run and the reference's use the same one.
+    """
+    args, kwargs = to_device(case.args, device), to_device(dict(case.kwargs), device)
+    named = _argument_names(exercise, fn, args, kwargs)
+    flat = [(path, t) for name, v in named.items() for path, t in _tensors(v, name)]
+    pristine = {} if exercise.allow_inplace else {path: t.clone() for path, t in flat}
+    inputs: dict[str, torch.Tensor] = {}
+    for name in exercise.grads:
+        tensor = named.get(name)
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            tensor.requires_grad_(True)
+            inputs[name] = tensor
+    recorder = _ForbiddenCalls(exercise.forbidden) if exercise.forbidden else None
+    try:
+        with torch.enable_grad() if exercise.needs_grad else torch.no_grad():
+            with recorder if recorder is not None else contextlib.nullcontext():
+                value = exercise.call(fn, Case(case.describe, args, kwargs, case.hidden, case.grads))
+            parameters: Mapping[str, torch.Tensor] = {}
+            if isinstance(value, Traced):
+                value, parameters = value.value, value.parameters
+            grads: dict[str, torch.Tensor | None] = {}
+            if exercise.needs_grad and case.grads:
+                targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
+                missing = [n for n in exercise.grads if n not in inputs]
+                grads = {**{n: None for n in missing}, **_gradients(value, targets, cotangent_seed(exercise.id, index))}
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
+        return Outcome(error_type=type(exc).__name__, error=_short_error(exc))
+    mutated = tuple(path for path, t in flat if path in pristine and not _same_data(t.detach(), pristine[path]))
+    return Outcome(
+        value=to_cpu(value),
+        grads=grads,
+        mutated=mutated,
+        forbidden_calls=tuple(sorted(recorder.seen)) if recorder is not None else (),
+    )
+
+
 def run_cases(
     exercise: Exercise,
     fn: Callable[..., Any],
     cases: Sequence[Case],
     device: torch.device | str = "cpu",
 ) -> list[Outcome]:
-    """Run ``fn`` on every case (inputs moved to ``device``), catching errors per case."""
-    outcomes = []
-    for case in cases:
-        moved = Case(case.describe, to_device(case.args, device), to_device(dict(case.kwargs), device))
-        try:
-            with torch.no_grad():
-                value = exercise.call(fn, moved)
-            outcomes.append(Outcome(value=to_cpu(value)))
-        except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
-            outcomes.append(Outcome(error_type=type(exc).__name__, error=_short_error(exc)))
-    return outcomes
+    """Run ``fn`` on every case of ``cases``, each on fresh copies of its inputs."""
+    return [run_case(exercise, fn, case, i, device) for i, case in enumerate(cases)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,20 +536,66 @@ def compare(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
     )
 
 
+def _no_gradient(grad: torch.Tensor | None) -> bool:
+    return grad is None or not bool(grad.ne(0).any())
+
+
 def _same_behaviour(a: Outcome, b: Outcome) -> bool:
     """Whether two outcomes are indistinguishable (for naming a known mistake)."""
     if a.failed or b.failed:
         return a.error_type == b.error_type
-    return compare(a.value, b.value, rtol=1e-4, atol=1e-5) is None or _both_nonfinite_alike(a.value, b.value)
+    if compare(a.value, b.value, rtol=1e-4, atol=1e-5) is not None:
+        return False
+    if bool(a.mutated) != bool(b.mutated):
+        return False
+    return all(_no_gradient(a.grads.get(n)) == _no_gradient(b.grads.get(n)) for n in set(a.grads) | set(b.grads))
 
 
-def _both_nonfinite_alike(x: Any, y: Any) -> bool:
-    tx, ty = _as_tensor(x), _as_tensor(y)
-    if tx is None or ty is None or tx.shape != ty.shape or not tx.is_floating_point():
-        return False
-    if not ty.is_floating_point():
-        return False
-    return torch.allclose(tx.double(), ty.double(), rtol=1e-4, atol=1e-5, equal_nan=True)
+_DETACHED = "a `.detach()`, `.item()`, `.tolist()`, `.data`, `torch.no_grad()` or a new `torch.tensor(...)` somewhere?"
+
+
+def gradient_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str | None:
+    """``None`` when the answer's gradients match the reference's, else what is wrong with them."""
+    missing_inputs, missing_params, wrong = [], [], []
+    for name, ref in expected.grads.items():
+        if _no_gradient(ref):
+            continue  # nothing to require where the reference itself has no gradient
+        grad = got.grads.get(name)
+        if _no_gradient(grad):
+            (missing_inputs if name in exercise.grads else missing_params).append(name)
+            continue
+        problem = compare(ref, grad, exercise.grad_rtol, exercise.grad_atol)
+        if problem:
+            wrong.append((name, problem))
+    if missing_inputs:
+        names = ", ".join(f"`{n}`" for n in missing_inputs)
+        return f"the value is right but no gradient reaches {names}, so nothing could be trained with it: {_DETACHED}"
+    if missing_params:
+        shown = ", ".join(f"`{n}`" for n in missing_params[:3])
+        more = f" and {len(missing_params) - 3} more" if len(missing_params) > 3 else ""
+        return (
+            f"the value is right but {len(missing_params)} of the model's parameters get no gradient ({shown}{more}): "
+            "is part of the model run under `torch.no_grad()`, or its output detached?"
+        )
+    if wrong:
+        name, problem = wrong[0]
+        return (
+            f"the value is right but the gradient with respect to `{name}` is not: {problem}. "
+            "A value patched outside autograd (`.data`, `.detach()` on one term, a clamp or a rounding) gives the right "
+            "number with the wrong derivative."
+        )
+    return None
+
+
+def mutation_problem(got: Outcome) -> str | None:
+    """The feedback for an answer that modified its inputs in place."""
+    if not got.mutated:
+        return None
+    names = ", ".join(f"`{n}`" for n in got.mutated)
+    return (
+        f"your function modified its input {names} in place (an operation ending in `_`, such as `mul_`, or an "
+        "assignment like `x[mask] = 0`): the caller's tensor changes too. Work on a copy, or use out-of-place operations."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,11 +604,13 @@ def _both_nonfinite_alike(x: Any, y: Any) -> bool:
 
 
 def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list[str]:
-    """Library functions from ``forbidden`` that the definition of ``function`` calls.
+    """Library functions from ``forbidden`` that ``function``, or any definition it uses, refers to.
 
-    Flags ``torch.log_softmax`` / ``x.log_softmax()`` (attribute access) and names imported from
-    a library (``from torch.nn.functional import log_softmax``); the student's own functions of
-    the same name are fine.
+    Follows the names ``function`` uses to the other top-level functions and classes of
+    ``source`` (helpers), and flags ``torch.log_softmax`` / ``x.log_softmax()`` (attribute access)
+    and names imported from a library (``from torch.nn.functional import log_softmax``). The
+    student's own functions of the same name are fine. (Calls made through ``getattr`` are caught
+    when the answer runs, see :class:`_ForbiddenCalls`.)
     """
     if not forbidden:
         return []
@@ -331,14 +625,22 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
         for alias in node.names
         if alias.name in forbidden
     }
+    definitions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == function:
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
-                    found.add(sub.attr)
-                elif isinstance(sub, ast.Name) and sub.id in imported:
+    todo, seen = [function], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        for sub in ast.walk(definitions[name]):
+            if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
+                found.add(sub.attr)
+            elif isinstance(sub, ast.Name):
+                if sub.id in imported:
                     found.add(sub.id)
+                elif sub.id in definitions:
+                    todo.append(sub.id)
     return sorted(found)
 
 
@@ -358,6 +660,8 @@ def diagnose_error(exercise: Exercise, outcome: Outcome) -> str:
     lowered = (outcome.error or "").lower()
     if outcome.error_type == "RuntimeError" and ("size of tensor" in lowered or "shape" in lowered):
         text += " (a shape mismatch: check which dimension you reduce over and keepdim)"
+    if "in-place operation" in lowered:
+        text += " (your function changes one of its inputs in place: compute on a copy or use out-of-place operations)"
     if outcome.error_type == "NameError":
         text += (
             " (graded functions must be self-contained: the grader keeps only imports, functions, classes and"
@@ -372,32 +676,41 @@ def diagnose_error(exercise: Exercise, outcome: Outcome) -> str:
     return text
 
 
+def _case_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str | None:
+    if got.failed:
+        return diagnose_error(exercise, got)
+    return (
+        compare(expected.value, got.value, exercise.rtol, exercise.atol)
+        or mutation_problem(got)
+        or gradient_problem(exercise, expected, got)
+    )
+
+
 def grade(
     exercise: Exercise,
     student: Sequence[Outcome],
     cases: Sequence[Case],
     reference: Namespace,
     answer_source: str | None = None,
-    reference_outcomes: Sequence[Outcome] | None = None,
 ) -> Result:
-    """Compare a student's outcomes with the reference and write the feedback.
+    """Compare a student's outcomes with the reference's on the same cases and write the feedback.
 
-    ``reference`` is the namespace that holds the trusted reference implementation; the known
-    mistakes are run here too, to name the mistake when the answer behaves like one.
+    ``reference`` is the namespace that holds the trusted reference implementation (it runs here,
+    on the CPU); the known mistakes are run here too, to name the mistake when the answer behaves
+    like one.
     """
     feedback: list[str] = []
-    if reference_outcomes is None:
-        reference_outcomes = run_cases(exercise, reference[exercise.function], cases)
-    failures: list[int] = []
     if student and all(o.error_type == "NotImplementedError" for o in student):
         message = diagnose_error(exercise, student[0])
         return Result(exercise.id, 0.0, float(exercise.points), False, [f"✗ {exercise.id}: {message}"])
-    for i, (case, ref, got) in enumerate(zip(cases, reference_outcomes, student)):
+    expected = run_cases(exercise, reference[exercise.function], cases)
+    failures: list[int] = []
+    for i, (case, ref, got) in enumerate(zip(cases, expected, student)):
         if ref.failed:  # a bug in the course, not in the answer: say so loudly
             raise RuntimeError(f"reference for {exercise.id} failed on case {case.describe!r}: {ref.error}")
-        problem = (
-            diagnose_error(exercise, got) if got.failed else compare(ref.value, got.value, exercise.rtol, exercise.atol)
-        )
+        if ref.mutated:
+            raise RuntimeError(f"reference for {exercise.id} modifies its inputs on case {case.describe!r}")
+        problem = _case_problem(exercise, ref, got)
         if problem:
             failures.append(i)
             if len(failures) <= 3:
@@ -412,11 +725,15 @@ def grade(
         if not named:
             feedback.append("This does not match any mistake we know of: compare your code with the formula above.")
 
-    banned = forbidden_uses(answer_source or "", exercise.function, exercise.forbidden)
+    banned = sorted(
+        set(forbidden_uses(answer_source or "", exercise.function, exercise.forbidden)).union(
+            *(o.forbidden_calls for o in student)
+        )
+    )
     if banned:
         feedback.append(
-            f"`{exercise.function}` uses {', '.join('`' + b + '`' for b in banned)}, which this exercise asks "
-            "you to implement yourself: write it from more basic operations."
+            f"`{exercise.function}` uses {', '.join('`' + b + '`' for b in banned)} (directly or in a helper), which this "
+            "exercise asks you to implement yourself: write it from more basic operations."
         )
 
     passed = not failures and not banned
@@ -434,16 +751,10 @@ def _name_mistakes(
     exercise: Exercise, student: Sequence[Outcome], cases: Sequence[Case], failures: Sequence[int]
 ) -> list[Mistake]:
     """The known mistakes that behave exactly like the answer on every failing case."""
-    from graders.source import namespace_from_source  # local import: avoids an import cycle
-
     named = []
     for mistake in exercise.mistakes:
-        namespace = namespace_from_source(mistake.source)
-        fn = namespace.get(exercise.function)
-        if fn is None:
-            continue
-        outcomes = run_cases(exercise, fn, [cases[i] for i in failures])
-        if all(_same_behaviour(student[i], o) for i, o in zip(failures, outcomes)):
+        fn = mistake.implementation()
+        if all(_same_behaviour(student[i], run_case(exercise, fn, cases[i], i)) for i in failures):
             named.append(mistake)
     return named
 

@@ -1,6 +1,9 @@
 """Every graded exercise of the course, collected from ``graders/weeks/wNN_topic.py``.
 
-Each week's module defines ``EXERCISES: list[Exercise]``. Adding a week means adding a module.
+Each week's module ``graders/weeks/wNN_topic.py`` defines ``EXERCISES: list[Exercise]``; the
+module's name is the week. Other modules in ``graders/weeks/`` (names that do not start with
+``wNN_``, such as ``fixtures.py``) hold helpers shared by several weeks' specs. Adding a week
+means adding a module.
 """
 
 from __future__ import annotations
@@ -8,9 +11,12 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import re
 
 import graders.weeks
 from graders.core import Exercise
+
+WEEK_MODULE = re.compile(r"^w\d\d_[a-z0-9_]+$")
 
 
 @functools.cache
@@ -18,8 +24,11 @@ def all_exercises() -> dict[str, Exercise]:
     """Exercise id → exercise, for every week, in course order."""
     found: dict[str, Exercise] = {}
     for info in sorted(pkgutil.iter_modules(graders.weeks.__path__), key=lambda m: m.name):
+        if not WEEK_MODULE.match(info.name):
+            continue
         module = importlib.import_module(f"graders.weeks.{info.name}")
         for exercise in module.EXERCISES:
+            exercise.week = exercise.week or info.name
             if exercise.week != info.name:
                 raise ValueError(f"{exercise.id} is defined in graders/weeks/{info.name}.py")
             if exercise.id in found:

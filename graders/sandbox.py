@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.core import Outcome, Result, grade, result_for_missing, run_cases
+from graders.core import Outcome, Result, grade, result_for_missing, run_case
 from graders.registry import get_exercise
 from graders.source import SourceError, definitions_from_file
+from graders.transport import outcome_from_record, outcome_to_record
 
 MAX_RESULT_BYTES = 256 * 2**20
 
@@ -42,54 +43,6 @@ class Limits:
     memory_bytes: int = 4 * 2**30
     file_bytes: int = 512 * 2**20
     processes: int = 512  # threads count too; root ignores this limit
-
-
-# --------------------------------------------------------------------------------------------
-# Encoding outputs without pickle
-# --------------------------------------------------------------------------------------------
-
-
-def encode(value: Any, tensors: dict[str, Any]) -> Any:
-    """JSON-able description of ``value``; tensors go into ``tensors`` (saved with safetensors)."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        key = f"t{len(tensors)}"
-        tensors[key] = value.detach().cpu().contiguous()
-        return {"tensor": key}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return {"value": value}
-    if isinstance(value, (tuple, list)):
-        return {"seq": [encode(v, tensors) for v in value], "tuple": isinstance(value, tuple)}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: encode(v, tensors) for k, v in value.items()}}
-    return {"unsupported": type(value).__name__}
-
-
-def decode(desc: Any, tensors: dict[str, Any]) -> Any:
-    """Inverse of :func:`encode`."""
-    if not isinstance(desc, dict):
-        raise ValueError("malformed output description")
-    if "tensor" in desc:
-        return tensors[desc["tensor"]]
-    if "value" in desc:
-        return desc["value"]
-    if "seq" in desc:
-        items = [decode(d, tensors) for d in desc["seq"]]
-        return tuple(items) if desc.get("tuple") else items
-    if "dict" in desc:
-        return {k: decode(v, tensors) for k, v in desc["dict"].items()}
-    if "unsupported" in desc:
-        return _Unsupported(str(desc["unsupported"]))
-    raise ValueError("malformed output description")
-
-
-@dataclass(frozen=True)
-class _Unsupported:
-    type_name: str
-
-    def __repr__(self) -> str:
-        return f"<a {self.type_name} object>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,12 +185,7 @@ def _run_child(code: str, exercise_ids: list[str], limits: Limits) -> dict[str, 
                 desc = json.loads(result_json.read_text(encoding="utf-8"))
                 tensors = load_file(str(tensors_file)) if tensors_file.exists() else {}
                 outputs[exercise_id] = {
-                    "outcomes": [
-                        Outcome(error_type=o["error_type"], error=o["error"])
-                        if o.get("error_type")
-                        else Outcome(value=decode(o["value"], tensors))
-                        for o in desc["outcomes"]
-                    ],
+                    "outcomes": [outcome_from_record(o, tensors) for o in desc["outcomes"]],
                     "setup_error": desc.get("setup_error"),
                 }
             except (ValueError, KeyError, TypeError, OSError) as exc:
@@ -373,8 +321,8 @@ def _child(workdir: Path) -> None:
             cases = all_cases[exercise.id]
             signal.alarm(job["exercise_seconds"])  # one budget for all the cases of an exercise
             try:
-                for case in cases:
-                    outcomes.extend(run_cases(exercise, fn, [case]))
+                for index, case in enumerate(cases):
+                    outcomes.append(run_case(exercise, fn, case, index))
                     if outcomes[-1].error_type == "TimeoutError":
                         break
             except TimeoutError as exc:  # raised outside the answer's own frames
@@ -385,11 +333,7 @@ def _child(workdir: Path) -> None:
                 outcomes += [
                     Outcome(error_type="TimeoutError", error="not run: the time for this exercise ran out")
                 ] * (len(cases) - len(outcomes))
-            for o in outcomes:
-                if o.failed:
-                    records.append({"error_type": o.error_type, "error": o.error})
-                else:
-                    records.append({"value": encode(o.value, tensors)})
+            records = [outcome_to_record(o, tensors) for o in outcomes]
         elif setup_error is None:
             setup_error = f"`{exercise.function}` is not defined after running your code"
         if tensors:

@@ -3,7 +3,8 @@
 - the reference earns full points, on every device we have;
 - the untouched released stub earns 0 (through the sandbox, as the autograder runs it);
 - at least five plausible wrong implementations are rejected, each with feedback naming it;
-- at least one correct-but-different implementation passes.
+- at least one correct-but-different implementation (``tests/<week>/alternatives.py``) passes;
+- every mistake and alternative is self-contained source, graded as a student's file would be.
 """
 
 from __future__ import annotations
@@ -16,18 +17,11 @@ from graders.core import grade, run_cases
 from graders.reference import load_reference, released_notebook, solution_source
 from graders.registry import all_exercises, week_exercises
 from graders.sandbox import check_file
-from graders.source import namespace_from_source
+from graders.testing import alternatives_of, grade_source
 
 EXERCISES = list(all_exercises().values())
 IDS = [e.id for e in EXERCISES]
 WEEKS = sorted({e.week for e in EXERCISES})
-
-
-def _grade_source(exercise, source: str, device: str = "cpu"):
-    fn = namespace_from_source(source)[exercise.function]
-    cases = exercise.cases()
-    reference = vars(load_reference(exercise.week))
-    return grade(exercise, run_cases(exercise, fn, cases, device=device), cases, reference, answer_source=source)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
@@ -46,7 +40,7 @@ def test_catalogue_of_mistakes_is_rejected_and_named(exercise):
     names = [m.name for m in exercise.mistakes]
     assert len(set(names)) == len(names), "mistake names must be distinct"
     for mistake in exercise.mistakes:
-        result = _grade_source(exercise, mistake.source)
+        result = grade_source(exercise, mistake.source)
         assert not result.passed, f"{exercise.id}: the mistake {mistake.name!r} passed the grader"
         assert result.points == 0
         assert any(mistake.name in line for line in result.feedback), (
@@ -56,9 +50,10 @@ def test_catalogue_of_mistakes_is_rejected_and_named(exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_correct_but_different_answers_pass(exercise):
-    assert exercise.alternatives, f"{exercise.id} needs at least one correct-but-different alternative"
-    for source in exercise.alternatives:
-        result = _grade_source(exercise, source)
+    sources = alternatives_of(exercise)
+    assert sources, f"{exercise.id} needs a correct-but-different alternative in tests/{exercise.week}/alternatives.py"
+    for source in sources:
+        result = grade_source(exercise, source)
         assert result.passed, f"{exercise.id}: a correct alternative was rejected: {result.feedback}"
 
 

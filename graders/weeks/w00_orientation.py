@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, Mistake, seeded
+from graders.core import Case, Exercise, seeded
 
 WEEK = "w00_orientation"
 
@@ -30,54 +30,70 @@ def _log_softmax_cases() -> list[Case]:
     ]
 
 
-LOG_SOFTMAX_MISTAKES = [
-    Mistake(
-        "did not subtract the maximum (overflow)",
-        "exp(1000) is inf in float32: subtract logits.amax(dim, keepdim=True) before exponentiating.",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    return logits - logits.exp().sum(dim=dim, keepdim=True).log()\n",
-    ),
-    Mistake(
-        "returned softmax probabilities instead of their logarithm",
-        "after normalising, take the log (or never leave log space).",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    e = (logits - logits.amax(dim=dim, keepdim=True)).exp()\n"
-        "    return e / e.sum(dim=dim, keepdim=True)\n",
-    ),
-    Mistake(
-        "normalised over the wrong dimension",
-        "reduce over the `dim` argument, not a fixed axis.",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    s = logits - logits.amax(dim=0, keepdim=True)\n"
-        "    return s - s.exp().sum(dim=0, keepdim=True).log()\n",
-    ),
-    Mistake(
-        "sign flip (log-sum-exp minus logits)",
-        "log-softmax is z_i − logsumexp(z); every output should be ≤ 0.",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    s = logits - logits.amax(dim=dim, keepdim=True)\n"
-        "    return s.exp().sum(dim=dim, keepdim=True).log() - s\n",
-    ),
-    Mistake(
-        "used the mean instead of the sum inside the log",
-        "the normaliser is log Σ_j exp(z_j), a sum over the vocabulary.",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    s = logits - logits.amax(dim=dim, keepdim=True)\n"
-        "    return s - s.exp().mean(dim=dim, keepdim=True).log()\n",
-    ),
-    Mistake(
-        "subtracted the maximum but forgot the log-sum-exp normaliser",
-        "z − max(z) is not normalised: you still need − log Σ exp(z − max).",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n    return logits - logits.amax(dim=dim, keepdim=True)\n",
-    ),
-    Mistake(
-        "reduced without keepdim, so the normaliser broadcast along the wrong axis",
-        "use keepdim=True so that the [.., 1] normaliser lines up with the dimension it came from.",
-        "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    m = logits.amax(dim=dim)\n"
-        "    return logits - (m + (logits - logits.amax(dim=dim, keepdim=True)).exp().sum(dim=dim).log())\n",
-    ),
-]
+LOG_SOFTMAX = Exercise(
+    "log_softmax",
+    points=2,
+    make_cases=_log_softmax_cases,
+    forbidden=("log_softmax", "softmax", "logsumexp"),
+    grads=("logits",),
+    summary="stable log-softmax",
+)
+
+
+@LOG_SOFTMAX.mistake(
+    "did not subtract the maximum (overflow)",
+    "exp(1000) is inf in float32: subtract logits.amax(dim, keepdim=True) before exponentiating.",
+)
+def did_not_subtract_the_maximum_overflow(logits, dim=-1):
+    return logits - logits.exp().sum(dim=dim, keepdim=True).log()
+
+
+@LOG_SOFTMAX.mistake(
+    "returned softmax probabilities instead of their logarithm",
+    "after normalising, take the log (or never leave log space).",
+)
+def returned_softmax_probabilities_instead_of_their(logits, dim=-1):
+    e = (logits - logits.amax(dim=dim, keepdim=True)).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+@LOG_SOFTMAX.mistake("normalised over the wrong dimension", "reduce over the `dim` argument, not a fixed axis.")
+def normalised_over_the_wrong_dimension(logits, dim=-1):
+    s = logits - logits.amax(dim=0, keepdim=True)
+    return s - s.exp().sum(dim=0, keepdim=True).log()
+
+
+@LOG_SOFTMAX.mistake(
+    "sign flip (log-sum-exp minus logits)", "log-softmax is z_i − logsumexp(z); every output should be ≤ 0."
+)
+def sign_flip_log_sum_exp_minus(logits, dim=-1):
+    s = logits - logits.amax(dim=dim, keepdim=True)
+    return s.exp().sum(dim=dim, keepdim=True).log() - s
+
+
+@LOG_SOFTMAX.mistake(
+    "used the mean instead of the sum inside the log", "the normaliser is log Σ_j exp(z_j), a sum over the vocabulary."
+)
+def used_the_mean_instead_of_the(logits, dim=-1):
+    s = logits - logits.amax(dim=dim, keepdim=True)
+    return s - s.exp().mean(dim=dim, keepdim=True).log()
+
+
+@LOG_SOFTMAX.mistake(
+    "subtracted the maximum but forgot the log-sum-exp normaliser",
+    "z − max(z) is not normalised: you still need − log Σ exp(z − max).",
+)
+def subtracted_the_maximum_but_forgot_the(logits, dim=-1):
+    return logits - logits.amax(dim=dim, keepdim=True)
+
+
+@LOG_SOFTMAX.mistake(
+    "reduced without keepdim, so the normaliser broadcast along the wrong axis",
+    "use keepdim=True so that the [.., 1] normaliser lines up with the dimension it came from.",
+)
+def reduced_without_keepdim_so_the_normaliser(logits, dim=-1):
+    m = logits.amax(dim=dim)
+    return logits - (m + (logits - logits.amax(dim=dim, keepdim=True)).exp().sum(dim=dim).log())
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,63 +127,76 @@ def _cross_entropy_cases() -> list[Case]:
     ]
 
 
-CROSS_ENTROPY_MISTAKES = [
-    Mistake(
-        "summed instead of averaging",
-        "return the mean over the positions that count: divide by their number.",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]\n"
-        "    return -(lp * keep).sum()\n",
-    ),
-    Mistake(
-        "averaged over all positions, including the ignored ones",
-        "ignored positions must leave the denominator as well as the sum: divide by keep.sum().",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]\n"
-        "    return -(lp * keep).sum() / len(targets)\n",
-    ),
-    Mistake(
-        "forgot the minus sign",
-        "cross-entropy is the *negative* log-likelihood; it is always ≥ 0.",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]\n"
-        "    return (lp * keep).sum() / keep.sum()\n",
-    ),
-    Mistake(
-        "gathered raw logits instead of log-probabilities",
-        "normalise with log_softmax before picking the target's entry.",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    lp = logits.gather(-1, safe[:, None])[:, 0]\n"
-        "    return -(lp * keep).sum() / keep.sum()\n",
-    ),
-    Mistake(
-        "did not mask the ignored positions (they were scored as class 0)",
-        "replacing ignore_index by 0 is only for gather: multiply by the mask afterwards.",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]\n"
-        "    return -lp.sum() / keep.sum()\n",
-    ),
-    Mistake(
-        "numerically unstable log(softmax)",
-        "log of a probability that underflowed to 0 is -inf: stay in log space (use your log_softmax).",
-        "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-        "    keep = targets != ignore_index\n"
-        "    safe = torch.where(keep, targets, torch.zeros_like(targets))\n"
-        "    p = logits.exp() / logits.exp().sum(-1, keepdim=True)\n"
-        "    lp = p.log().gather(-1, safe[:, None])[:, 0]\n"
-        "    return -(lp * keep).sum() / keep.sum()\n",
-    ),
-]
+CROSS_ENTROPY = Exercise(
+    "cross_entropy",
+    points=2,
+    make_cases=_cross_entropy_cases,
+    forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
+    grads=("logits",),
+    summary="cross-entropy with ignore_index",
+)
+
+
+@CROSS_ENTROPY.mistake(
+    "summed instead of averaging", "return the mean over the positions that count: divide by their number."
+)
+def summed_instead_of_averaging(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]
+    return -(lp * keep).sum()
+
+
+@CROSS_ENTROPY.mistake(
+    "averaged over all positions, including the ignored ones",
+    "ignored positions must leave the denominator as well as the sum: divide by keep.sum().",
+)
+def averaged_over_all_positions_including_the(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]
+    return -(lp * keep).sum() / len(targets)
+
+
+@CROSS_ENTROPY.mistake("forgot the minus sign", "cross-entropy is the *negative* log-likelihood; it is always ≥ 0.")
+def forgot_the_minus_sign(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]
+    return (lp * keep).sum() / keep.sum()
+
+
+@CROSS_ENTROPY.mistake(
+    "gathered raw logits instead of log-probabilities", "normalise with log_softmax before picking the target's entry."
+)
+def gathered_raw_logits_instead_of_log(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    lp = logits.gather(-1, safe[:, None])[:, 0]
+    return -(lp * keep).sum() / keep.sum()
+
+
+@CROSS_ENTROPY.mistake(
+    "did not mask the ignored positions (they were scored as class 0)",
+    "replacing ignore_index by 0 is only for gather: multiply by the mask afterwards.",
+)
+def did_not_mask_the_ignored_positions(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    lp = torch.log_softmax(logits, -1).gather(-1, safe[:, None])[:, 0]
+    return -lp.sum() / keep.sum()
+
+
+@CROSS_ENTROPY.mistake(
+    "numerically unstable log(softmax)",
+    "log of a probability that underflowed to 0 is -inf: stay in log space (use your log_softmax).",
+)
+def numerically_unstable_log_softmax(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    safe = torch.where(keep, targets, torch.zeros_like(targets))
+    p = logits.exp() / logits.exp().sum(-1, keepdim=True)
+    lp = p.log().gather(-1, safe[:, None])[:, 0]
+    return -(lp * keep).sum() / keep.sum()
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,51 +226,81 @@ def _kl_cases() -> list[Case]:
     ]
 
 
-_KL_HEAD = "import torch\n\ndef kl_divergence(p_logits, q_logits):\n"
-KL_MISTAKES = [
-    Mistake(
-        "computed KL(Q || P) instead of KL(P || Q)",
-        "KL is asymmetric: weight by P = softmax(p_logits) and take log P − log Q.",
-        _KL_HEAD + "    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)\n"
-        "    return (lq.exp() * (lq - lp)).sum(-1)\n",
-    ),
-    Mistake(
-        "forgot to weight by P (summed the log-ratio)",
-        "KL is an expectation under P: Σ_i P_i (log P_i − log Q_i).",
-        _KL_HEAD + "    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)\n"
-        "    return (lp - lq).sum(-1)\n",
-    ),
-    Mistake(
-        "sign flip (log Q − log P)",
-        "KL(P||Q) uses log P − log Q and is always ≥ 0.",
-        _KL_HEAD + "    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)\n"
-        "    return (lp.exp() * (lq - lp)).sum(-1)\n",
-    ),
-    Mistake(
-        "averaged over the vocabulary instead of summing",
-        "the expectation Σ_i P_i(...) is a sum over categories (P already supplies the weights).",
-        _KL_HEAD + "    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)\n"
-        "    return (lp.exp() * (lp - lq)).mean(-1)\n",
-    ),
-    Mistake(
-        "used logits where log-probabilities are needed",
-        "normalise both inputs with log_softmax first; raw logits are not log-probabilities.",
-        _KL_HEAD + "    p = torch.softmax(p_logits, -1)\n    return (p * (p_logits - q_logits)).sum(-1)\n",
-    ),
-    Mistake(
-        "reduced over the wrong dimension",
-        "the categories are on the last dimension: sum over dim=-1.",
-        _KL_HEAD + "    lp, lq = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)\n"
-        "    return (lp.exp() * (lp - lq)).sum(0)\n",
-    ),
-    Mistake(
-        "numerically unstable (log of probabilities that underflow)",
-        "p.log() is -inf where softmax underflows: compute log-probabilities with log_softmax.",
-        _KL_HEAD + "    p = p_logits.exp() / p_logits.exp().sum(-1, keepdim=True)\n"
-        "    q = q_logits.exp() / q_logits.exp().sum(-1, keepdim=True)\n"
-        "    return (p * (p.log() - q.log())).sum(-1)\n",
-    ),
-]
+KL_DIVERGENCE = Exercise(
+    "kl_divergence",
+    points=2,
+    make_cases=_kl_cases,
+    forbidden=("kl_div", "KLDivLoss"),
+    grads=("p_logits", "q_logits"),
+    summary="KL divergence between categorical distributions",
+)
+
+
+@KL_DIVERGENCE.mistake(
+    "treated p as a constant (p's log-probabilities detached)",
+    "KL(p ‖ q) depends on both distributions: no `.detach()` on p, so gradients reach p_logits too.",
+)
+def detached_p(p_logits, q_logits):
+    lp = (p_logits - p_logits.logsumexp(-1, keepdim=True)).detach()
+    lq = q_logits - q_logits.logsumexp(-1, keepdim=True)
+    return (lp.exp() * (lp - lq)).sum(-1)
+
+
+@KL_DIVERGENCE.mistake(
+    "computed KL(Q || P) instead of KL(P || Q)",
+    "KL is asymmetric: weight by P = softmax(p_logits) and take log P − log Q.",
+)
+def computed_kl_q_p_instead_of(p_logits, q_logits):
+    lp, lq = (torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1))
+    return (lq.exp() * (lq - lp)).sum(-1)
+
+
+@KL_DIVERGENCE.mistake(
+    "forgot to weight by P (summed the log-ratio)", "KL is an expectation under P: Σ_i P_i (log P_i − log Q_i)."
+)
+def forgot_to_weight_by_p_summed(p_logits, q_logits):
+    lp, lq = (torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1))
+    return (lp - lq).sum(-1)
+
+
+@KL_DIVERGENCE.mistake("sign flip (log Q − log P)", "KL(P||Q) uses log P − log Q and is always ≥ 0.")
+def sign_flip_log_q_log_p(p_logits, q_logits):
+    lp, lq = (torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1))
+    return (lp.exp() * (lq - lp)).sum(-1)
+
+
+@KL_DIVERGENCE.mistake(
+    "averaged over the vocabulary instead of summing",
+    "the expectation Σ_i P_i(...) is a sum over categories (P already supplies the weights).",
+)
+def averaged_over_the_vocabulary_instead_of(p_logits, q_logits):
+    lp, lq = (torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1))
+    return (lp.exp() * (lp - lq)).mean(-1)
+
+
+@KL_DIVERGENCE.mistake(
+    "used logits where log-probabilities are needed",
+    "normalise both inputs with log_softmax first; raw logits are not log-probabilities.",
+)
+def used_logits_where_log_probabilities_are(p_logits, q_logits):
+    p = torch.softmax(p_logits, -1)
+    return (p * (p_logits - q_logits)).sum(-1)
+
+
+@KL_DIVERGENCE.mistake("reduced over the wrong dimension", "the categories are on the last dimension: sum over dim=-1.")
+def reduced_over_the_wrong_dimension(p_logits, q_logits):
+    lp, lq = (torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1))
+    return (lp.exp() * (lp - lq)).sum(0)
+
+
+@KL_DIVERGENCE.mistake(
+    "numerically unstable (log of probabilities that underflow)",
+    "p.log() is -inf where softmax underflows: compute log-probabilities with log_softmax.",
+)
+def numerically_unstable_log_of_probabilities_that(p_logits, q_logits):
+    p = p_logits.exp() / p_logits.exp().sum(-1, keepdim=True)
+    q = q_logits.exp() / q_logits.exp().sum(-1, keepdim=True)
+    return (p * (p.log() - q.log())).sum(-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,45 +313,62 @@ def _log_sigmoid_cases() -> list[Case]:
     return [
         Case("x of shape [6] (standard normal)", (torch.randn(6, generator=g),)),
         Case("x = [-1000, -200, -30, 30, 200, 1000]", (torch.tensor([-1000.0, -200.0, -30.0, 30.0, 200.0, 1000.0]),)),
-        Case("x = 0", (torch.zeros(3),)),
+        Case("x = 0", (torch.zeros(3),), grads=False),  # the kink of |x|: gradients legitimately differ
         Case("x of shape [3, 4] scaled by 20, float64", (torch.randn(3, 4, generator=g, dtype=torch.float64) * 20,)),
         Case("very negative x = [-90, -60]", (torch.tensor([-90.0, -60.0]),), hidden=True),
     ]
 
 
-_LS_HEAD = "import torch\n\ndef log_sigmoid(x):\n"
-LOG_SIGMOID_MISTAKES = [
-    Mistake(
-        "log(sigmoid(x)) underflows to -inf for very negative x",
-        "use the stable identity log σ(x) = min(x, 0) − log(1 + exp(−|x|)).",
-        _LS_HEAD + "    return torch.log(1 / (1 + torch.exp(-x)))\n",
-    ),
-    Mistake(
-        "−log(1 + exp(−x)) overflows for very negative x",
-        "exp(−x) is inf when x ≪ 0: split on the sign, min(x, 0) − log1p(exp(−|x|)).",
-        _LS_HEAD + "    return -torch.log1p(torch.exp(-x))\n",
-    ),
-    Mistake(
-        "sign flip (computed log σ(−x))",
-        "log σ(x) is ≤ 0 and tends to 0 as x → +∞.",
-        _LS_HEAD + "    return torch.clamp(-x, max=0) - torch.log1p(torch.exp(-x.abs()))\n",
-    ),
-    Mistake(
-        "computed softplus(x) = log(1 + eˣ) instead",
-        "log σ(x) = −softplus(−x).",
-        _LS_HEAD + "    return torch.clamp(x, min=0) + torch.log1p(torch.exp(-x.abs()))\n",
-    ),
-    Mistake(
-        "dropped the min(x, 0) term of the stable formula",
-        "log σ(x) = min(x, 0) − log1p(exp(−|x|)); without min(x, 0) it is wrong for negative x.",
-        _LS_HEAD + "    return -torch.log1p(torch.exp(-x.abs()))\n",
-    ),
-    Mistake(
-        "used max(x, 0) where min(x, 0) belongs",
-        "the linear part of log σ(x) is min(x, 0): it only matters for negative x.",
-        _LS_HEAD + "    return torch.clamp(x, min=0) - torch.log1p(torch.exp(-x.abs()))\n",
-    ),
-]
+LOG_SIGMOID = Exercise(
+    "log_sigmoid",
+    points=1,
+    make_cases=_log_sigmoid_cases,
+    forbidden=("logsigmoid", "softplus", "sigmoid"),
+    grads=("x",),
+    summary="stable log-sigmoid",
+)
+
+
+@LOG_SIGMOID.mistake(
+    "log(sigmoid(x)) underflows to -inf for very negative x",
+    "use the stable identity log σ(x) = min(x, 0) − log(1 + exp(−|x|)).",
+)
+def log_sigmoid_x_underflows_to_inf(x):
+    return torch.log(1 / (1 + torch.exp(-x)))
+
+
+@LOG_SIGMOID.mistake(
+    "−log(1 + exp(−x)) overflows for very negative x",
+    "exp(−x) is inf when x ≪ 0: split on the sign, min(x, 0) − log1p(exp(−|x|)).",
+)
+def log_1_exp_x_overflows_for(x):
+    return -torch.log1p(torch.exp(-x))
+
+
+@LOG_SIGMOID.mistake("sign flip (computed log σ(−x))", "log σ(x) is ≤ 0 and tends to 0 as x → +∞.")
+def sign_flip_computed_log_x(x):
+    return torch.clamp(-x, max=0) - torch.log1p(torch.exp(-x.abs()))
+
+
+@LOG_SIGMOID.mistake("computed softplus(x) = log(1 + eˣ) instead", "log σ(x) = −softplus(−x).")
+def computed_softplus_x_log_1_e(x):
+    return torch.clamp(x, min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+@LOG_SIGMOID.mistake(
+    "dropped the min(x, 0) term of the stable formula",
+    "log σ(x) = min(x, 0) − log1p(exp(−|x|)); without min(x, 0) it is wrong for negative x.",
+)
+def dropped_the_min_x_0_term(x):
+    return -torch.log1p(torch.exp(-x.abs()))
+
+
+@LOG_SIGMOID.mistake(
+    "used max(x, 0) where min(x, 0) belongs",
+    "the linear part of log σ(x) is min(x, 0): it only matters for negative x.",
+)
+def used_max_x_0_where_min(x):
+    return torch.clamp(x, min=0) - torch.log1p(torch.exp(-x.abs()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,44 +407,77 @@ def _masked_mean_cases() -> list[Case]:
     ]
 
 
-_MM_HEAD = "import torch\n\ndef masked_mean(values, mask, dim=-1):\n    m = mask.to(values.dtype)\n"
-MASKED_MEAN_MISTAKES = [
-    Mistake(
-        "divided by the padded length instead of the number of real tokens",
-        "each row's mean is its masked sum divided by *its own* mask.sum(dim).",
-        _MM_HEAD + "    return (values * m).sum(dim) / values.shape[dim]\n",
-    ),
-    Mistake(
-        "forgot the mask (averaged padding too)",
-        "padding positions must not contribute: multiply by the mask before summing.",
-        _MM_HEAD + "    return values.mean(dim)\n",
-    ),
-    Mistake(
-        "returned the masked sum, not the mean",
-        "divide the masked sum by the number of real tokens.",
-        _MM_HEAD + "    return (values * m).sum(dim)\n",
-    ),
-    Mistake(
-        "averaged over the whole batch (a single number) instead of per row",
-        "reduce over `dim` only: the result keeps the other dimensions.",
-        _MM_HEAD + "    return (values * m).sum() / m.sum()\n",
-    ),
-    Mistake(
-        "off by one in the count of real tokens",
-        "the denominator is exactly mask.sum(dim), no +1 or −1.",
-        _MM_HEAD + "    return (values * m).sum(dim) / (m.sum(dim) + 1)\n",
-    ),
-    Mistake(
-        "reduced over a fixed dimension instead of `dim`",
-        "use the `dim` argument in both the sum and the count.",
-        _MM_HEAD + "    return (values * m).sum(-1) / m.sum(-1)\n",
-    ),
-    Mistake(
-        "masked the wrong positions (kept padding, dropped tokens)",
-        "the mask is 1 for real tokens: multiply by mask, not 1 − mask.",
-        _MM_HEAD + "    return (values * (1 - m)).sum(dim) / (1 - m).sum(dim)\n",
-    ),
-]
+MASKED_MEAN = Exercise(
+    "masked_mean",
+    points=1,
+    make_cases=_masked_mean_cases,
+    grads=("values",),
+    summary="masked mean over padded sequences",
+)
+
+
+@MASKED_MEAN.mistake(
+    "zeroed the padding in place (values.mul_(mask))",
+    "an in-place op changes the caller's tensor (and breaks autograd): use values * mask.",
+)
+def zeroed_padding_in_place(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return values.mul_(m).sum(dim) / m.sum(dim)
+
+
+@MASKED_MEAN.mistake(
+    "divided by the padded length instead of the number of real tokens",
+    "each row's mean is its masked sum divided by *its own* mask.sum(dim).",
+)
+def divided_by_the_padded_length_instead(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * m).sum(dim) / values.shape[dim]
+
+
+@MASKED_MEAN.mistake(
+    "forgot the mask (averaged padding too)",
+    "padding positions must not contribute: multiply by the mask before summing.",
+)
+def forgot_the_mask_averaged_padding_too(values, mask, dim=-1):
+    return values.mean(dim)
+
+
+@MASKED_MEAN.mistake("returned the masked sum, not the mean", "divide the masked sum by the number of real tokens.")
+def returned_the_masked_sum_not_the(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * m).sum(dim)
+
+
+@MASKED_MEAN.mistake(
+    "averaged over the whole batch (a single number) instead of per row",
+    "reduce over `dim` only: the result keeps the other dimensions.",
+)
+def averaged_over_the_whole_batch_a(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * m).sum() / m.sum()
+
+
+@MASKED_MEAN.mistake("off by one in the count of real tokens", "the denominator is exactly mask.sum(dim), no +1 or −1.")
+def off_by_one_in_the_count(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * m).sum(dim) / (m.sum(dim) + 1)
+
+
+@MASKED_MEAN.mistake(
+    "reduced over a fixed dimension instead of `dim`", "use the `dim` argument in both the sum and the count."
+)
+def reduced_over_a_fixed_dimension_instead(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * m).sum(-1) / m.sum(-1)
+
+
+@MASKED_MEAN.mistake(
+    "masked the wrong positions (kept padding, dropped tokens)",
+    "the mask is 1 for real tokens: multiply by mask, not 1 − mask.",
+)
+def masked_the_wrong_positions_kept_padding(values, mask, dim=-1):
+    m = mask.to(values.dtype)
+    return (values * (1 - m)).sum(dim) / (1 - m).sum(dim)
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,133 +509,62 @@ def _token_logprobs_cases() -> list[Case]:
     ]
 
 
-_TL_HEAD = "import torch\n\ndef token_logprobs(logits, input_ids):\n"
-TOKEN_LOGPROBS_MISTAKES = [
-    Mistake(
-        "shifted the wrong way (logits at t+1 scored the token at t)",
-        "the logits at position t predict the token at t+1: use logits[:, :-1] with input_ids[:, 1:].",
-        _TL_HEAD + "    lp = torch.log_softmax(logits[:, 1:], -1)\n"
-        "    return lp.gather(-1, input_ids[:, :-1, None])[..., 0]\n",
-    ),
-    Mistake(
-        "no shift (each position scored its own token)",
-        "causal LMs predict the *next* token: pair logits[:, t] with input_ids[:, t+1]; the output has T−1 positions.",
-        _TL_HEAD + "    lp = torch.log_softmax(logits, -1)\n    return lp.gather(-1, input_ids[..., None])[..., 0]\n",
-    ),
-    Mistake(
-        "gathered raw logits instead of log-probabilities",
-        "apply log_softmax over the vocabulary before gathering.",
-        _TL_HEAD + "    return logits[:, :-1].gather(-1, input_ids[:, 1:, None])[..., 0]\n",
-    ),
-    Mistake(
-        "returned probabilities instead of log-probabilities",
-        "use log_softmax, not softmax.",
-        _TL_HEAD
-        + "    p = torch.softmax(logits[:, :-1], -1)\n    return p.gather(-1, input_ids[:, 1:, None])[..., 0]\n",
-    ),
-    Mistake(
-        "normalised over the sequence dimension instead of the vocabulary",
-        "log_softmax must run over the last dimension (V), not over positions.",
-        _TL_HEAD
-        + "    lp = torch.log_softmax(logits[:, :-1], 1)\n    return lp.gather(-1, input_ids[:, 1:, None])[..., 0]\n",
-    ),
-    Mistake(
-        "numerically unstable log(softmax)",
-        "probabilities underflow to 0 for large logits: stay in log space.",
-        _TL_HEAD + "    z = logits[:, :-1]\n    p = z.exp() / z.exp().sum(-1, keepdim=True)\n"
-        "    return p.log().gather(-1, input_ids[:, 1:, None])[..., 0]\n",
-    ),
-]
+TOKEN_LOGPROBS = Exercise(
+    "token_logprobs",
+    points=2,
+    make_cases=_token_logprobs_cases,
+    grads=("logits",),
+    summary="log-probability of each next token",
+)
 
 
-EXERCISES = [
-    Exercise(
-        f"{WEEK}.log_softmax",
-        points=2,
-        make_cases=_log_softmax_cases,
-        mistakes=LOG_SOFTMAX_MISTAKES,
-        forbidden=("log_softmax", "softmax", "logsumexp"),
-        alternatives=[
-            "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-            "    x = logits.double()\n"
-            "    m = x.max(dim=dim, keepdim=True).values\n"
-            "    return (x - m - torch.log(torch.sum(torch.exp(x - m), dim=dim, keepdim=True))).to(logits.dtype)\n"
-        ],
-        summary="stable log-softmax",
-    ),
-    Exercise(
-        f"{WEEK}.cross_entropy",
-        points=2,
-        make_cases=_cross_entropy_cases,
-        mistakes=CROSS_ENTROPY_MISTAKES,
-        forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
-        alternatives=[
-            "import torch\n\ndef cross_entropy(logits, targets, ignore_index=-100):\n"
-            "    total, count = 0.0, 0\n"
-            "    for row, t in zip(logits, targets.tolist()):\n"
-            "        if t == ignore_index:\n"
-            "            continue\n"
-            "        m = row.max()\n"
-            "        total = total - (row[t] - m - (row - m).exp().sum().log())\n"
-            "        count += 1\n"
-            "    return total / count\n"
-        ],
-        summary="cross-entropy with ignore_index",
-    ),
-    Exercise(
-        f"{WEEK}.kl_divergence",
-        points=2,
-        make_cases=_kl_cases,
-        mistakes=KL_MISTAKES,
-        forbidden=("kl_div", "KLDivLoss"),
-        alternatives=[
-            "import torch\n\ndef kl_divergence(p_logits, q_logits):\n"
-            "    lp = p_logits - p_logits.logsumexp(-1, keepdim=True)\n"
-            "    lq = q_logits - q_logits.logsumexp(-1, keepdim=True)\n"
-            "    return torch.einsum('...v,...v->...', lp.exp(), lp - lq)\n"
-        ],
-        summary="KL divergence between categorical distributions",
-    ),
-    Exercise(
-        f"{WEEK}.log_sigmoid",
-        points=1,
-        make_cases=_log_sigmoid_cases,
-        mistakes=LOG_SIGMOID_MISTAKES,
-        forbidden=("logsigmoid", "softplus", "sigmoid"),
-        alternatives=[
-            "import torch\n\ndef log_sigmoid(x):\n"
-            "    return torch.where(x >= 0, -torch.log1p(torch.exp(-x.abs())), x - torch.log1p(torch.exp(-x.abs())))\n"
-        ],
-        summary="stable log-sigmoid",
-    ),
-    Exercise(
-        f"{WEEK}.masked_mean",
-        points=1,
-        make_cases=_masked_mean_cases,
-        mistakes=MASKED_MEAN_MISTAKES,
-        alternatives=[
-            "import torch\n\ndef masked_mean(values, mask, dim=-1):\n"
-            "    keep = mask.bool()\n"
-            "    zero = torch.zeros_like(values)\n"
-            "    return torch.where(keep, values, zero).sum(dim) / keep.sum(dim)\n"
-        ],
-        summary="masked mean over padded sequences",
-    ),
-    Exercise(
-        f"{WEEK}.token_logprobs",
-        points=2,
-        make_cases=_token_logprobs_cases,
-        mistakes=TOKEN_LOGPROBS_MISTAKES,
-        alternatives=[
-            "import torch\n\ndef token_logprobs(logits, input_ids):\n"
-            "    B, T, V = logits.shape\n"
-            "    out = torch.empty(B, T - 1, dtype=logits.dtype)\n"
-            "    for b in range(B):\n"
-            "        for t in range(T - 1):\n"
-            "            z = logits[b, t].double()\n"
-            "            out[b, t] = z[input_ids[b, t + 1]] - z.max() - (z - z.max()).exp().sum().log()\n"
-            "    return out\n"
-        ],
-        summary="log-probability of each next token",
-    ),
-]
+@TOKEN_LOGPROBS.mistake(
+    "shifted the wrong way (logits at t+1 scored the token at t)",
+    "the logits at position t predict the token at t+1: use logits[:, :-1] with input_ids[:, 1:].",
+)
+def shifted_the_wrong_way_logits_at(logits, input_ids):
+    lp = torch.log_softmax(logits[:, 1:], -1)
+    return lp.gather(-1, input_ids[:, :-1, None])[..., 0]
+
+
+@TOKEN_LOGPROBS.mistake(
+    "no shift (each position scored its own token)",
+    "causal LMs predict the *next* token: pair logits[:, t] with input_ids[:, t+1]; the output has T−1 positions.",
+)
+def no_shift_each_position_scored_its(logits, input_ids):
+    lp = torch.log_softmax(logits, -1)
+    return lp.gather(-1, input_ids[..., None])[..., 0]
+
+
+@TOKEN_LOGPROBS.mistake(
+    "gathered raw logits instead of log-probabilities", "apply log_softmax over the vocabulary before gathering."
+)
+def gathered_raw_logits_instead_of_log_2(logits, input_ids):
+    return logits[:, :-1].gather(-1, input_ids[:, 1:, None])[..., 0]
+
+
+@TOKEN_LOGPROBS.mistake("returned probabilities instead of log-probabilities", "use log_softmax, not softmax.")
+def returned_probabilities_instead_of_log_probabilities(logits, input_ids):
+    p = torch.softmax(logits[:, :-1], -1)
+    return p.gather(-1, input_ids[:, 1:, None])[..., 0]
+
+
+@TOKEN_LOGPROBS.mistake(
+    "normalised over the sequence dimension instead of the vocabulary",
+    "log_softmax must run over the last dimension (V), not over positions.",
+)
+def normalised_over_the_sequence_dimension_instead(logits, input_ids):
+    lp = torch.log_softmax(logits[:, :-1], 1)
+    return lp.gather(-1, input_ids[:, 1:, None])[..., 0]
+
+
+@TOKEN_LOGPROBS.mistake(
+    "numerically unstable log(softmax)", "probabilities underflow to 0 for large logits: stay in log space."
+)
+def numerically_unstable_log_softmax_2(logits, input_ids):
+    z = logits[:, :-1]
+    p = z.exp() / z.exp().sum(-1, keepdim=True)
+    return p.log().gather(-1, input_ids[:, 1:, None])[..., 0]
+
+
+EXERCISES = [LOG_SOFTMAX, CROSS_ENTROPY, KL_DIVERGENCE, LOG_SIGMOID, MASKED_MEAN, TOKEN_LOGPROBS]
