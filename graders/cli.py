@@ -1,7 +1,8 @@
 """``graders``: list exercises, grade a file, build the release, grade a cohort.
 
     graders list [--json]
-    graders check EXERCISE_ID FILE [--json]
+    graders check EXERCISE_ID FILE [--json]     one exercise (an id with a dot)
+    graders check WEEK FILE [--json]            every exercise of the week, in one sandbox run: a table and the total
     graders build [WEEK ...] [--check]
     graders report WEEK [--gradebook build/gradebook.db]
 
@@ -15,6 +16,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graders.core import Result
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -33,26 +38,77 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_targets(target: str) -> list[str]:
+    """``WEEK.function`` → that exercise; a bare ``WEEK`` → every exercise of the week."""
+    from graders.registry import UnknownExercise, all_exercises, get_exercise, week_exercises
+
+    if "." in target:
+        return [get_exercise(target).id]
+    ids = [e.id for e in week_exercises(target)]
+    if not ids:
+        weeks = sorted({e.week for e in all_exercises().values()})
+        raise UnknownExercise(f"unknown week or exercise {target!r}; weeks: {', '.join(weeks)}")
+    return ids
+
+
+def _week_table(results: list[Result]) -> str:
+    """One row per exercise (mark, id, points, the first line of its feedback), then the total."""
+    import shutil
+
+    width = max(60, shutil.get_terminal_size((120, 24)).columns)
+    name_width = max(len(r.exercise) for r in results)
+    rows = []
+    for r in results:
+        first = r.feedback[0] if r.feedback else ""
+        mark = "✓" if r.passed else "✗"
+        why = first.split(": ", 1)[1] if first.startswith(f"{mark} {r.exercise}: ") else first
+        row = f"{mark} {r.exercise:<{name_width}}  {r.points:>4g}/{r.max_points:<4g} {why}"
+        rows.append(row if len(row) <= width else row[: width - 1] + "…")
+    points = sum(r.points for r in results)
+    total = sum(r.max_points for r in results)
+    passed = sum(r.passed for r in results)
+    rows.append(f"  {'total':<{name_width}}  {points:>4g}/{total:<4g} {passed} of {len(results)} exercises pass")
+    return "\n".join(rows)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
-    from graders.registry import UnknownExercise, get_exercise
+    from graders.registry import UnknownExercise
     from graders.sandbox import Limits, check_file
     from graders.source import SourceError
 
     try:
-        get_exercise(args.exercise)
-        limits = Limits(exercise_seconds=args.timeout, wall_seconds=max(300.0, args.timeout * 4.0))
-        (result,) = check_file(Path(args.file), [args.exercise], limits)
+        ids = _check_targets(args.exercise)
+        # one sandbox run for all of them: the wall-clock limit grows with their number
+        limits = Limits(exercise_seconds=args.timeout, wall_seconds=max(300.0, args.timeout * (len(ids) + 3.0)))
+        results = check_file(Path(args.file), ids, limits)
     except UnknownExercise as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     except (FileNotFoundError, PermissionError, IsADirectoryError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "." in args.exercise:  # one exercise: its Result, as before
+        (result,) = results
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            print("\n".join(result.feedback))
+            print(f"{result.points:g}/{result.max_points:g} points")
+        return 0
+    summary = {
+        "week": args.exercise,
+        "points": sum(r.points for r in results),
+        "max_points": sum(r.max_points for r in results),
+        "passed": sum(r.passed for r in results),
+        "exercises": len(results),
+        "results": [r.to_json() for r in results],
+    }
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps(summary, ensure_ascii=False))
     else:
-        print("\n".join(result.feedback))
-        print(f"{result.points:g}/{result.max_points:g} points")
+        print(_week_table(results))
+        if summary["passed"] < len(results):
+            print(f"full feedback on one exercise: graders check {args.exercise}.FUNCTION {args.file}")
     return 0
 
 
@@ -89,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("list", help="list every graded exercise")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("check", help="grade one exercise of a .py or .ipynb file in a sandbox")
-    p.add_argument("exercise", help="an exercise id such as w00_orientation.log_softmax")
+    p = sub.add_parser("check", help="grade one exercise, or a whole week, of a .py or .ipynb file in a sandbox")
+    p.add_argument(
+        "exercise",
+        help="an exercise id such as w00_orientation.log_softmax, or a week such as w00_orientation (all its exercises)",
+    )
     p.add_argument("file", help="a .py file or a student .ipynb notebook")
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=int, default=60, help="seconds allowed for each exercise (default 60)")
