@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 
@@ -64,20 +64,6 @@ class LivePlot:
         fig = self.figure()
         plt.show()
         return fig
-
-
-def plot_curves(curves: Mapping[str, Sequence[float]], xlabel: str = "step", title: str = "") -> plt.Figure:
-    """One panel per named curve."""
-    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
-    for ax, (name, values) in zip(axes[0], curves.items()):
-        ax.plot(list(values))
-        ax.set_title(name)
-        ax.set_xlabel(xlabel)
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def _in_notebook() -> bool:

@@ -509,7 +509,7 @@ def compare(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
             if torch.equal(g, g.round()) and torch.equal(g.to(e.dtype), e):
                 return None
             return f"expected whole numbers {_fmt(e)}, got {_fmt(g)}"
-        return None if torch.equal(g.to(e.dtype), e) else f"expected {_fmt(e)}, got {_fmt(g)}"
+        return None if torch.equal(g.to(e.dtype), e) else f"expected {_fmt(expected)}, got {_fmt(got)}"
     if not (g.is_floating_point() or g.is_complex()):
         return (
             f"expected floating-point values, got dtype {g.dtype} ({_fmt(g)}): "
