@@ -1,13 +1,14 @@
 """Authoritative grading: the student's code runs in a locked-down child process.
 
-The parent (trusted) extracts the definitions from the submitted file, starts a child with limits
-on CPU time, memory, file size, processes and wall clock, without network (a fresh network
-namespace where the OS allows it, and an audit hook that refuses sockets, subprocesses and
-writes outside its scratch folder in any case). The child runs the student's functions on the
+The parent (trusted) extracts the definitions from the submitted file and hands them to a warm
+worker (:mod:`graders.isolation`): a process that has imported torch and built the exercises'
+cases once, inside a bubblewrap sandbox (read-only system, no ``solutions/``, no network, its
+own PID namespace, an unprivileged uid), and that forks a fresh child per submission in
+namespaces of its own, with limits on CPU time, memory, file size, processes and wall clock.
+An audit hook in the child refuses sockets, subprocesses, signals, C libraries and writes
+outside its scratch folder as a second layer. The child runs the student's functions on the
 exercise's cases and writes the outputs as safetensors plus JSON: formats that cannot execute
 code when read. The parent then compares them with the reference, which only ever runs here.
-
-Run as ``python -m graders.sandbox WORKDIR`` it is the child; nobody calls that by hand.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,12 @@ class Limits:
     exercise_seconds: int = 60  # all the cases of one exercise (an alarm inside the child)
     setup_seconds: int = 120  # running the answer's imports and definitions (transformers is slow to import)
     cpu_seconds: int = 600
-    memory_bytes: int = 4 * 2**30
+    memory_bytes: int = 4 * 2**30  # beyond what the warm worker holds (torch, the cases): RLIMIT_DATA + RSS watchdog
     file_bytes: int = 512 * 2**20
-    processes: int = 512  # threads count too; root ignores this limit
+    processes: int = 64  # threads count too; in a user namespace of its own, so root's exemption does not apply
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,41 +52,25 @@ class Limits:
 # --------------------------------------------------------------------------------------------
 
 
-def _network_isolation() -> list[str]:
-    """``unshare --net`` when this machine allows it (a fresh namespace has no network)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    try:
-        ok = subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return [unshare, "--net"] if ok else []
-
-
-def _limit_resources(limits: Limits) -> None:  # runs in the child, before exec
-    import resource
-
-    os.setsid()
-    for name, value in (
-        ("RLIMIT_CPU", limits.cpu_seconds),
-        ("RLIMIT_AS", limits.memory_bytes),
-        ("RLIMIT_FSIZE", limits.file_bytes),
-        ("RLIMIT_NPROC", limits.processes),
-        ("RLIMIT_CORE", 0),
-    ):
-        if hasattr(resource, name):
-            try:
-                resource.setrlimit(getattr(resource, name), (value, value))
-            except (ValueError, OSError):
-                pass
-
-
-def check_file(path: Path, exercise_ids: list[str], limits: Limits | None = None) -> list[Result]:
+def check_file(
+    path: Path,
+    exercise_ids: list[str],
+    limits: Limits | None = None,
+    *,
+    isolation: str = "auto",
+    audit_hook: bool = True,
+    pool: Any = None,
+) -> list[Result]:
     """Grade the answers in ``path`` (``.py`` or ``.ipynb``) to the given exercises.
 
     Raises ``FileNotFoundError`` or ``SourceError`` only when the file cannot be read at all;
     everything the code does wrong becomes feedback in the results.
+
+    ``isolation``: ``"auto"`` (bubblewrap where it works, else resource limits and the audit hook
+    only), ``"bwrap"`` (raise :class:`graders.isolation.IsolationUnavailable` without it) or
+    ``"none"``. ``audit_hook=False`` leaves the OS layers alone (the isolation tests use it to prove
+    them). ``pool``: a :class:`graders.isolation.Pool` of warm workers (cohort grading); by
+    default one warm worker per set of exercises is kept for the life of this process.
     """
     limits = limits or Limits()
     exercises = [get_exercise(i) for i in exercise_ids]
@@ -116,82 +102,60 @@ def check_file(path: Path, exercise_ids: list[str], limits: Limits | None = None
             to_run.append(exercise)
 
     if to_run:
-        outputs = _run_child(code, [e.id for e in to_run], limits)
+        outputs = _run_child(
+            code, [e.id for e in to_run], limits, isolation, audit_hook, pool, pool_ids=[e.id for e in exercises]
+        )
         for exercise in to_run:
             results[exercise.id] = _grade_child_output(exercise, outputs.get(exercise.id), code, notes)
     return [results[e.id] for e in exercises]
 
 
-def _run_child(code: str, exercise_ids: list[str], limits: Limits) -> dict[str, Any]:
-    from safetensors.torch import load_file
+_POOLS: dict[tuple[Any, ...], Any] = {}
+_POOLS_LOCK = threading.Lock()
 
-    workdir = Path(tempfile.mkdtemp(prefix="grade-"))
-    try:
+
+def shared_pool(exercise_ids: list[str], isolation: str = "auto") -> Any:
+    """The warm worker this process keeps for these exercises (started on first use)."""
+    from graders.isolation import Pool, resolve_mode
+
+    mode = resolve_mode(isolation)
+    key = (tuple(sorted(exercise_ids)), mode)
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            if len(_POOLS) >= 4:  # a long-lived process grading many weeks: keep a few warm
+                _POOLS.pop(next(iter(_POOLS))).close()
+            _POOLS[key] = Pool(sorted(exercise_ids), mode, jobs=1)
+        return _POOLS[key]
+
+
+def close_pools() -> None:
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.close()
+        _POOLS.clear()
+
+
+def _run_child(
+    code: str,
+    exercise_ids: list[str],
+    limits: Limits,
+    isolation: str = "auto",
+    audit_hook: bool = True,
+    pool: Any = None,
+    pool_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    pool = pool or shared_pool(pool_ids or exercise_ids, isolation)
+
+    def prepare(workdir: Path) -> None:
         (workdir / "answer.py").write_text(code, encoding="utf-8")
-        (workdir / "job.json").write_text(
-            json.dumps(
-                {
-                    "exercises": exercise_ids,
-                    "exercise_seconds": limits.exercise_seconds,
-                    "setup_seconds": limits.setup_seconds,
-                }
-            ),
-            encoding="utf-8",
-        )
-        repo_root = str(Path(__file__).resolve().parent.parent)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(workdir),
-            "PYTHONPATH": repo_root,
-            "MPLCONFIGDIR": str(workdir),
-            "OMP_NUM_THREADS": "1",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONWARNINGS": "ignore",
-        }
-        command = [*_network_isolation(), sys.executable, "-m", "graders.sandbox", str(workdir)]
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=lambda: _limit_resources(limits),  # noqa: PLW1509 - limits must be set pre-exec
-        )
-        try:
-            _out, err = proc.communicate(timeout=limits.wall_seconds)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _out, err = proc.communicate()
-            timed_out = True
-        elapsed = time.monotonic() - started
+        job = {"exercises": exercise_ids, "limits": limits.as_json(), "audit_hook": audit_hook}
+        (workdir / "job.json").write_text(json.dumps(job), encoding="utf-8")
 
-        outputs: dict[str, Any] = {}
-        for exercise_id in exercise_ids:
-            result_json = workdir / f"{exercise_id}.json"
-            tensors_file = workdir / f"{exercise_id}.safetensors"
-            if not result_json.exists():
-                continue
-            if result_json.stat().st_size > MAX_RESULT_BYTES or (
-                tensors_file.exists() and tensors_file.stat().st_size > MAX_RESULT_BYTES
-            ):
-                outputs[exercise_id] = {"fatal": "your function's outputs were far larger than expected"}
-                continue
-            try:
-                desc = json.loads(result_json.read_text(encoding="utf-8"))
-                tensors = load_file(str(tensors_file)) if tensors_file.exists() else {}
-                outputs[exercise_id] = {
-                    "outcomes": [outcome_from_record(o, tensors) for o in desc["outcomes"]],
-                    "setup_error": desc.get("setup_error"),
-                }
-            except (ValueError, KeyError, TypeError, OSError) as exc:
-                outputs[exercise_id] = {"fatal": f"the grader could not read your function's outputs ({exc})"}
-        if timed_out or proc.returncode != 0:
-            reason = _death_reason(proc.returncode, timed_out, elapsed, limits, err.decode("utf-8", "replace"))
+    workdir, status = pool.run(prepare, timeout=limits.wall_seconds + 60)
+    try:
+        outputs = _read_outputs(workdir, exercise_ids)
+        if status.get("error") or status.get("timed_out") or status.get("memory_killed") or status.get("returncode"):
+            reason = _death_reason(status, limits)
             for exercise_id in exercise_ids:
                 outputs.setdefault(exercise_id, {"fatal": reason})
         return outputs
@@ -199,12 +163,45 @@ def _run_child(code: str, exercise_ids: list[str], limits: Limits) -> dict[str, 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _death_reason(returncode: int | None, timed_out: bool, elapsed: float, limits: Limits, stderr: str) -> str:
-    if timed_out:
+def _read_outputs(workdir: Path, exercise_ids: list[str]) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    outputs: dict[str, Any] = {}
+    for exercise_id in exercise_ids:
+        result_json = workdir / f"{exercise_id}.json"
+        tensors_file = workdir / f"{exercise_id}.safetensors"
+        if not result_json.exists():
+            continue
+        if result_json.stat().st_size > MAX_RESULT_BYTES or (
+            tensors_file.exists() and tensors_file.stat().st_size > MAX_RESULT_BYTES
+        ):
+            outputs[exercise_id] = {"fatal": "your function's outputs were far larger than expected"}
+            continue
+        try:
+            desc = json.loads(result_json.read_text(encoding="utf-8"))
+            tensors = load_file(str(tensors_file)) if tensors_file.exists() else {}
+            outputs[exercise_id] = {
+                "outcomes": [outcome_from_record(o, tensors) for o in desc["outcomes"]],
+                "setup_error": desc.get("setup_error"),
+            }
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            outputs[exercise_id] = {"fatal": f"the grader could not read your function's outputs ({exc})"}
+    return outputs
+
+
+def _death_reason(status: dict[str, Any], limits: Limits) -> str:
+    gib = f"{limits.memory_bytes / 2**30:g} GiB"
+    if status.get("timed_out"):
         return (
             f"your code did not finish within {limits.wall_seconds:.0f} s of wall-clock time and was stopped "
             "(an infinite loop, or a far slower algorithm than needed?)"
         )
+    if status.get("memory_killed"):
+        return f"your code used more than {gib} of memory and was stopped"
+    if status.get("error"):
+        return f"the process running your code was lost ({status['error']})"
+    returncode = status.get("returncode")
+    stderr = str(status.get("stderr") or "")
     if returncode is not None and returncode < 0:
         sig = -returncode
         if sig in (signal.SIGXCPU, signal.SIGKILL):
@@ -212,7 +209,7 @@ def _death_reason(returncode: int | None, timed_out: bool, elapsed: float, limit
         return f"the process running your code was killed by signal {sig}"
     tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
     if any("MemoryError" in line or "can't allocate memory" in line for line in tail):
-        return f"your code used more than {limits.memory_bytes // 2**30} GiB of memory and was stopped"
+        return f"your code used more than {gib} of memory and was stopped"
     return "the process running your code crashed" + (f": {tail[0][:300]}" if tail else "")
 
 
@@ -254,6 +251,14 @@ _BLOCKED_EVENTS = {
     "os.fork": "starting processes",
     "os.forkpty": "starting processes",
     "os.kill": "signalling processes",
+    "os.killpg": "signalling processes",
+    "signal.pthread_kill": "signalling processes",
+    "ctypes.dlopen": "calling C libraries directly",
+    "ctypes.dlsym": "calling C libraries directly",
+    "ctypes.dlsym/handle": "calling C libraries directly",
+    "ctypes.call_function": "calling C libraries directly",
+    "os.symlink": "creating links",
+    "os.link": "creating links",
     "os.remove": "deleting files",
     "os.rmdir": "deleting files",
     "os.rename": "moving files",
@@ -261,44 +266,68 @@ _BLOCKED_EVENTS = {
 }
 
 
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _install_guard(workdir: Path) -> None:
-    """An audit hook (cannot be removed once added) that refuses dangerous operations."""
-    solutions = str(Path(__file__).resolve().parent.parent / "solutions")
-    scratch = str(workdir)
+    """An audit hook (cannot be removed once added) that refuses dangerous operations.
+
+    A second layer only: Python's documentation is clear that audit hooks are not a sandbox
+    (code can reach the OS without raising events). The boundary is :mod:`graders.isolation`.
+    """
+    solutions = os.path.realpath(Path(__file__).resolve().parent.parent / "solutions")
+    scratch = os.path.realpath(workdir)
 
     def hook(event: str, args: tuple) -> None:
         if event in _BLOCKED_EVENTS:
             raise PermissionError(f"the grader does not allow {_BLOCKED_EVENTS[event]} ({event})")
         if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
-            target = os.path.abspath(os.fsdecode(args[0]))
+            target = os.path.realpath(os.fsdecode(args[0]))  # symlinks resolved: no escape by a link
             mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            if target.startswith(solutions):
+            if _within(target, solutions):
                 raise PermissionError("the grader does not allow reading the reference solutions")
             writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
-            if writing and not target.startswith(scratch):
+            if writing and not _within(target, scratch):
                 raise PermissionError(f"the grader does not allow writing files outside its scratch folder ({target})")
 
     sys.addaudithook(hook)
 
 
-def _child(workdir: Path) -> None:
+def _prepare_child(exercise_ids: list[str]) -> dict[str, Any]:
+    """What the warm worker loads once, before any student code: torch, the exercises, their cases."""
+    import safetensors.torch  # noqa: F401 - imported before the guard, used by every job
     import torch
-    from safetensors.torch import save_file
 
     import graders.registry  # imports every week's cases before the guard goes up
+    from graders import source  # noqa: F401
 
     torch.set_num_threads(1)
+    exercises = {i: graders.registry.get_exercise(i) for i in exercise_ids}
+    return {"exercises": exercises, "cases": {i: e.cases() for i, e in exercises.items()}}
+
+
+def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> None:
+    """Run the answer in ``workdir`` on the cases (in the isolated child; student code runs here)."""
+    from safetensors.torch import save_file
+
+    import graders.registry
+
     job = json.loads((workdir / "job.json").read_text(encoding="utf-8"))
-    exercises = [graders.registry.get_exercise(i) for i in job["exercises"]]
-    all_cases = {e.id: e.cases() for e in exercises}
+    limits = job.get("limits", {})
+    job.setdefault("setup_seconds", limits.get("setup_seconds", Limits.setup_seconds))
+    job.setdefault("exercise_seconds", limits.get("exercise_seconds", Limits.exercise_seconds))
+    exercises = [state["exercises"].get(i) or graders.registry.get_exercise(i) for i in job["exercises"]]
+    all_cases = {e.id: state["cases"][e.id] if e.id in state["cases"] else e.cases() for e in exercises}
     code = (workdir / "answer.py").read_text(encoding="utf-8")
 
     def alarm(_signum: int, _frame: Any) -> None:
         raise TimeoutError("stopped at its time limit: an infinite loop, or a far slower algorithm than needed?")
 
     signal.signal(signal.SIGALRM, alarm)
-    _install_guard(workdir)
+    if audit_hook:
+        _install_guard(workdir)
 
     from graders.source import namespace_from_source
 
@@ -343,5 +372,6 @@ def _child(workdir: Path) -> None:
         )
 
 
-if __name__ == "__main__":
-    _child(Path(sys.argv[1]))
+if __name__ == "__main__":  # debugging aid: run a prepared job folder in this process, unisolated
+    _folder = Path(sys.argv[1])
+    _run_job(_folder, _prepare_child(json.loads((_folder / "job.json").read_text())["exercises"]))

@@ -1,0 +1,822 @@
+"""OS-level isolation of the grading child, and the warm worker that forks one child per submission.
+
+Layers, outermost first (``graders doctor`` says which are active on this machine):
+
+1. **bubblewrap** (``bwrap``): the worker runs in its own mount, PID, network, IPC and UTS
+   namespaces, as an unprivileged uid (65534), with a read-only view of only what grading needs
+   (the system's ``/usr``, the Python installation and virtual environment, the repository's
+   ``graders/``, ``courselib/`` and ``datasets/``). ``solutions/``, ``tests/``, ``build/`` (nbgrader's
+   source, submissions, gradebook), the rest of the home directory and the network are not there.
+   ``--die-with-parent``: it dies with the grading process.
+2. **a fresh namespace per submission**: the warm worker (torch, the registry and the cases already
+   loaded) forks a child per submission, which enters a new user, PID, mount, network and IPC
+   namespace of its own, gets a private size-limited scratch folder (a new tmpfs) and a fresh
+   ``/proc``, hides the worker's job folder, drops every capability and sets ``no_new_privs``.
+   It cannot see or signal the worker, the grading process or another submission; when it ends,
+   the kernel ends everything it started.
+3. **resource limits** on that child: CPU time, memory (``RLIMIT_DATA``, which counts what a
+   program allocates but not the address space that CUDA builds of torch reserve, plus a
+   resident-memory watchdog), file size, processes; and a wall clock.
+4. **the audit hook** of :mod:`graders.sandbox` (no sockets, subprocesses, signals, C libraries
+   through ``ctypes``, writes outside the scratch folder, reads of ``solutions/``): a second layer,
+   and the only one where bubblewrap cannot run (it is not a security boundary on its own).
+
+This module imports only the standard library at the top: it is also the worker's entry point,
+run by path (``python -P graders/isolation.py SHARE``), so that a probe does not import torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_UID = 65534  # "nobody"
+SCRATCH = "/tmp/work"  # the child's private scratch folder (a tmpfs of its own) under bubblewrap
+MODES = ("auto", "bwrap", "none")
+READY_TIMEOUT = 600.0  # the worker imports torch and builds every case of the week before its first job
+
+
+class IsolationUnavailable(RuntimeError):
+    """OS-level isolation was required and this machine cannot provide it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Linux primitives through libc (the worker and its children run these on themselves)
+# --------------------------------------------------------------------------------------------
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+_libc: Any = None
+
+
+def _c() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_c().prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent dies (and now, if that has already happened)."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def unshare_namespaces(flags: int) -> None:
+    """Enter new namespaces; with ``CLONE_NEWUSER``, map this process's uid and gid to themselves."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_c().unshare(flags), "unshare")
+    if flags & CLONE_NEWUSER:
+        prctl(PR_SET_DUMPABLE, 1)  # /proc/self/*_map belong to root while the process is not dumpable
+        try:
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"{uid} {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"{gid} {gid} 1")
+        finally:
+            prctl(PR_SET_DUMPABLE, 0)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_c().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def drop_capabilities() -> None:
+    """No capabilities left, none can come back (``no_new_privs``), none in the bounding set."""
+    for cap in range(64):
+        if _c().prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0 and ctypes.get_errno() == 22:
+            break  # EINVAL: past the last capability this kernel knows
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_c().capset(header, data), "capset")
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def drop_to_uid(uid: int) -> None:
+    """Root → ``uid`` for good (used inside bubblewrap when the grader itself runs as root)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and its descendants (0 when they are gone)."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _vm_data_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side (runs in the sandbox): prepare once, then fork an isolated child per job
+# --------------------------------------------------------------------------------------------
+
+JOB_NAMESPACES = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+
+
+def _nested_probe() -> str:
+    """'' when a forked child can enter fresh namespaces and mount its scratch; else why not."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        message = ""
+        try:
+            unshare_namespaces(JOB_NAMESPACES)
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            os.makedirs(SCRATCH, exist_ok=True)
+            mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700")
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            message = str(exc) or type(exc).__name__
+        os.write(w, message.encode()[:500] or b"ok")
+        os._exit(0)
+    os.close(w)
+    message = os.read(r, 1000).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return "" if message == "ok" else message or "the probe died"
+
+
+def _probe_report(share: Path) -> dict[str, Any]:
+    """What the sandbox looks like from inside (``graders doctor``); imports nothing heavy."""
+    import socket
+
+    report: dict[str, Any] = {"uid": os.getuid(), "pid": os.getpid()}
+    report["sees_solutions"] = (REPO_ROOT / "solutions").exists()
+    report["sees_tests"] = (REPO_ROOT / "tests").exists()
+    report["sees_build"] = (REPO_ROOT / "build").exists() or Path("build").exists()
+    try:
+        probe = REPO_ROOT / "graders" / f".write-probe-{os.getpid()}"
+        probe.write_text("x")
+        probe.unlink()
+        report["repo_writable"] = True
+    except OSError:
+        report["repo_writable"] = False
+    try:
+        with open("/proc/net/dev") as f:
+            report["interfaces"] = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+    except OSError:
+        report["interfaces"] = []
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2).close()
+        report["network"] = True
+    except OSError:
+        report["network"] = False
+    report["nested_error"] = _nested_probe() if sys.platform.startswith("linux") else "not Linux"
+    return report
+
+
+def _write_status(dir_fd: int | None, folder: Path, status: dict[str, Any]) -> None:
+    data = json.dumps(status).encode()
+    if dir_fd is None:
+        (folder / "status.json").write_bytes(data)
+        return
+    fd = os.open("status.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=dir_fd)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _copy_out(dir_fd: int, names: list[str], limit: int) -> None:
+    """Copy the child's result files from its scratch to the job folder (regular files only)."""
+    import stat
+
+    for name in names:
+        src = os.path.join(SCRATCH, name)
+        try:
+            st = os.lstat(src)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            continue
+        fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            fd_out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dir_fd)
+            try:
+                while chunk := os.read(fd_in, 1 << 20):
+                    os.write(fd_out, chunk)
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+
+
+def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
+    """Runs in a fresh fork of the worker (trusted code): isolate, start the child, watch it."""
+    from graders import sandbox
+
+    job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    limits = job["limits"]
+    dir_fd = None
+    work = job_dir
+    if isolated:
+        unshare_namespaces(JOB_NAMESPACES)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        os.makedirs(SCRATCH, exist_ok=True)
+        size = max(limits["file_bytes"] * 2, 64 * 2**20)
+        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
+        work = Path(SCRATCH)
+        for name in ("answer.py", "job.json"):
+            shutil.copyfile(job_dir / name, work / name)
+        dir_fd = os.open(job_dir, os.O_RDONLY | os.O_DIRECTORY)
+        mount("tmpfs", str(share), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+    stderr_fd = os.open(work / "stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    baseline_rss = _rss_bytes(os.getpid())
+    me = os.getpid()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child that runs the student's code
+        try:
+            die_with_parent(me)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(stderr_fd, 1)
+            os.dup2(stderr_fd, 2)
+            os.closerange(3, 65536)
+            os.chdir(work)
+            if isolated:
+                try:
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                except OSError:
+                    pass  # the worker is not dumpable, so its /proc entries stay closed anyway
+                drop_capabilities()
+            _set_limits(limits, _vm_data_bytes())
+            sandbox._run_job(work, state, audit_hook=job.get("audit_hook", True))
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent reports it from stderr
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    os.close(stderr_fd)
+    timed_out = memory_killed = False
+    memory_cap = baseline_rss + limits["memory_bytes"]
+    status = 0
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        elapsed = time.monotonic() - started
+        if elapsed > limits["wall_seconds"]:
+            timed_out = True
+        elif _rss_bytes(pid) > memory_cap:
+            memory_killed = True
+        if timed_out or memory_killed:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            break
+        time.sleep(0.02 if elapsed < 2 else 0.1)
+    elapsed = time.monotonic() - started
+    try:
+        with open(work / "stderr.txt", "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4000))
+            stderr_tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        stderr_tail = ""
+    if dir_fd is not None:
+        names = [f"{i}{ext}" for i in job["exercises"] for ext in (".json", ".safetensors")]
+        _copy_out(dir_fd, names, sandbox.MAX_RESULT_BYTES + 1)
+    returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    _write_status(
+        dir_fd,
+        job_dir,
+        {
+            "returncode": returncode,
+            "timed_out": timed_out,
+            "memory_killed": memory_killed,
+            "elapsed": elapsed,
+            "stderr": stderr_tail,
+        },
+    )
+
+
+def _set_limits(limits: dict[str, Any], data_in_use: int) -> None:
+    import resource
+
+    for name, value in (
+        ("RLIMIT_CPU", limits["cpu_seconds"]),
+        # what the warm worker already holds (torch, the cases) plus what the answer may allocate
+        ("RLIMIT_DATA", data_in_use + limits["memory_bytes"]),
+        ("RLIMIT_FSIZE", limits["file_bytes"]),
+        ("RLIMIT_NPROC", limits["processes"]),
+        ("RLIMIT_CORE", 0),
+    ):
+        if hasattr(resource, name):
+            try:
+                resource.setrlimit(getattr(resource, name), (value, value))
+            except (ValueError, OSError):
+                pass
+
+
+def worker_main(argv: list[str]) -> None:
+    """``python -P graders/isolation.py SHARE [--drop-uid UID] [--probe] [--isolated]``."""
+    share = Path(argv[0])
+    if "--drop-uid" in argv and os.geteuid() == 0:
+        drop_to_uid(int(argv[argv.index("--drop-uid") + 1]))
+    if sys.platform.startswith("linux"):
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        prctl(PR_SET_DUMPABLE, 0)  # its memory and /proc entries are closed to its children
+    if "--probe" in argv:
+        print(json.dumps(_probe_report(share)), flush=True)
+        return
+    isolated = "--isolated" in argv
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # nothing printed while importing can garble the replies
+    nested_error = _nested_probe() if isolated else ""
+    # without namespaces per job inside the sandbox, a worker serves a single job (the pool starts
+    # a new one): a leftover process of one submission must never meet the next submission
+    single_use = "--single-use" in argv or bool(nested_error)
+    if nested_error:
+        isolated = False
+    sys.path.insert(0, str(REPO_ROOT))
+    request = json.loads(sys.stdin.readline())
+    from graders import sandbox
+
+    state = sandbox._prepare_child(request["exercises"])
+    out.write(json.dumps({"ready": True, "nested_error": nested_error, "pid": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        job = json.loads(line)
+        job_dir = share / job["job"]
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                die_with_parent(me)
+                _supervise(job_dir, share, state, isolated)
+                os._exit(0)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                try:
+                    _write_status(None, job_dir, {"error": f"{type(exc).__name__}: {exc}"})
+                except OSError:
+                    pass
+                os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        out.write(json.dumps({"done": job["job"], "status": status}) + "\n")
+        if single_use:
+            break
+
+
+# --------------------------------------------------------------------------------------------
+# Parent side: probing, the bubblewrap command, the warm worker pool
+# --------------------------------------------------------------------------------------------
+
+
+def _python_paths() -> list[Path]:
+    """What the interpreter needs, outside the repository (the venv counts even inside it)."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent}
+    paths |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    venv = Path(sys.prefix).resolve()
+    keep = []
+    for p in paths:
+        real = p.resolve()
+        if real.is_relative_to(REPO_ROOT) and not real.is_relative_to(venv):
+            continue  # the repository itself (on sys.path via an editable install): bound piecemeal
+        if any(str(real).startswith(s) for s in ("/usr/", "/proc", "/dev", "/tmp")) or str(real) == "/usr":
+            continue
+        keep.append(real)
+    keep.sort(key=lambda p: len(p.parts))
+    out: list[Path] = []
+    for p in keep:
+        if not any(p.is_relative_to(q) for q in out):
+            out.append(p)
+    return out
+
+
+def bwrap_command(share: Path, argv: list[str]) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` in the grading sandbox."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise IsolationUnavailable("bubblewrap (`bwrap`) is not installed")
+    root = os.geteuid() == 0
+    cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
+    cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader"]
+    if not root:  # an unprivileged user: a user namespace; as root the worker drops to `nobody` itself
+        cmd += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    cmd += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            cmd += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            cmd += ["--ro-bind", top, top]
+    for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group"):
+        cmd += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    binds = [(p, True) for p in _python_paths()]
+    binds += [(REPO_ROOT / name, True) for name in ("graders", "courselib", "datasets") if (REPO_ROOT / name).is_dir()]
+    binds.append((share, False))
+    made: set[str] = set()
+    for path, _ in binds:  # parents readable by the sandbox's uid (bwrap would make them 0700 as root)
+        for parent in reversed(path.parents):
+            p = str(parent)
+            if p == "/" or p in made or p.startswith(("/usr/", "/tmp/")) or p in ("/usr", "/tmp", "/proc", "/dev"):
+                continue
+            if any(parent.is_relative_to(q) for q, _ in binds if q != path and path.is_relative_to(q)):
+                continue
+            made.add(p)
+            cmd += ["--perms", "0755", "--dir", p]
+    for path, readonly in binds:
+        cmd += ["--ro-bind" if readonly else "--bind", str(path), str(path)]
+    cmd += ["--chdir", "/tmp", "--", *argv]
+    return cmd
+
+
+def _worker_argv(share: Path, isolated: bool, single_use: bool = False) -> list[str]:
+    argv = [sys.executable, "-P", str(Path(__file__).resolve()), str(share)]
+    if isolated:
+        argv.append("--isolated")
+        if os.geteuid() == 0:
+            argv += ["--drop-uid", str(SANDBOX_UID)]
+    if single_use:
+        argv.append("--single-use")
+    return argv
+
+
+def _worker_env(share: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "PYTHONPATH": str(REPO_ROOT),
+        "MPLCONFIGDIR": "/tmp",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONWARNINGS": "ignore",
+        "COURSE_NO_PROGRESS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+
+
+def _make_share() -> Path:
+    share = Path(tempfile.mkdtemp(prefix="graders-share-"))
+    if os.geteuid() == 0:
+        os.chown(share, SANDBOX_UID, SANDBOX_UID)
+    share.chmod(0o700)
+    return share
+
+
+@dataclass
+class Report:
+    """Which isolation layers this machine provides (``graders doctor``)."""
+
+    bwrap: str | None = None
+    bwrap_error: str = ""
+    inside: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def os_isolated(self) -> bool:
+        """bubblewrap runs and the view from inside is what it should be."""
+        i = self.inside
+        return bool(
+            self.bwrap
+            and not self.bwrap_error
+            and i
+            and not i.get("sees_solutions")
+            and not i.get("sees_tests")
+            and not i.get("repo_writable")
+            and not i.get("network")
+            and i.get("uid") == SANDBOX_UID
+        )
+
+    @property
+    def per_job_namespaces(self) -> bool:
+        return self.os_isolated and not self.inside.get("nested_error")
+
+    def mode(self) -> str:
+        return "bwrap" if self.os_isolated else "none"
+
+    def describe(self) -> str:
+        if not self.os_isolated:
+            return "UNISOLATED: resource limits and the audit hook only (no OS-level isolation)"
+        extra = "a fresh namespace per submission" if self.per_job_namespaces else "one sandbox per submission"
+        return f"OS-isolated: bubblewrap sandbox, {extra}, resource limits, audit hook"
+
+    def lines(self) -> list[str]:
+        i = self.inside
+        ok = lambda b: "yes" if b else "NO"  # noqa: E731
+        rows = [
+            f"bubblewrap installed: {ok(self.bwrap)}" + (f" ({self.bwrap})" if self.bwrap else ""),
+            f"bubblewrap runs: {ok(self.bwrap and not self.bwrap_error)}"
+            + (f" ({self.bwrap_error})" if self.bwrap_error else ""),
+        ]
+        if i:
+            rows += [
+                f"  unprivileged uid in the sandbox: {ok(i.get('uid') == SANDBOX_UID)} (uid {i.get('uid')})",
+                f"  own PID namespace: {ok(i.get('pid', 0) < 10)} (pid {i.get('pid')} inside)",
+                f"  no network: {ok(not i.get('network'))} (interfaces: {', '.join(i.get('interfaces', [])) or 'none'})",
+                f"  solutions/ hidden: {ok(not i.get('sees_solutions'))}; tests/ hidden: {ok(not i.get('sees_tests'))}; "
+                f"build/ hidden: {ok(not i.get('sees_build'))}",
+                f"  repository read-only: {ok(not i.get('repo_writable'))}",
+                f"  fresh namespaces per submission: {ok(not i.get('nested_error'))}"
+                + (f" ({i['nested_error']})" if i.get("nested_error") else ""),
+            ]
+        rows += [
+            "resource limits (CPU, RLIMIT_DATA memory + resident-memory watchdog, file size, processes): yes",
+            "audit hook (second layer): yes",
+            f"mode: {self.describe()}",
+        ]
+        return rows
+
+
+_REPORT: Report | None = None
+_REPORT_LOCK = threading.Lock()
+
+
+def probe(refresh: bool = False) -> Report:
+    """Start the sandbox once and look around from inside (cached for the process)."""
+    global _REPORT
+    with _REPORT_LOCK:
+        if _REPORT is not None and not refresh:
+            return _REPORT
+        report = Report(bwrap=shutil.which("bwrap"))
+        if report.bwrap is None:
+            report.bwrap_error = "not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        elif not sys.platform.startswith("linux"):
+            report.bwrap_error = "not Linux"
+        else:
+            share = _make_share()
+            try:
+                cmd = bwrap_command(share, [*_worker_argv(share, isolated=True), "--probe"])
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=60, env=_worker_env(share), umask=0o022
+                )
+                if proc.returncode != 0:
+                    report.bwrap_error = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+                else:
+                    report.inside = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+                report.bwrap_error = str(exc)
+            finally:
+                shutil.rmtree(share, ignore_errors=True)
+        _REPORT = report
+        return report
+
+
+def resolve_mode(isolation: str) -> str:
+    """``auto`` → ``bwrap`` where it works, else ``none``; ``bwrap`` raises when it does not work."""
+    if isolation not in MODES:
+        raise ValueError(f"isolation must be one of {MODES}, not {isolation!r}")
+    if isolation == "none":
+        return "none"
+    report = probe()
+    if report.os_isolated:
+        return "bwrap"
+    if isolation == "bwrap":
+        raise IsolationUnavailable(
+            "OS-level isolation is not available on this machine: "
+            + (report.bwrap_error or "the sandbox did not look as it should from inside")
+            + ". Run `graders doctor` for details, install bubblewrap (`apt-get install bubblewrap`), "
+            "or grade without it at your own risk with --allow-unisolated."
+        )
+    return "none"
+
+
+class WorkerDied(RuntimeError):
+    """The warm worker stopped answering (its job is reported as a crash; the pool starts another)."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class Worker:
+    """One warm worker: torch, the registry and the cases loaded once; one isolated child per job."""
+
+    def __init__(self, exercise_ids: list[str], mode: str) -> None:
+        self.exercise_ids = list(exercise_ids)
+        self.mode = mode
+        self.share = _make_share()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.nested_error = ""
+        self._jobs = 0
+
+    def _start(self) -> None:
+        argv = _worker_argv(self.share, isolated=self.mode == "bwrap")
+        cmd = bwrap_command(self.share, argv) if self.mode == "bwrap" else argv
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_worker_env(self.share),
+            cwd="/tmp" if self.mode == "bwrap" else str(self.share),
+            start_new_session=True,
+            umask=0o022,
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps({"exercises": self.exercise_ids}) + "\n").encode())
+        self.proc.stdin.flush()
+        reply = self._read(READY_TIMEOUT)
+        if not reply.get("ready"):
+            raise WorkerDied("the grading worker did not start")
+        self.nested_error = reply.get("nested_error", "")
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            if not sel.select(timeout):
+                self.stop()
+                raise WorkerDied("the grading worker did not answer in time", timed_out=True)
+        finally:
+            sel.close()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise WorkerDied("the grading worker exited")
+        return json.loads(line)
+
+    def new_job_dir(self) -> Path:
+        self._jobs += 1
+        job = Path(tempfile.mkdtemp(prefix=f"job{self._jobs}-", dir=self.share))
+        if os.geteuid() == 0 and self.mode == "bwrap":
+            os.chown(job, SANDBOX_UID, SANDBOX_UID)
+        return job
+
+    def run(self, job_dir: Path, timeout: float) -> dict[str, Any]:
+        """Run the job prepared in ``job_dir``; the child's status (``status.json``)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps({"job": job_dir.name}) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError as exc:
+            self.stop()
+            raise WorkerDied("the grading worker exited") from exc
+        self._read(timeout)
+        if self.nested_error:
+            self.stop()  # single-use: it served one job in its only sandbox
+        status_file = job_dir / "status.json"
+        if not status_file.exists():
+            return {"error": "no status from the grading worker"}
+        return json.loads(status_file.read_text(encoding="utf-8"))
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.share, ignore_errors=True)
+
+
+class Pool:
+    """Up to ``jobs`` warm workers for the same exercises; thread-safe."""
+
+    def __init__(self, exercise_ids: list[str], mode: str, jobs: int = 1) -> None:
+        self.exercise_ids = list(exercise_ids)
+        self.mode = mode
+        self.jobs = max(1, jobs)
+        self._free: list[Worker] = []
+        self._all: list[Worker] = []
+        self._cond = threading.Condition()
+
+    def _acquire(self) -> Worker:
+        with self._cond:
+            while not self._free and len(self._all) >= self.jobs:
+                self._cond.wait()
+            if self._free:
+                return self._free.pop()
+            worker = Worker(self.exercise_ids, self.mode)
+            self._all.append(worker)
+            return worker
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            self._free.append(worker)
+            self._cond.notify()
+
+    def run(self, prepare: Callable[[Path], None], timeout: float) -> tuple[Path, dict[str, Any]]:
+        """Prepare a job folder with ``prepare(folder)``, run it, return the folder and the status."""
+        worker = self._acquire()
+        try:
+            job_dir = worker.new_job_dir()
+            prepare(job_dir)
+            try:
+                status = worker.run(job_dir, timeout)
+            except WorkerDied as exc:
+                status = {"error": str(exc), "timed_out": exc.timed_out}
+            return job_dir, status
+        finally:
+            self._release(worker)
+
+    def warm_up(self) -> None:
+        """Start every worker now (in parallel), so that the first jobs do not wait for imports."""
+        workers = []
+        with self._cond:
+            while len(self._all) < self.jobs:
+                worker = Worker(self.exercise_ids, self.mode)
+                self._all.append(worker)
+                workers.append(worker)
+        threads = [threading.Thread(target=w._start, daemon=True) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with self._cond:
+            self._free.extend(workers)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            for worker in self._all:
+                worker.close()
+            self._all.clear()
+            self._free.clear()
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1:])
