@@ -1,15 +1,22 @@
 # Two commands for a fresh machine (see README.md):
-#   make lab    install everything (pinned) into .venv and open JupyterLab on course/
-#   make test   install if needed, then lint and run the whole test suite (CI runs this)
+#   make lab         install everything (pinned) into .venv and open JupyterLab on course/
+#   make instructor  the same for instructors: nbgrader's formgrader on build/ (see docs/INSTRUCTORS.md)
+#   make test        install if needed, then lint and run the whole test suite (CI runs this)
+# Both labs work as root too, honour JUPYTER_PORT and JUPYTER_TOKEN, and pass LAB_ARGS to
+# `jupyter lab` (e.g. `make lab LAB_ARGS=--no-browser`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LAB_ARGS ?=
 
-.PHONY: lab test install lint build benchmark clean-venv
+.PHONY: lab instructor test install lint build benchmark clean-venv
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=course
+	$(BIN)/python -m graders.lab $(LAB_ARGS)
+
+instructor: install
+	$(BIN)/python -m graders.lab instructor $(LAB_ARGS)
 
 test: install lint
 	$(BIN)/python -m pytest -q -ra
