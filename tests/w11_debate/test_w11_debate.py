@@ -18,7 +18,8 @@ import torch
 from scipy.stats import binomtest
 
 from graders.reference import load_reference
-from graders.weeks.w11_debate import TinyJudge, _sparse_images
+from graders.weeks.debate_fixtures import TinyJudge
+from graders.weeks.debate_fixtures import sparse_images as _sparse_images
 
 W11 = load_reference("w11_debate")
 
