@@ -8,10 +8,30 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Mistake, seeded
+from graders.core import Case, Exercise, Traced, seeded
+from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
-WEEK = "w05_dpo"
+PAIR = ("policy_chosen_logps", "policy_rejected_logps")  # the inputs a pair loss trains through
+
+
+def _logps(g: torch.Generator, n: int, scale: float = 8.0, dtype: torch.dtype = torch.float32) -> tuple:
+    """Four [n] sequence log-probabilities: policy chosen/rejected, reference chosen/rejected."""
+    ref_c, ref_r = (-torch.rand(n, generator=g, dtype=dtype) * 40 - 5 for _ in range(2))
+    return (
+        ref_c + torch.randn(n, generator=g, dtype=dtype) * scale,
+        ref_r + torch.randn(n, generator=g, dtype=dtype) * scale,
+        ref_c,
+        ref_r,
+    )
+
+
+# Log-ratio differences of thousands (stability); chosen then rejected, policy then reference.
+BIG = tuple(
+    torch.tensor(v)
+    for v in ([-5e3, -20, -40, -3e3], [-10, -6e3, -35, -30], [-30, -25, -38, -33.0], [-12, -28, -36, -31.0])
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -19,144 +39,113 @@ WEEK = "w05_dpo"
 # --------------------------------------------------------------------------------------------
 
 
+def _seq_case(g: torch.Generator, describe: str, mask: list, v: int, scale: float = 1.0, **kw: Any) -> Case:
+    m = torch.tensor(mask)
+    b, t = m.shape
+    dtype = kw.pop("dtype", torch.float32)
+    logits = torch.randn(b, t, v, generator=g, dtype=dtype) * scale
+    return Case(describe, (logits, torch.randint(0, v, (b, t), generator=g), m), **kw)
+
+
 def _seq_cases() -> list[Case]:
     g = seeded(50)
     return [
-        Case(
-            "logits [2, 7, 9]: prompts of 3 tokens, completions of 4 and 2 tokens, right-padded",
-            (
-                torch.randn(2, 7, 9, generator=g) * 2,
-                torch.randint(0, 9, (2, 7), generator=g),
-                torch.tensor([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 0, 0]]),
-            ),
-        ),
-        Case(
-            "a batch of one: a single completion token at the end",
-            (torch.randn(1, 5, 6, generator=g), torch.tensor([[2, 5, 1, 0, 4]]), torch.tensor([[0, 0, 0, 0, 1]])),
-        ),
-        Case(
-            "logits [2, 6, 5] with values near ±1000",
-            (
-                torch.randn(2, 6, 5, generator=g) * 1000,
-                torch.randint(0, 5, (2, 6), generator=g),
-                torch.tensor([[0, 0, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]]),
-            ),
-        ),
-        Case(
-            "prompts of different lengths (2 and 4 tokens), logits [3, 8, 10]",
-            (
-                torch.randn(3, 8, 10, generator=g),
-                torch.randint(0, 10, (3, 8), generator=g),
-                torch.tensor([[0, 0, 1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 0, 0, 0]]),
-            ),
-        ),
-        Case(
-            "float64 logits [2, 5, 7], a bool completion mask",
-            (
-                torch.randn(2, 5, 7, generator=g, dtype=torch.float64) * 3,
-                torch.randint(0, 7, (2, 5), generator=g),
-                torch.tensor([[False, False, True, True, False], [False, True, True, True, True]]),
-            ),
-        ),
-        Case(
-            "a TRL-style batch [4, 9, 11] (chosen rows, then rejected rows)",
-            (
-                torch.randn(4, 9, 11, generator=g) * 1.5,
-                torch.randint(0, 11, (4, 9), generator=g),
-                torch.tensor(
-                    [
-                        [0, 0, 0, 0, 1, 1, 1, 1, 1],
-                        [0, 0, 0, 1, 1, 0, 0, 0, 0],
-                        [0, 0, 0, 0, 1, 1, 0, 0, 0],
-                        [0, 0, 0, 1, 1, 1, 1, 1, 0],
-                    ]
-                ),
-            ),
-            hidden=True,
-        ),
-    ]
+        _seq_case(g, "logits [2, 7, 9]: prompts of 3 tokens, completions of 4 and 2, right-padded", [[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 0, 0]], 9, 2),
+        _seq_case(g, "a batch of one: a single completion token at the end", [[0, 0, 0, 0, 1]], 6),
+        _seq_case(g, "logits [2, 6, 5] with values near ±1000", [[0, 0, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]], 5, 1000),
+        _seq_case(g, "prompts of 2 and 4 tokens, logits [3, 8, 10]", [[0, 0, 1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 0, 0, 0]], 10),
+        _seq_case(g, "float64 logits [2, 5, 7], a bool completion mask", [[False, False, True, True, False], [False, True, True, True, True]], 7, 3, dtype=torch.float64),
+        _seq_case(g, "a TRL-style batch [4, 9, 11] (chosen rows, then rejected rows)", [[0, 0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1, 1, 1, 0]], 11, 1.5, hidden=True),
+    ]  # fmt: skip
 
 
-_SEQ_HEAD = "import torch\n\ndef sequence_logprobs(logits, input_ids, completion_mask):\n"
-_SEQ_TOKENS = (
-    "    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]\n"
-    "    m = completion_mask[:, 1:].to(lp.dtype)\n"
+SEQUENCE_LOGPROBS = Exercise(
+    "sequence_logprobs",
+    points=2,
+    make_cases=_seq_cases,
+    grads=("logits",),
+    summary="log-probability of the completion tokens",
 )
-SEQ_MISTAKES = [
-    Mistake(
-        "no shift: the logits at t scored the token at t",
-        "the logits at position t − 1 predict the token at t: pair logits[:, :-1] with input_ids[:, 1:].",
-        _SEQ_HEAD + "    lp = torch.log_softmax(logits, -1).gather(-1, input_ids[..., None])[..., 0]\n"
-        "    return (lp * completion_mask.to(lp.dtype)).sum(-1)\n",
-    ),
-    Mistake(
-        "shifted the tokens but not the mask (used completion_mask[:, :-1])",
-        "entry t of the shifted log-probs scores token t + 1: mask it with completion_mask[:, 1:].",
-        _SEQ_HEAD + "    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]\n"
-        "    return (lp * completion_mask[:, :-1].to(lp.dtype)).sum(-1)\n",
-    ),
-    Mistake(
-        "forgot the completion mask (prompt and padding counted too)",
-        "only completion tokens are generated by the policy: multiply by completion_mask[:, 1:] before summing.",
-        _SEQ_HEAD + _SEQ_TOKENS + "    return lp.sum(-1)\n",
-    ),
-    Mistake(
-        "averaged over completion tokens instead of summing",
-        "log π(y | x) of a whole response is the *sum* of its token log-probabilities.",
-        _SEQ_HEAD + _SEQ_TOKENS + "    return (lp * m).sum(-1) / m.sum(-1)\n",
-    ),
-    Mistake(
-        "gathered raw logits instead of log-probabilities",
-        "normalise with log_softmax over the vocabulary before picking each token's entry.",
-        _SEQ_HEAD + "    lp = logits[:, :-1].gather(-1, input_ids[:, 1:, None])[..., 0]\n"
-        "    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)\n",
-    ),
-    Mistake(
-        "normalised over the sequence dimension instead of the vocabulary",
-        "log_softmax must run over the last dimension (V).",
-        _SEQ_HEAD + "    lp = torch.log_softmax(logits[:, :-1], 1).gather(-1, input_ids[:, 1:, None])[..., 0]\n"
-        "    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)\n",
-    ),
-    Mistake(
-        "numerically unstable log(softmax)",
-        "softmax underflows to 0 for large logits and log 0 = −inf (and −inf · 0 = NaN): use log_softmax.",
-        _SEQ_HEAD + "    z = logits[:, :-1]\n    p = z.exp() / z.exp().sum(-1, keepdim=True)\n"
-        "    lp = p.log().gather(-1, input_ids[:, 1:, None])[..., 0]\n"
-        "    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)\n",
-    ),
-]
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "no shift: the logits at t scored the token at t", "the logits at t − 1 predict the token at t."
+)
+def no_shift(logits, input_ids, completion_mask):
+    lp = torch.log_softmax(logits, -1).gather(-1, input_ids[..., None])[..., 0]
+    return (lp * completion_mask.to(lp.dtype)).sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "shifted the tokens but not the mask (used completion_mask[:, :-1])",
+    "entry t of the shifted log-probs scores token t + 1: mask it with completion_mask[:, 1:].",
+)
+def mask_not_shifted(logits, input_ids, completion_mask):
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    return (lp * completion_mask[:, :-1].to(lp.dtype)).sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "forgot the completion mask (prompt and padding counted too)", "multiply by completion_mask[:, 1:] before summing."
+)
+def no_mask(logits, input_ids, completion_mask):
+    return torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0].sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "averaged over completion tokens instead of summing", "log π(y | x) is the *sum* of the token log-probabilities."
+)
+def averaged(logits, input_ids, completion_mask):
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    m = completion_mask[:, 1:].to(lp.dtype)
+    return (lp * m).sum(-1) / m.sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake("gathered raw logits instead of log-probabilities", "log_softmax over V before gathering.")
+def raw_logits(logits, input_ids, completion_mask):
+    lp = logits[:, :-1].gather(-1, input_ids[:, 1:, None])[..., 0]
+    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "normalised over the sequence dimension instead of the vocabulary", "log_softmax over dim −1."
+)
+def wrong_axis(logits, input_ids, completion_mask):
+    lp = torch.log_softmax(logits[:, :-1], 1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "numerically unstable log(softmax)", "softmax underflows to 0 and log 0 = −inf (−inf · 0 = NaN): use log_softmax."
+)
+def unstable(logits, input_ids, completion_mask):
+    z = logits[:, :-1]
+    lp = (z.exp() / z.exp().sum(-1, keepdim=True)).log().gather(-1, input_ids[:, 1:, None])[..., 0]
+    return (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)
+
+
+@SEQUENCE_LOGPROBS.mistake(
+    "rebuilt the result from Python floats (torch.tensor of .item()s)",
+    "torch.tensor([...]) makes a new leaf with no history: the model could not learn from it.",
+)
+def from_floats(logits, input_ids, completion_mask):
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    rows = (lp * completion_mask[:, 1:].to(lp.dtype)).sum(-1)
+    return torch.tensor([r.item() for r in rows], dtype=logits.dtype)
 
 
 # --------------------------------------------------------------------------------------------
-# The pair losses: shared inputs
+# dpo_loss
 # --------------------------------------------------------------------------------------------
-
-
-def _logps(g: torch.Generator, n: int, scale: float = 8.0, dtype: torch.dtype = torch.float32) -> tuple:
-    """Four [n] sequence log-probabilities: policy chosen/rejected, reference chosen/rejected."""
-    ref_c = -torch.rand(n, generator=g, dtype=dtype) * 40 - 5
-    ref_r = -torch.rand(n, generator=g, dtype=dtype) * 40 - 5
-    pol_c = ref_c + torch.randn(n, generator=g, dtype=dtype) * scale
-    pol_r = ref_r + torch.randn(n, generator=g, dtype=dtype) * scale
-    return pol_c, pol_r, ref_c, ref_r
-
-
-def _big_logps() -> tuple:
-    pol_c = torch.tensor([-5000.0, -20.0, -40.0, -3000.0])
-    pol_r = torch.tensor([-10.0, -6000.0, -35.0, -30.0])
-    ref_c = torch.tensor([-30.0, -25.0, -38.0, -33.0])
-    ref_r = torch.tensor([-12.0, -28.0, -36.0, -31.0])
-    return pol_c, pol_r, ref_c, ref_r
 
 
 def _dpo_cases() -> list[Case]:
     g = seeded(51)
-    same = -torch.rand(5, generator=g) * 30
-    same_r = -torch.rand(5, generator=g) * 30
+    same, same_r = -torch.rand(5, generator=g) * 30, -torch.rand(5, generator=g) * 30
     return [
         Case("a batch of 8 pairs, β = 0.1 (default)", _logps(g, 8)),
         Case("a batch of 6 pairs, β = 0.5", _logps(g, 6), {"beta": 0.5}),
-        Case("log-ratio differences of thousands, β = 1 (stability)", _big_logps(), {"beta": 1.0}),
+        Case("log-ratio differences of thousands, β = 1 (stability)", BIG, {"beta": 1.0}),
         Case("float64 log-probabilities, 5 pairs, β = 0.2", _logps(g, 5, dtype=torch.float64), {"beta": 0.2}),
         Case("a batch of one pair, β = 0.05", _logps(g, 1, scale=20), {"beta": 0.05}),
         Case("policy equal to the reference (loss must be log 2)", (same, same_r, same, same_r), hidden=True),
@@ -164,54 +153,66 @@ def _dpo_cases() -> list[Case]:
     ]
 
 
-_PAIR_ARGS = "policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps"
-_DPO_HEAD = (
-    f"import torch\nimport torch.nn.functional as F\n\ndef dpo_loss({_PAIR_ARGS}, beta=0.1):\n"
-    "    c = policy_chosen_logps - ref_chosen_logps\n"
-    "    r = policy_rejected_logps - ref_rejected_logps\n"
+DPO_LOSS = Exercise("dpo_loss", points=2, make_cases=_dpo_cases, grads=PAIR, summary="the DPO (sigmoid) loss")
+
+
+@DPO_LOSS.mistake("sign flip (rejected minus chosen)", "σ(β·(chosen log-ratio − rejected log-ratio)): chosen first.")
+def sign_flip(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid(beta * (r - c)).mean()
+
+
+@DPO_LOSS.mistake("forgot β", "multiply the log-ratio difference by β before the log-sigmoid.")
+def no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid(c - r).mean()
+
+
+@DPO_LOSS.mistake("ignored the reference model", "the implicit reward is a log-*ratio*: subtract the reference.")
+def no_reference(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    return -F.logsigmoid(beta * (policy_chosen_logps - policy_rejected_logps)).mean()
+
+
+@DPO_LOSS.mistake("summed over the batch instead of averaging", "return the mean over pairs, as TRL does.")
+def summed(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid(beta * (c - r)).sum()
+
+
+@DPO_LOSS.mistake(
+    "log(sigmoid(x)) is numerically unstable", "σ(−large) underflows to 0, log 0 = −inf: use F.logsigmoid."
 )
-DPO_MISTAKES = [
-    Mistake(
-        "sign flip (rejected minus chosen)",
-        "the chosen response's log-ratio comes first: σ(β·(chosen log-ratio − rejected log-ratio)).",
-        _DPO_HEAD + "    return -F.logsigmoid(beta * (r - c)).mean()\n",
-    ),
-    Mistake(
-        "forgot β",
-        "multiply the log-ratio difference by β before the log-sigmoid.",
-        _DPO_HEAD + "    return -F.logsigmoid(c - r).mean()\n",
-    ),
-    Mistake(
-        "ignored the reference model",
-        "the implicit reward is a log-*ratio*: subtract the reference log-probabilities.",
-        _DPO_HEAD + "    return -F.logsigmoid(beta * (policy_chosen_logps - policy_rejected_logps)).mean()\n",
-    ),
-    Mistake(
-        "summed over the batch instead of averaging",
-        "return the mean over pairs (TRL averages), so the loss does not grow with the batch size.",
-        _DPO_HEAD + "    return -F.logsigmoid(beta * (c - r)).sum()\n",
-    ),
-    Mistake(
-        "log(sigmoid(x)) is numerically unstable",
-        "σ of a very negative number underflows to 0 and log 0 = −inf: use F.logsigmoid.",
-        _DPO_HEAD + "    return -torch.log(torch.sigmoid(beta * (c - r))).mean()\n",
-    ),
-    Mistake(
-        "divided by β instead of multiplying",
-        "the implicit reward is β · log-ratio; β multiplies.",
-        _DPO_HEAD + "    return -F.logsigmoid((c - r) / beta).mean()\n",
-    ),
-    Mistake(
-        "applied β to the chosen log-ratio only",
-        "β multiplies the whole difference: β·(chosen log-ratio − rejected log-ratio).",
-        _DPO_HEAD + "    return -F.logsigmoid(beta * c - r).mean()\n",
-    ),
-    Mistake(
-        "forgot the minus sign (returned the log-likelihood, not the loss)",
-        "the loss is −log σ(...): it is ≥ 0 and training minimises it.",
-        _DPO_HEAD + "    return F.logsigmoid(beta * (c - r)).mean()\n",
-    ),
-]
+def unstable_logsigmoid(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -torch.log(torch.sigmoid(beta * (c - r))).mean()
+
+
+@DPO_LOSS.mistake("divided by β instead of multiplying", "the implicit reward is β · log-ratio.")
+def divided_by_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid((c - r) / beta).mean()
+
+
+@DPO_LOSS.mistake("applied β to the chosen log-ratio only", "β multiplies the whole difference.")
+def beta_on_chosen_only(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return -F.logsigmoid(beta * c - r).mean()
+
+
+@DPO_LOSS.mistake("forgot the minus sign (returned the log-likelihood, not the loss)", "the loss −log σ(...) is ≥ 0.")
+def no_minus(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return F.logsigmoid(beta * (c - r)).mean()
+
+
+@DPO_LOSS.mistake(
+    "computed the loss from detached log-probabilities",
+    "the number is right but nothing can train through it: drop the .detach().",
+)
+def detached(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c = policy_chosen_logps.detach() - ref_chosen_logps
+    r = policy_rejected_logps.detach() - ref_rejected_logps
+    return -F.logsigmoid(beta * (c - r)).mean()
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,75 +223,95 @@ DPO_MISTAKES = [
 def _metrics_cases() -> list[Case]:
     g = seeded(52)
     ref_c, ref_r = -torch.rand(6, generator=g) * 30 - 5, -torch.rand(6, generator=g) * 30 - 5
+    half_tied = (
+        [-10.0, -12.0, -8.0, -30.0],
+        [-11.0, -12.0, -9.0, -20.0],
+        [-10.0, -12.0, -9.0, -25.0],
+        [-11.0, -12.0, -9.5, -28.0],
+    )
     return [
         Case("a batch of 8 pairs, β = 0.1", _logps(g, 8)),
         Case("a batch of 6 pairs, β = 0.5", _logps(g, 6), {"beta": 0.5}),
         Case("the first step: policy equal to the reference (every pair a tie)", (ref_c, ref_r, ref_c, ref_r)),
-        Case(
-            "half of the pairs tied, β = 0.2",
-            (
-                torch.tensor([-10.0, -12.0, -8.0, -30.0]),
-                torch.tensor([-11.0, -12.0, -9.0, -20.0]),
-                torch.tensor([-10.0, -12.0, -9.0, -25.0]),
-                torch.tensor([-11.0, -12.0, -9.5, -28.0]),
-            ),
-            {"beta": 0.2},
-        ),
+        Case("half of the pairs tied, β = 0.2", tuple(torch.tensor(v) for v in half_tied), {"beta": 0.2}),
         Case("a batch of one pair, β = 1", _logps(g, 1), {"beta": 1.0}),
         Case("float64, 12 pairs, β = 0.05", _logps(g, 12, dtype=torch.float64), {"beta": 0.05}, hidden=True),
-    ]
+    ]  # fmt: skip
 
 
-def _metrics_src(chosen: str, rejected: str, margins: str, acc: str) -> str:
-    return (
-        f"import torch\n\ndef implicit_reward_metrics({_PAIR_ARGS}, beta=0.1):\n"
-        f"    c = {chosen}\n    r = {rejected}\n"
-        f"    return {{'rewards/chosen': c.mean().item(), 'rewards/rejected': r.mean().item(),\n"
-        f"            'rewards/margins': ({margins}).mean().item(), 'rewards/accuracies': ({acc}).float().mean().item()}}\n"
-    )
+IMPLICIT_REWARD_METRICS = Exercise(
+    "implicit_reward_metrics", points=1, make_cases=_metrics_cases, summary="TRL's implicit-reward metrics"
+)
 
 
-_C = "beta * (policy_chosen_logps - ref_chosen_logps)"
-_R = "beta * (policy_rejected_logps - ref_rejected_logps)"
-METRICS_MISTAKES = [
-    Mistake(
-        "forgot β in the implicit rewards",
-        "the implicit reward is β · (log π − log π_ref).",
-        _metrics_src(
-            "policy_chosen_logps - ref_chosen_logps", "policy_rejected_logps - ref_rejected_logps", "c - r", "c > r"
-        ),
-    ),
-    Mistake(
-        "counted ties as correct (>= instead of >)",
-        "TRL counts a pair as correct only when the chosen reward is strictly larger; at step 0 every pair is a tie.",
-        _metrics_src(_C, _R, "c - r", "c >= r"),
-    ),
-    Mistake(
-        "margin sign flipped (rejected minus chosen)",
-        "the margin is chosen reward minus rejected reward; it should grow during training.",
-        _metrics_src(_C, _R, "r - c", "c > r"),
-    ),
-    Mistake(
-        "left out the reference model (rewards β · log π)",
-        "implicit rewards are log-ratios against the reference: subtract ref_*_logps.",
-        _metrics_src("beta * policy_chosen_logps", "beta * policy_rejected_logps", "c - r", "c > r"),
-    ),
-    Mistake(
-        "reward as reference minus policy (every reward negated)",
-        "the implicit reward is β · (log π_θ − log π_ref): policy first.",
-        _metrics_src(
-            "beta * (ref_chosen_logps - policy_chosen_logps)",
-            "beta * (ref_rejected_logps - policy_rejected_logps)",
-            "c - r",
-            "c > r",
-        ),
-    ),
-    Mistake(
-        "averaged the absolute margins",
-        "the mean margin keeps its sign: a negative margin means the policy prefers the rejected response.",
-        _metrics_src(_C, _R, "(c - r).abs()", "c > r"),
-    ),
-]
+@IMPLICIT_REWARD_METRICS.mistake("forgot β in the implicit rewards", "the implicit reward is β · (log π − log π_ref).")
+def metrics_no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (c - r).mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+    }
+
+
+@IMPLICIT_REWARD_METRICS.mistake(
+    "counted ties as correct (>= instead of >)", "TRL counts only strictly larger chosen rewards; step 0 is all ties."
+)
+def ties_correct(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (c - r).mean().item(),
+        "rewards/accuracies": (c >= r).float().mean().item(),
+    }
+
+
+@IMPLICIT_REWARD_METRICS.mistake("margin sign flipped (rejected minus chosen)", "the margin is chosen minus rejected.")
+def margin_flipped(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (r - c).mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+    }
+
+
+@IMPLICIT_REWARD_METRICS.mistake("left out the reference model (rewards β · log π)", "subtract ref_*_logps.")
+def metrics_no_reference(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = beta * policy_chosen_logps, beta * policy_rejected_logps
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (c - r).mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+    }
+
+
+@IMPLICIT_REWARD_METRICS.mistake(
+    "reward as reference minus policy (every reward negated)", "policy first: β(log π_θ − log π_ref)."
+)
+def reward_negated(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = beta * (ref_chosen_logps - policy_chosen_logps), beta * (ref_rejected_logps - policy_rejected_logps)
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (c - r).mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+    }
+
+
+@IMPLICIT_REWARD_METRICS.mistake("averaged the absolute margins", "the mean margin keeps its sign.")
+def abs_margins(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
+    return {
+        "rewards/chosen": c.mean().item(),
+        "rewards/rejected": r.mean().item(),
+        "rewards/margins": (c - r).abs().mean().item(),
+        "rewards/accuracies": (c > r).float().mean().item(),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,68 +325,93 @@ def _ipo_cases() -> list[Case]:
     def lengths(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.randint(2, 20, (n,), generator=g), torch.randint(2, 20, (n,), generator=g)
 
+    ones = torch.ones(5, dtype=torch.long)
+    zeros = (torch.tensor([3.0, 0.0, 7.0, 12.0]), torch.tensor([5.0, 9.0, 0.0, 2.0]))
     return [
         Case("8 pairs, integer lengths, β = 0.1", (*_logps(g, 8), *lengths(8))),
         Case("6 pairs, β = 0.5", (*_logps(g, 6), *lengths(6)), {"beta": 0.5}),
-        Case(
-            "equal lengths of 1 (no normalisation effect), β = 0.25",
-            (*_logps(g, 5, scale=2), torch.ones(5, dtype=torch.long), torch.ones(5, dtype=torch.long)),
-            {"beta": 0.25},
-        ),
-        Case(
-            "float lengths, one of them 0 (treated as 1), β = 1",
-            (*_logps(g, 4), torch.tensor([3.0, 0.0, 7.0, 12.0]), torch.tensor([5.0, 9.0, 0.0, 2.0])),
-            {"beta": 1.0},
-        ),
+        Case("equal lengths of 1 (no normalisation effect), β = 0.25", (*_logps(g, 5, scale=2), ones, ones), {"beta": 0.25}),
+        Case("float lengths, one of them 0 (treated as 1), β = 1", (*_logps(g, 4), *zeros), {"beta": 1.0}),
         Case("float64, 5 pairs, β = 0.05", (*_logps(g, 5, dtype=torch.float64), *lengths(5)), {"beta": 0.05}),
         Case("a batch of one pair, β = 0.3", (*_logps(g, 1, scale=30), *lengths(1)), {"beta": 0.3}, hidden=True),
         Case("12 pairs, β = 2", (*_logps(g, 12), *lengths(12)), {"beta": 2.0}, hidden=True),
-    ]
+    ]  # fmt: skip
 
 
-_IPO_HEAD = (
-    f"import torch\n\ndef ipo_loss({_PAIR_ARGS}, chosen_lengths, rejected_lengths, beta=0.1):\n"
-    "    lc, lr = chosen_lengths.clamp(min=1), rejected_lengths.clamp(min=1)\n"
-    "    c = policy_chosen_logps - ref_chosen_logps\n"
-    "    r = policy_rejected_logps - ref_rejected_logps\n"
+IPO_LOSS = Exercise(
+    "ipo_loss", points=2, make_cases=_ipo_cases, grads=PAIR, summary="the IPO loss (TRL's per-token normalisation)"
 )
-IPO_MISTAKES = [
-    Mistake(
-        "no per-token normalisation (the paper's formula, not TRL's)",
-        "TRL divides each log-ratio by its response's number of completion tokens before taking the difference.",
-        _IPO_HEAD + "    return ((c - r - 1 / (2 * beta)) ** 2).mean()\n",
-    ),
-    Mistake(
-        "target 1/β instead of 1/(2β)",
-        "IPO's target margin is 1 / (2β) (β is the paper's τ).",
-        _IPO_HEAD + "    return ((c / lc - r / lr - 1 / beta) ** 2).mean()\n",
-    ),
-    Mistake(
-        "added the target instead of subtracting it",
-        "the loss is (h − 1/(2β))²: it pulls the margin h *towards* +1/(2β).",
-        _IPO_HEAD + "    return ((c / lc - r / lr + 1 / (2 * beta)) ** 2).mean()\n",
-    ),
-    Mistake(
-        "absolute error instead of squared error",
-        "IPO is a squared loss: (h − 1/(2β))².",
-        _IPO_HEAD + "    return (c / lc - r / lr - 1 / (2 * beta)).abs().mean()\n",
-    ),
-    Mistake(
-        "multiplied the margin by β as in DPO",
-        "in IPO β only sets the target 1/(2β); the margin h itself is not scaled.",
-        _IPO_HEAD + "    return ((beta * (c / lc - r / lr) - 1 / (2 * beta)) ** 2).mean()\n",
-    ),
-    Mistake(
-        "normalised both log-ratios by the chosen length",
-        "each response is divided by its own number of completion tokens.",
-        _IPO_HEAD + "    return ((c / lc - r / lc - 1 / (2 * beta)) ** 2).mean()\n",
-    ),
-    Mistake(
-        "summed over the batch instead of averaging",
-        "return the mean over pairs.",
-        _IPO_HEAD + "    return ((c / lc - r / lr - 1 / (2 * beta)) ** 2).sum()\n",
-    ),
-]
+
+
+@IPO_LOSS.mistake("no per-token normalisation (the paper's formula, not TRL's)", "divide each log-ratio by its length.")
+def no_length_normalisation(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
+    return ((c - r - 1 / (2 * beta)) ** 2).mean()
+
+
+@IPO_LOSS.mistake("target 1/β instead of 1/(2β)", "IPO's target margin is 1 / (2β) (β is the paper's τ).")
+def target_one_over_beta(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return ((c - r - 1 / beta) ** 2).mean()
+
+
+@IPO_LOSS.mistake("added the target instead of subtracting it", "(h − 1/(2β))² pulls h *towards* +1/(2β).")
+def target_added(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return ((c - r + 1 / (2 * beta)) ** 2).mean()
+
+
+@IPO_LOSS.mistake("absolute error instead of squared error", "IPO is a squared loss: (h − 1/(2β))².")
+def absolute_error(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return (c - r - 1 / (2 * beta)).abs().mean()
+
+
+@IPO_LOSS.mistake("multiplied the margin by β as in DPO", "in IPO β only sets the target 1/(2β).")
+def beta_times_margin(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return ((beta * (c - r) - 1 / (2 * beta)) ** 2).mean()
+
+
+@IPO_LOSS.mistake("normalised both log-ratios by the chosen length", "each response is divided by its own length.")
+def chosen_length_for_both(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    lc = chosen_lengths.clamp(min=1)
+    c, r = (policy_chosen_logps - ref_chosen_logps) / lc, (policy_rejected_logps - ref_rejected_logps) / lc
+    return ((c - r - 1 / (2 * beta)) ** 2).mean()
+
+
+@IPO_LOSS.mistake("summed over the batch instead of averaging", "return the mean over pairs.")
+def ipo_summed(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    return ((c - r - 1 / (2 * beta)) ** 2).sum()
+
+
+@IPO_LOSS.mistake("clamped the lengths in place (clamp_)", "clamp_ changes the caller's lengths: use clamp(min=1).")
+def clamped_in_place(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
+):  # fmt: skip
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp_(min=1)
+    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp_(min=1)
+    return ((c - r - 1 / (2 * beta)) ** 2).mean()
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,342 +425,248 @@ def _robust_cases() -> list[Case]:
         Case("8 pairs, β = 0.1, ε = 0.1 (defaults)", _logps(g, 8)),
         Case("6 pairs, β = 0.5, ε = 0.3", _logps(g, 6), {"beta": 0.5, "label_smoothing": 0.3}),
         Case("ε = 0: must equal the DPO loss (5 pairs, β = 0.2)", _logps(g, 5), {"beta": 0.2, "label_smoothing": 0.0}),
-        Case(
-            "log-ratio differences of thousands, β = 1, ε = 0.2 (stability)",
-            _big_logps(),
-            {"beta": 1.0, "label_smoothing": 0.2},
-        ),
-        Case(
-            "float64, 7 pairs, β = 0.1, ε = 0.05",
-            _logps(g, 7, dtype=torch.float64),
-            {"label_smoothing": 0.05},
-        ),
-        Case(
-            "a batch of one pair, β = 0.3, ε = 0.4",
-            _logps(g, 1, scale=15),
-            {"beta": 0.3, "label_smoothing": 0.4},
-            hidden=True,
-        ),
+        Case("log-ratio differences of thousands, β = 1, ε = 0.2", BIG, {"beta": 1.0, "label_smoothing": 0.2}),
+        Case("float64, 7 pairs, β = 0.1, ε = 0.05", _logps(g, 7, dtype=torch.float64), {"label_smoothing": 0.05}),
+        Case("a batch of one pair, β = 0.3, ε = 0.4", _logps(g, 1, scale=15), {"beta": 0.3, "label_smoothing": 0.4}, hidden=True),
         Case("10 pairs, β = 2, ε = 0.25", _logps(g, 10, scale=2), {"beta": 2.0, "label_smoothing": 0.25}, hidden=True),
-    ]
+    ]  # fmt: skip
 
 
-_ROBUST_HEAD = (
-    f"import torch\nimport torch.nn.functional as F\n\n"
-    f"def robust_dpo_loss({_PAIR_ARGS}, beta=0.1, label_smoothing=0.1):\n"
-    "    e = label_smoothing\n"
-    "    z = beta * ((policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))\n"
+ROBUST_DPO_LOSS = Exercise(
+    "robust_dpo_loss", points=2, make_cases=_robust_cases, grads=PAIR, summary="robust DPO (TRL's loss_type='robust')"
 )
-ROBUST_MISTAKES = [
-    Mistake(
-        "used conservative DPO (cDPO: plain label smoothing) instead of robust DPO",
-        "robust DPO *subtracts* the flipped term, ε·ℓ(−z), and divides by 1 − 2ε: ((1−ε)ℓ(z) − εℓ(−z)) / (1 − 2ε).",
-        _ROBUST_HEAD + "    return ((1 - e) * -F.logsigmoid(z) + e * -F.logsigmoid(-z)).mean()\n",
-    ),
-    Mistake(
-        "forgot to divide by 1 − 2ε",
-        "the normalisation 1/(1 − 2ε) is what makes the estimate unbiased.",
-        _ROBUST_HEAD + "    return ((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)).mean()\n",
-    ),
-    Mistake(
-        "swapped the weights ε and 1 − ε",
-        "the term of the observed label, ℓ(z), gets weight 1 − ε; the flipped one, ℓ(−z), gets ε.",
-        _ROBUST_HEAD + "    return ((e * -F.logsigmoid(z) - (1 - e) * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()\n",
-    ),
-    Mistake(
-        "sign flip of the margin (rejected minus chosen)",
-        "z = β·((π_c − ref_c) − (π_r − ref_r)): chosen first.",
-        _ROBUST_HEAD + "    z = -z\n"
-        "    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()\n",
-    ),
-    Mistake(
-        "divided by 1 − ε instead of 1 − 2ε",
-        "the unbiasing factor is 1 / (1 − 2ε).",
-        _ROBUST_HEAD + "    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - e)).mean()\n",
-    ),
-    Mistake(
-        "forgot β",
-        "z is β times the log-ratio difference.",
-        _ROBUST_HEAD + "    z = z / beta\n"
-        "    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()\n",
-    ),
-    Mistake(
-        "log(sigmoid(x)) is numerically unstable",
-        "σ of a very negative number underflows to 0 and log 0 = −inf: use F.logsigmoid.",
-        _ROBUST_HEAD + "    ls = lambda x: torch.log(torch.sigmoid(x))\n"
-        "    return (((1 - e) * -ls(z) - e * -ls(-z)) / (1 - 2 * e)).mean()\n",
-    ),
-]
 
 
-# --------------------------------------------------------------------------------------------
-# dpo_batch_loss
-# --------------------------------------------------------------------------------------------
-
-_LM_CONFIG = {"vocab_size": 24, "n_positions": 16, "n_embd": 16, "n_layer": 2, "n_head": 2}
-
-
-def _lm_config() -> Any:
-    from transformers import GPT2Config
-
-    return GPT2Config(
-        **_LM_CONFIG,
-        n_inner=32,
-        attn_pdrop=0.0,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=1,
+@ROBUST_DPO_LOSS.mistake(
+    "used conservative DPO (cDPO: plain label smoothing) instead of robust DPO",
+    "robust DPO *subtracts* ε·ℓ(−z) and divides by 1 − 2ε.",
+)
+def cdpo_instead(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
     )
+    return ((1 - e) * -F.logsigmoid(z) + e * -F.logsigmoid(-z)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("forgot to divide by 1 − 2ε", "the factor 1/(1 − 2ε) makes the estimate unbiased.")
+def no_normaliser(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
+    )
+    return ((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("swapped the weights ε and 1 − ε", "ℓ(z), the observed label's term, gets weight 1 − ε.")
+def weights_swapped(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
+    )
+    return ((e * -F.logsigmoid(z) - (1 - e) * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("sign flip of the margin (rejected minus chosen)", "z = β·((π_c − ref_c) − (π_r − ref_r)).")
+def robust_sign_flip(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_rejected_logps - ref_rejected_logps - (policy_chosen_logps - ref_chosen_logps)),
+    )
+    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("divided by 1 − ε instead of 1 − 2ε", "the unbiasing factor is 1 / (1 − 2ε).")
+def wrong_normaliser(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
+    )
+    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - e)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("forgot β", "z is β times the log-ratio difference.")
+def robust_no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = label_smoothing, policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)
+    return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake("log(sigmoid(x)) is numerically unstable", "σ(−large) underflows to 0: use F.logsigmoid.")
+def robust_unstable(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
+    )
+    return (((1 - e) * -torch.log(torch.sigmoid(z)) + e * torch.log(torch.sigmoid(-z))) / (1 - 2 * e)).mean()
+
+
+@ROBUST_DPO_LOSS.mistake(
+    "computed the flipped-label term under torch.no_grad()",
+    "the right number, but ε·ℓ(−z) then gets no gradient: only the clean term trains.",
+)
+def flipped_term_no_grad(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
+    e, z = (
+        label_smoothing,
+        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
+    )
+    with torch.no_grad():
+        flipped = e * -F.logsigmoid(-z)
+    return (((1 - e) * -F.logsigmoid(z) - flipped) / (1 - 2 * e)).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# dpo_batch_loss: a tiny GPT-2 LM (graders/weeks/fixtures.py) on TRL-layout batches
+# --------------------------------------------------------------------------------------------
+
+VOCAB = 24
 
 
 def _lm_state(seed: int) -> dict[str, torch.Tensor]:
-    from transformers import GPT2LMHeadModel
-
-    g = seeded(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        shapes = dict(GPT2LMHeadModel(_lm_config()).state_dict())
-    return {
-        k: torch.randn(v.shape, generator=g) * 0.5 + (1.0 if k.endswith("ln_f.weight") else 0.0)
-        if v.is_floating_point()
-        else v
-        for k, v in shapes.items()
-        if k != "lm_head.weight"  # tied to the input embedding
-    }
+    return tiny_gpt2_state(seed, vocab_size=VOCAB, lm_head=True, scale=0.5, unit_weight_suffix="ln_f.weight")
 
 
 def _trl_batch(seed: int, prompts: list[list[int]], chosen: list[list[int]], rejected: list[list[int]]) -> dict:
     """A batch in TRL's layout (chosen rows, then rejected rows, right-padded with id 1)."""
     rows = [p + c for p, c in zip(prompts, chosen)] + [p + r for p, r in zip(prompts, rejected)]
-    comp = [[0] * len(p) + [1] * len(c) for p, c in zip(prompts, chosen)]
-    comp += [[0] * len(p) + [1] * len(r) for p, r in zip(prompts, rejected)]
+    comp = [[0] * len(p) + [1] * len(c) for p, c in zip(prompts * 2, chosen + rejected)]
     width = max(len(r) for r in rows)
     g = seeded(seed)
-    n = len(prompts)
     return {
         "input_ids": torch.tensor([r + [1] * (width - len(r)) for r in rows]),
         "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
         "completion_mask": torch.tensor([c + [0] * (width - len(c)) for c in comp]),
-        "ref_chosen_logps": -torch.rand(n, generator=g) * 10 - 5,
-        "ref_rejected_logps": -torch.rand(n, generator=g) * 10 - 5,
+        "ref_chosen_logps": -torch.rand(len(prompts), generator=g) * 10 - 5,
+        "ref_rejected_logps": -torch.rand(len(prompts), generator=g) * 10 - 5,
     }
 
 
 def _batch_cases() -> list[Case]:
+    b = _trl_batch
     return [
-        Case(
-            "2 pairs (prompts of 3 and 2 tokens, completions of different lengths), β = 0.1",
-            (_trl_batch(60, [[5, 6, 7], [8, 9]], [[10, 11, 0], [12, 0]], [[13, 0], [14, 15, 16, 0]]),),
-            {"state": _lm_state(61)},
-        ),
-        Case(
-            "3 pairs, β = 0.5",
-            (
-                _trl_batch(
-                    62,
-                    [[2, 3, 4, 5], [6, 7], [8, 9, 10]],
-                    [[11, 0], [12, 13, 14, 0], [15, 0]],
-                    [[16, 17, 18, 0], [19, 0], [20, 21, 0]],
-                ),
-            ),
-            {"state": _lm_state(63), "beta": 0.5},
-        ),
-        Case(
-            "a batch of one pair with a long prompt, β = 0.2",
-            (_trl_batch(64, [[3, 4, 5, 6, 7, 8, 9]], [[10, 11, 12, 0]], [[13, 0]]),),
-            {"state": _lm_state(65), "beta": 0.2},
-        ),
-        Case(
-            "4 pairs, β = 1 (other weights)",
-            (
-                _trl_batch(
-                    66,
-                    [[2, 3], [4, 5, 6], [7], [8, 9, 10, 11]],
-                    [[12, 0], [13, 14, 0], [15, 16, 17, 0], [18, 0]],
-                    [[19, 20, 0], [21, 0], [22, 0], [23, 2, 3, 0]],
-                ),
-            ),
-            {"state": _lm_state(67), "beta": 1.0},
-            hidden=True,
-        ),
-    ]
+        Case("2 pairs (prompts of 3 and 2 tokens, completions of different lengths), β = 0.1", (b(60, [[5, 6, 7], [8, 9]], [[10, 11, 0], [12, 0]], [[13, 0], [14, 15, 16, 0]]),), {"state": _lm_state(61)}),
+        Case("3 pairs, β = 0.5", (b(62, [[2, 3, 4, 5], [6, 7], [8, 9, 10]], [[11, 0], [12, 13, 14, 0], [15, 0]], [[16, 17, 18, 0], [19, 0], [20, 21, 0]]),), {"state": _lm_state(63), "beta": 0.5}),
+        Case("a batch of one pair with a long prompt, β = 0.2", (b(64, [[3, 4, 5, 6, 7, 8, 9]], [[10, 11, 12, 0]], [[13, 0]]),), {"state": _lm_state(65), "beta": 0.2}),
+        Case("4 pairs, β = 1 (other weights)", (b(66, [[2, 3], [4, 5, 6], [7], [8, 9, 10, 11]], [[12, 0], [13, 14, 0], [15, 16, 17, 0], [18, 0]], [[19, 20, 0], [21, 0], [22, 0], [23, 2, 3, 0]]),), {"state": _lm_state(67), "beta": 1.0}, hidden=True),
+    ]  # fmt: skip
 
 
-def _batch_call(fn: Any, case: Case) -> Any:
-    """Build a tiny GPT-2 LM with the case's weights and run the answer on the case's batch."""
-    from transformers import GPT2LMHeadModel
-
+def _batch_call(fn: Any, case: Case) -> Traced:
+    """Build the tiny GPT-2 LM with the case's weights and run the answer on the case's batch."""
     kwargs = dict(case.kwargs)
     batch = case.args[0]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = GPT2LMHeadModel(_lm_config())
-    model.load_state_dict({k: v.cpu() for k, v in kwargs.pop("state").items()}, strict=False)
-    model.tie_weights()
-    model.to(batch["input_ids"].device).eval()
-    return fn(model, dict(batch), **kwargs)
+    model = tiny_gpt2(VOCAB, lm_head=True, state=kwargs.pop("state")).to(batch["input_ids"].device)
+    return Traced(fn(model, dict(batch), **kwargs), dict(model.named_parameters()))
 
 
-def _batch_src(body: str) -> str:
-    return (
-        "import torch\nimport torch.nn.functional as F\n\n"
-        "def dpo_batch_loss(policy, batch, beta=0.1):\n"
-        "    ids, cm = batch['input_ids'], batch['completion_mask']\n"
-        "    logits = policy(input_ids=ids, attention_mask=batch['attention_mask']).logits\n"
-        "    tok = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]\n"
-        "    rc, rr = batch['ref_chosen_logps'], batch['ref_rejected_logps']\n"
-        + body
-        + "    c, r = beta * (pc - rc), beta * (pr - rr)\n"
-        "    loss = -F.logsigmoid(c - r).mean()\n"
-        "    return loss, {'rewards/chosen': c.mean().item(), 'rewards/rejected': r.mean().item(),\n"
-        "                  'rewards/margins': (c - r).mean().item(), 'rewards/accuracies': (c > r).float().mean().item()}\n"
-    )
-
-
-_SUM = "    logps = (tok * cm[:, 1:]).sum(-1)\n"
-BATCH_MISTAKES = [
-    Mistake(
-        "took the first half of the rows as the rejected responses",
-        "TRL's layout puts the B chosen rows first: chosen, rejected = logps.chunk(2).",
-        _batch_src(_SUM + "    pr, pc = logps.chunk(2)\n"),
-    ),
-    Mistake(
-        "split the rows alternately (0, 2, 4, ... as chosen) instead of in halves",
-        "the batch is [all chosen rows; all rejected rows]: split it into two halves with chunk(2).",
-        _batch_src(_SUM + "    pc, pr = logps[0::2], logps[1::2]\n"),
-    ),
-    Mistake(
-        "ignored the reference log-probabilities",
-        "DPO compares the policy with the reference: use batch['ref_chosen_logps'] and batch['ref_rejected_logps'].",
-        _batch_src(_SUM + "    pc, pr = logps.chunk(2)\n    rc, rr = torch.zeros_like(pc), torch.zeros_like(pr)\n"),
-    ),
-    Mistake(
-        "scored the prompt tokens too (used the attention mask instead of the completion mask)",
-        "only the completion is generated by the policy: mask with completion_mask, not attention_mask.",
-        _batch_src("    logps = (tok * batch['attention_mask'][:, 1:]).sum(-1)\n    pc, pr = logps.chunk(2)\n"),
-    ),
-    Mistake(
-        "averaged the token log-probabilities instead of summing them",
-        "the sequence log-probability is a sum over completion tokens (averaging is a different loss).",
-        _batch_src("    logps = (tok * cm[:, 1:]).sum(-1) / cm[:, 1:].sum(-1)\n    pc, pr = logps.chunk(2)\n"),
-    ),
-    Mistake(
-        "no shift: the logits at t scored the token at t",
-        "the logits at position t − 1 predict the token at t (use your sequence_logprobs).",
-        _batch_src(
-            "    tok = torch.log_softmax(logits, -1).gather(-1, ids[..., None])[..., 0]\n"
-            "    logps = (tok * cm).sum(-1)\n    pc, pr = logps.chunk(2)\n"
-        ),
-    ),
-]
-
-
-_ALT_PAIR = (
-    f"import torch\n\ndef {{name}}({_PAIR_ARGS}{{extra}}):\n"
-    "    pc, pr = policy_chosen_logps.double(), policy_rejected_logps.double()\n"
-    "    rc, rr = ref_chosen_logps.double(), ref_rejected_logps.double()\n"
+DPO_BATCH_LOSS = Exercise(
+    "dpo_batch_loss",
+    points=3,
+    make_cases=_batch_cases,
+    call=_batch_call,
+    parameter_grads=True,
+    summary="the DPO loss of a TRL-layout batch",
 )
 
-EXERCISES = [
-    Exercise(
-        f"{WEEK}.sequence_logprobs",
-        points=2,
-        make_cases=_seq_cases,
-        mistakes=SEQ_MISTAKES,
-        alternatives=[
-            "import torch\nimport torch.nn.functional as F\n\n"
-            "def sequence_logprobs(logits, input_ids, completion_mask):\n"
-            "    labels = input_ids.masked_fill(completion_mask == 0, -100)[:, 1:]\n"
-            "    B, T, V = logits.shape\n"
-            "    nll = F.cross_entropy(logits[:, :-1].reshape(-1, V).double(), labels.reshape(-1), reduction='none')\n"
-            "    return -nll.view(B, T - 1).sum(-1).to(logits.dtype)\n",
-        ],
-        summary="log-probability of the completion tokens",
-    ),
-    Exercise(
-        f"{WEEK}.dpo_loss",
-        points=2,
-        make_cases=_dpo_cases,
-        mistakes=DPO_MISTAKES,
-        alternatives=[
-            _ALT_PAIR.format(name="dpo_loss", extra=", beta=0.1") + "    logits = beta * ((pc - pr) - (rc - rr))\n"
-            "    loss = torch.where(logits > 0, torch.log1p(torch.exp(-logits)), -logits + torch.log1p(torch.exp(logits)))\n"
-            "    return loss.mean().to(policy_chosen_logps.dtype)\n",
-        ],
-        summary="the DPO (sigmoid) loss",
-    ),
-    Exercise(
-        f"{WEEK}.implicit_reward_metrics",
-        points=1,
-        make_cases=_metrics_cases,
-        mistakes=METRICS_MISTAKES,
-        alternatives=[
-            _ALT_PAIR.format(name="implicit_reward_metrics", extra=", beta=0.1")
-            + "    c, r = beta * (pc - rc), beta * (pr - rr)\n"
-            "    n = len(c)\n"
-            "    return {'rewards/chosen': float(c.sum() / n), 'rewards/rejected': float(r.sum() / n),\n"
-            "            'rewards/margins': float(c.mean() - r.mean()),\n"
-            "            'rewards/accuracies': sum(bool(a > b) for a, b in zip(c, r)) / n}\n",
-        ],
-        summary="TRL's implicit-reward metrics",
-    ),
-    Exercise(
-        f"{WEEK}.ipo_loss",
-        points=2,
-        make_cases=_ipo_cases,
-        mistakes=IPO_MISTAKES,
-        alternatives=[
-            _ALT_PAIR.format(name="ipo_loss", extra=", chosen_lengths, rejected_lengths, beta=0.1")
-            + "    lc = torch.maximum(chosen_lengths.double(), torch.ones_like(pc))\n"
-            "    lr = torch.maximum(rejected_lengths.double(), torch.ones_like(pr))\n"
-            "    h = (pc - rc) / lc - (pr - rr) / lr\n"
-            "    tau = 1 / (2 * beta)\n"
-            "    return (h * h - 2 * tau * h + tau * tau).mean().to(policy_chosen_logps.dtype)\n",
-        ],
-        summary="the IPO loss (TRL's per-token normalisation)",
-    ),
-    Exercise(
-        f"{WEEK}.robust_dpo_loss",
-        points=2,
-        make_cases=_robust_cases,
-        mistakes=ROBUST_MISTAKES,
-        alternatives=[
-            _ALT_PAIR.format(name="robust_dpo_loss", extra=", beta=0.1, label_smoothing=0.1")
-            + "    import torch.nn.functional as F\n"
-            "    z = beta * (pc - rc - pr + rr)\n"
-            "    e = label_smoothing\n"
-            "    # ℓ(z) = softplus(−z), ℓ(−z) = softplus(z)\n"
-            "    return ((F.softplus(-z) - e * (F.softplus(-z) + F.softplus(z))) / (1 - 2 * e)).mean().float()\n",
-        ],
-        summary="robust DPO (TRL's loss_type='robust')",
-    ),
-    Exercise(
-        f"{WEEK}.dpo_batch_loss",
-        points=3,
-        make_cases=_batch_cases,
-        mistakes=BATCH_MISTAKES,
-        call=_batch_call,
-        alternatives=[
-            "import torch\n\n"
-            "def dpo_batch_loss(policy, batch, beta=0.1):\n"
-            "    ids = batch['input_ids']\n"
-            "    n = ids.shape[0] // 2\n"
-            "    out = policy(ids, attention_mask=batch['attention_mask'])\n"
-            "    logp = out.logits.double().log_softmax(-1)\n"
-            "    seq = []\n"
-            "    for i in range(ids.shape[0]):\n"
-            "        pos = batch['completion_mask'][i].nonzero()[:, 0]\n"
-            "        seq.append(logp[i, pos - 1, ids[i, pos]].sum())\n"
-            "    seq = torch.stack(seq)\n"
-            "    c = beta * (seq[:n] - batch['ref_chosen_logps'].double())\n"
-            "    r = beta * (seq[n:] - batch['ref_rejected_logps'].double())\n"
-            "    loss = torch.nn.functional.softplus(r - c).mean()\n"
-            "    metrics = {'rewards/chosen': c.mean().item(), 'rewards/rejected': r.mean().item(),\n"
-            "               'rewards/margins': (c - r).mean().item(), 'rewards/accuracies': (c > r).double().mean().item()}\n"
-            "    return loss.float(), metrics\n",
-        ],
-        summary="the DPO loss of a TRL-layout batch",
-    ),
-]
+
+@DPO_BATCH_LOSS.mistake(
+    "took the first half of the rows as the rejected responses", "chosen, rejected = logps.chunk(2)."
+)
+def halves_swapped(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    pr, pc = lp.chunk(2)
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "split the rows alternately (0, 2, 4, ... as chosen) instead of in halves",
+    "the batch is [all chosen rows; all rejected rows]: split it with chunk(2).",
+)
+def interleaved(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    pc, pr = lp[0::2], lp[1::2]
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "ignored the reference log-probabilities", "use batch['ref_chosen_logps'] and batch['ref_rejected_logps']."
+)
+def batch_no_reference(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    c, r = beta * lp.chunk(2)[0], beta * lp.chunk(2)[1]
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "scored the prompt tokens too (used the attention mask instead of the completion mask)",
+    "mask with completion_mask.",
+)
+def attention_mask_as_completion(policy, batch, beta=0.1):
+    ids, am = batch["input_ids"], batch["attention_mask"]
+    logits = policy(input_ids=ids, attention_mask=am).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * am[:, 1:]).sum(-1)
+    pc, pr = lp.chunk(2)
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "averaged the token log-probabilities instead of summing them", "log π(y | x) is a sum over tokens."
+)
+def batch_averaged(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    pc, pr = (lp / cm[:, 1:].sum(-1)).chunk(2)
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "no shift: the logits at t scored the token at t", "the logits at t − 1 predict the token at t."
+)
+def batch_no_shift(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits, -1).gather(-1, ids[..., None])[..., 0] * cm).sum(-1)
+    pc, pr = lp.chunk(2)
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+@DPO_BATCH_LOSS.mistake(
+    "ran the policy under torch.no_grad()",
+    "the policy's log-probabilities must keep their graph: only the reference is frozen.",
+)
+def policy_under_no_grad(policy, batch, beta=0.1):
+    ids, cm = batch["input_ids"], batch["completion_mask"]
+    with torch.no_grad():
+        logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    pc, pr = lp.chunk(2)
+    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
+EXERCISES = [SEQUENCE_LOGPROBS, DPO_LOSS, IMPLICIT_REWARD_METRICS, IPO_LOSS, ROBUST_DPO_LOSS, DPO_BATCH_LOSS]
