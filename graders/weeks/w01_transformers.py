@@ -1,4 +1,4 @@
-"""Week 1 exercises: tokens, the pieces of GPT-2, the forward pass and sampling.
+"""Week 1 exercises: tokens, the pieces of GPT-2, the forward pass, sampling and a training step.
 
 The reference implementations live in ``solutions/w01_transformers/w01_transformers.py``.
 
@@ -7,16 +7,19 @@ The model-shaped exercises take GPT-2's weights as plain dicts under the names t
 (:func:`gpt2_params`), drawn with larger scales than GPT-2's initialisation so that attention is
 sharp and every catalogued mistake moves the outputs far above the tolerance. The week's tests
 load the same dicts into ``transformers.GPT2LMHeadModel`` and check that the reference reproduces
-its logits, so passing these cases means matching the library.
+its logits, so passing these cases means matching the library. Mistakes of the block and the
+forward pass use ``F.layer_norm``, ``F.gelu`` and ``F.scaled_dot_product_attention`` for the
+parts they get right.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Mistake, seeded
-
-WEEK = "w01_transformers"
+from graders.core import Case, Exercise, Traced, seeded
 
 
 def block_params(g: torch.Generator, d: int, d_ff: int | None = None) -> dict[str, torch.Tensor]:
@@ -59,44 +62,20 @@ def gpt2_params(
     return params
 
 
-_HEAD = "import math\nimport torch\nimport torch.nn.functional as F\n\n"
+def _traced_weights(fn, case: Case) -> Traced:
+    """Run ``fn(x_or_ids, params, n_head)`` with every weight (and a float ``x``) requiring grad.
 
-# Correct helpers that mistake sources build on (private names, so that several mistakes can sit
-# in one file). They are written independently of the reference, with library pieces.
-_HELPERS = """
-def _w01_ln(x, w, b, eps=1e-5):
-    return F.layer_norm(x, (x.shape[-1],), w, b, eps)
-
-
-def _w01_gelu(x):
-    return F.gelu(x, approximate="tanh")
-
-
-def _w01_attn(x, p, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ p["c_attn.weight"] + p["c_attn.bias"]).split(D, dim=-1)
-    q, k, v = (t.reshape(B, T, n_head, D // n_head).transpose(1, 2) for t in (q, k, v))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return z.transpose(1, 2).reshape(B, T, D) @ p["c_proj.weight"] + p["c_proj.bias"]
-
-
-def _w01_sub(params, prefix):
-    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-
-
-def _w01_block(x, p, n_head):
-    x = x + _w01_attn(_w01_ln(x, p["ln_1.weight"], p["ln_1.bias"]), _w01_sub(p, "attn."), n_head)
-    h = _w01_gelu(_w01_ln(x, p["ln_2.weight"], p["ln_2.bias"]) @ p["mlp.c_fc.weight"] + p["mlp.c_fc.bias"])
-    return x + h @ p["mlp.c_proj.weight"] + p["mlp.c_proj.bias"]
-
-
-def _w01_n_layer(params):
-    return 1 + max(int(k.split(".")[2]) for k in params if k.startswith("transformer.h."))
-"""
-
-
-def _src(body: str) -> str:
-    return _HEAD + _HELPERS + "\n\n" + body
+    The copies the grader makes untie ``lm_head.weight`` from ``transformer.wte.weight``; tie
+    them again, as in GPT-2, so that either name may be used for the unembedding.
+    """
+    first, params, n_head = case.args
+    params = {k: v.requires_grad_(True) for k, v in params.items()}
+    if "lm_head.weight" in params:
+        params["lm_head.weight"] = params["transformer.wte.weight"]
+    traced = {k: v for k, v in params.items() if k != "lm_head.weight"}
+    if first.is_floating_point():
+        traced["x"] = first.requires_grad_(True)
+    return Traced(fn(first, params, n_head), traced)
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,8 +84,7 @@ def _src(body: str) -> str:
 
 
 def _merge_pair_cases() -> list[Case]:
-    g = seeded(10)
-    long = torch.randint(0, 4, (40,), generator=g).tolist()
+    long = torch.randint(0, 4, (40,), generator=seeded(10)).tolist()
     return [
         Case("ids [1, 2, 3, 1, 2], pair (1, 2) -> 9", ([1, 2, 3, 1, 2], (1, 2), 9)),
         Case("five equal ids [5, 5, 5, 5, 5], pair (5, 5) (overlapping occurrences)", ([5, 5, 5, 5, 5], (5, 5), 9)),
@@ -119,75 +97,68 @@ def _merge_pair_cases() -> list[Case]:
     ]
 
 
-_MP = "def merge_pair(ids, pair, new_id):\n"
-MERGE_PAIR_MISTAKES = [
-    Mistake(
-        "merged only the first occurrence",
-        "keep scanning after a merge: every non-overlapping occurrence is replaced.",
-        _HEAD + _MP + "    for i in range(len(ids) - 1):\n"
-        "        if ids[i] == pair[0] and ids[i + 1] == pair[1]:\n"
-        "            return list(ids[:i]) + [new_id] + list(ids[i + 2:])\n"
-        "    return list(ids)\n",
-    ),
-    Mistake(
-        "advanced one position after a merge, so the pair's second id survives",
-        "after writing new_id, skip both ids of the pair (i += 2).",
-        _HEAD + _MP + "    out, i = [], 0\n"
-        "    while i < len(ids):\n"
-        "        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:\n"
-        "            out.append(new_id)\n"
-        "        else:\n"
-        "            out.append(ids[i])\n"
-        "        i += 1\n"
-        "    return out\n",
-    ),
-    Mistake(
-        "dropped the last id (the loop stops one early and the tail is never copied)",
-        "when the scan ends on an id that is not part of a merge, it must still be copied.",
-        _HEAD + _MP + "    out, i = [], 0\n"
-        "    while i < len(ids) - 1:\n"
-        "        if ids[i] == pair[0] and ids[i + 1] == pair[1]:\n"
-        "            out.append(new_id)\n"
-        "            i += 2\n"
-        "        else:\n"
-        "            out.append(ids[i])\n"
-        "            i += 1\n"
-        "    return out\n",
-    ),
-    Mistake(
-        "matched the pair in either order",
-        "a merge is ordered: (a, b) is not (b, a).",
-        _HEAD + _MP + "    out, i = [], 0\n"
-        "    while i < len(ids):\n"
-        "        if i + 1 < len(ids) and (ids[i], ids[i + 1]) in (tuple(pair), tuple(pair)[::-1]):\n"
-        "            out.append(new_id)\n"
-        "            i += 2\n"
-        "        else:\n"
-        "            out.append(ids[i])\n"
-        "            i += 1\n"
-        "    return out\n",
-    ),
-    Mistake(
-        "scanned right to left",
-        "occurrences are taken left to right: with pair (a, a), [a, a, a] becomes [new, a].",
-        _HEAD + _MP + "    out, i = [], len(ids) - 1\n"
-        "    while i >= 0:\n"
-        "        if i >= 1 and ids[i - 1] == pair[0] and ids[i] == pair[1]:\n"
-        "            out.append(new_id)\n"
-        "            i -= 2\n"
-        "        else:\n"
-        "            out.append(ids[i])\n"
-        "            i -= 1\n"
-        "    return out[::-1]\n",
-    ),
-    Mistake(
-        "replaced the pair in the ids joined as a string (it matches inside multi-digit ids)",
-        "'11 2' contains '1 2': compare ids as integers, position by position.",
-        _HEAD + _MP + "    text = ' '.join(str(i) for i in ids)\n"
-        "    text = text.replace(f'{pair[0]} {pair[1]}', str(new_id))\n"
-        "    return [int(t) for t in text.split()]\n",
-    ),
-]
+MERGE_PAIR = Exercise("merge_pair", points=1, make_cases=_merge_pair_cases, summary="one BPE merge step")
+
+
+@MERGE_PAIR.mistake("merged only the first occurrence", "keep scanning: every non-overlapping occurrence is replaced.")
+def first_only(ids, pair, new_id):
+    for i in range(len(ids) - 1):
+        if ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            return list(ids[:i]) + [new_id] + list(ids[i + 2 :])
+    return list(ids)
+
+
+@MERGE_PAIR.mistake(
+    "advanced one position after a merge, so the pair's second id survives", "after a merge, skip both ids (i += 2)."
+)
+def step_one_after_merge(ids, pair, new_id):
+    out = []
+    for i in range(len(ids)):
+        hit = i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]
+        out.append(new_id if hit else ids[i])
+    return out
+
+
+@MERGE_PAIR.mistake(
+    "dropped the last id (the loop stops one early and the tail is never copied)",
+    "an id left at the end of the scan must still be copied.",
+)
+def drops_tail(ids, pair, new_id):
+    out, i = [], 0
+    while i < len(ids) - 1:
+        hit = ids[i] == pair[0] and ids[i + 1] == pair[1]
+        out.append(new_id if hit else ids[i])
+        i += 2 if hit else 1
+    return out
+
+
+@MERGE_PAIR.mistake("matched the pair in either order", "a merge is ordered: (a, b) is not (b, a).")
+def unordered(ids, pair, new_id):
+    out, i = [], 0
+    while i < len(ids):
+        hit = i + 1 < len(ids) and (ids[i], ids[i + 1]) in (tuple(pair), tuple(pair)[::-1])
+        out.append(new_id if hit else ids[i])
+        i += 2 if hit else 1
+    return out
+
+
+@MERGE_PAIR.mistake("scanned right to left", "scan left to right: with pair (a, a), [a, a, a] becomes [new, a].")
+def right_to_left(ids, pair, new_id):
+    out, i = [], len(ids) - 1
+    while i >= 0:
+        hit = i >= 1 and ids[i - 1] == pair[0] and ids[i] == pair[1]
+        out.append(new_id if hit else ids[i])
+        i -= 2 if hit else 1
+    return out[::-1]
+
+
+@MERGE_PAIR.mistake(
+    "replaced the pair in the ids joined as a string (it matches inside multi-digit ids)",
+    "'11 2' contains '1 2': compare ids as integers.",
+)
+def string_replace(ids, pair, new_id):
+    text = " ".join(str(i) for i in ids).replace(f"{pair[0]} {pair[1]}", str(new_id))
+    return [int(t) for t in text.split()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,23 +167,24 @@ MERGE_PAIR_MISTAKES = [
 
 
 def _pad_batch_cases() -> list[Case]:
+    left = {"padding_side": "left"}
     return [
         Case("three sequences of lengths 3, 1, 4 padded right with pad_id=1", ([[5, 6, 7], [8], [9, 10, 11, 12]], 1)),
         Case(
             "three sequences of lengths 2, 4, 3 padded left with pad_id=1",
             ([[5, 6], [7, 8, 9, 10], [11, 12, 13]], 1),
-            {"padding_side": "left"},
+            left,
         ),
         Case(
             "sequences that end with token 0 while pad_id=0 (like GPT-2, where pad = end-of-text), right",
             ([[4, 3, 0], [2, 0], [7, 0, 6, 0]], 0),
         ),
         Case("two sequences of equal length 3 (nothing to pad), pad_id=2", ([[3, 4, 5], [6, 7, 8]], 2)),
-        Case("a single sequence [9, 8] with pad_id=1, left", ([[9, 8]], 1), {"padding_side": "left"}),
+        Case("a single sequence [9, 8] with pad_id=1, left", ([[9, 8]], 1), left),
         Case(
             "left padding where real tokens equal pad_id=0 (hidden)",
             ([[0, 5], [6, 0, 7, 0], [0]], 0),
-            {"padding_side": "left"},
+            left,
             hidden=True,
         ),
         Case(
@@ -224,56 +196,67 @@ def _pad_batch_cases() -> list[Case]:
     ]
 
 
-_PB = "def pad_batch(sequences, pad_id, padding_side='right'):\n"
-_PB_LOOP = (
-    "    T = max(len(s) for s in sequences)\n"
-    "    ids = torch.full((len(sequences), T), pad_id, dtype=torch.long)\n"
-    "    mask = torch.zeros((len(sequences), T), dtype=torch.long)\n"
-    "    for r, s in enumerate(sequences):\n"
-    "        a = 0 if padding_side == 'right' else T - len(s)\n"
-    "        ids[r, a:a + len(s)] = torch.tensor(s)\n"
-    "        mask[r, a:a + len(s)] = 1\n"
+PAD_BATCH = Exercise(
+    "pad_batch", points=1, make_cases=_pad_batch_cases, summary="pad a batch and build its attention mask"
 )
-PAD_BATCH_MISTAKES = [
-    Mistake(
-        "always padded on the right (ignored padding_side)",
-        'with padding_side="left" the padding goes before the tokens.',
-        _HEAD + _PB + _PB_LOOP.replace("0 if padding_side == 'right' else T - len(s)", "0") + "    return ids, mask\n",
-    ),
-    Mistake(
-        "inverted the attention mask (1 on padding, 0 on tokens)",
-        "the mask is 1 where there is a real token.",
-        _HEAD + _PB + _PB_LOOP + "    return ids, 1 - mask\n",
-    ),
-    Mistake(
-        "computed the mask as input_ids != pad_id (wrong when a real token equals the pad id)",
-        "GPT-2 pads with its end-of-text token, which also ends real text: build the mask from the lengths.",
-        _HEAD + _PB + _PB_LOOP + "    return ids, (ids != pad_id).long()\n",
-    ),
-    Mistake(
-        "padded with 0 instead of pad_id",
-        "fill the padding with the pad_id argument.",
-        _HEAD + _PB + _PB_LOOP.replace("pad_id, dtype", "0, dtype") + "    return ids, mask\n",
-    ),
-    Mistake(
-        "padded to one more than the longest length",
-        "T is the longest sequence's length: max(len(s) for s in sequences).",
-        _HEAD
-        + _PB
-        + _PB_LOOP.replace("max(len(s) for s in sequences)", "max(len(s) for s in sequences) + 1")
-        + "    return ids, mask\n",
-    ),
-    Mistake(
-        "left padding by flipping the right-padded rows (reverses the tokens)",
-        "left padding moves the tokens to the end of the row in their original order.",
-        _HEAD
-        + _PB
-        + _PB_LOOP.replace("0 if padding_side == 'right' else T - len(s)", "0")
-        + "    if padding_side == 'left':\n"
-        "        return ids.flip(1), mask.flip(1)\n"
-        "    return ids, mask\n",
-    ),
-]
+
+
+@PAD_BATCH.mistake("always padded on the right (ignored padding_side)", 'with "left" the padding goes first.')
+def ignores_side(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences)
+    ids = torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in sequences])
+    return ids, torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in sequences])
+
+
+@PAD_BATCH.mistake("inverted the attention mask (1 on padding, 0 on tokens)", "the mask is 1 on real tokens.")
+def inverted_mask(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences)
+    pads = [[pad_id] * (T - len(s)) for s in sequences]
+    rows = [list(s) + p if padding_side == "right" else p + list(s) for s, p in zip(sequences, pads)]
+    mask = [[0] * len(s) + [1] * (T - len(s)) for s in sequences]
+    return torch.tensor(rows), torch.tensor(mask if padding_side == "right" else [m[::-1] for m in mask])
+
+
+@PAD_BATCH.mistake(
+    "computed the mask as input_ids != pad_id (wrong when a real token equals the pad id)",
+    "GPT-2 pads with end-of-text, which also ends real text: build the mask from the lengths.",
+)
+def mask_from_ids(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences)
+    pads = [[pad_id] * (T - len(s)) for s in sequences]
+    ids = torch.tensor([list(s) + p if padding_side == "right" else p + list(s) for s, p in zip(sequences, pads)])
+    return ids, (ids != pad_id).long()
+
+
+@PAD_BATCH.mistake("padded with 0 instead of pad_id", "fill the padding with the pad_id argument.")
+def pads_with_zero(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences)
+    ids, mask = torch.zeros(len(sequences), T, dtype=torch.long), torch.zeros(len(sequences), T, dtype=torch.long)
+    for r, s in enumerate(sequences):
+        a = 0 if padding_side == "right" else T - len(s)
+        ids[r, a : a + len(s)], mask[r, a : a + len(s)] = torch.tensor(s), 1
+    return ids, mask
+
+
+@PAD_BATCH.mistake("padded to one more than the longest length", "T is the longest length: max(len(s) for s in ...).")
+def one_too_long(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences) + 1
+    ids, mask = torch.full((len(sequences), T), pad_id), torch.zeros(len(sequences), T, dtype=torch.long)
+    for r, s in enumerate(sequences):
+        a = 0 if padding_side == "right" else T - len(s)
+        ids[r, a : a + len(s)], mask[r, a : a + len(s)] = torch.tensor(s), 1
+    return ids, mask
+
+
+@PAD_BATCH.mistake(
+    "left padding by flipping the right-padded rows (reverses the tokens)",
+    "left padding moves the tokens to the end of the row in their original order.",
+)
+def flips_rows(sequences, pad_id, padding_side="right"):
+    T = max(len(s) for s in sequences)
+    ids = torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in sequences])
+    mask = torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in sequences])
+    return (ids.flip(1), mask.flip(1)) if padding_side == "left" else (ids, mask)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,57 +286,67 @@ def _layer_norm_cases() -> list[Case]:
     ]
 
 
-_LN = "def layer_norm(x, weight, bias, eps=1e-5):\n"
-LAYER_NORM_MISTAKES = [
-    Mistake(
-        "used the unbiased variance (divided by D − 1)",
-        "layer norm uses the biased variance: the mean of the squared deviations (x.var(-1, unbiased=False)).",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    return (x - mu) / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight + bias\n",
-    ),
-    Mistake(
-        "put eps outside the square root",
-        "eps goes inside: (x − μ) / sqrt(σ² + ε).",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    sd = ((x - mu) ** 2).mean(-1, keepdim=True).sqrt()\n"
-        "    return (x - mu) / (sd + eps) * weight + bias\n",
-    ),
-    Mistake(
-        "normalised over the first dimension (like batch norm) instead of the features",
-        "each position is normalised over its own D features: reduce over dim=-1.",
-        _HEAD + _LN + "    mu = x.mean(0, keepdim=True)\n"
-        "    var = ((x - mu) ** 2).mean(0, keepdim=True)\n"
-        "    return (x - mu) / torch.sqrt(var + eps) * weight + bias\n",
-    ),
-    Mistake(
-        "forgot the learned scale and shift",
-        "multiply by weight and add bias after normalising.",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    var = ((x - mu) ** 2).mean(-1, keepdim=True)\n"
-        "    return (x - mu) / torch.sqrt(var + eps)\n",
-    ),
-    Mistake(
-        "divided by the variance instead of the standard deviation",
-        "divide by sqrt(σ² + ε).",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    var = ((x - mu) ** 2).mean(-1, keepdim=True)\n"
-        "    return (x - mu) / (var + eps) * weight + bias\n",
-    ),
-    Mistake(
-        "did not subtract the mean",
-        "centre first: x − μ.",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    var = ((x - mu) ** 2).mean(-1, keepdim=True)\n"
-        "    return x / torch.sqrt(var + eps) * weight + bias\n",
-    ),
-    Mistake(
-        "ignored the eps argument (hard-coded 1e-5)",
-        "use the eps that is passed in.",
-        _HEAD + _LN + "    mu = x.mean(-1, keepdim=True)\n"
-        "    var = ((x - mu) ** 2).mean(-1, keepdim=True)\n"
-        "    return (x - mu) / torch.sqrt(var + 1e-5) * weight + bias\n",
-    ),
-]
+LAYER_NORM = Exercise(
+    "layer_norm",
+    points=1,
+    make_cases=_layer_norm_cases,
+    forbidden=("layer_norm", "LayerNorm"),
+    grads=("x", "weight", "bias"),
+    summary="layer normalisation",
+)
+
+
+@LAYER_NORM.mistake("used the unbiased variance (divided by D − 1)", "use the biased variance: var(unbiased=False).")
+def unbiased_variance(x, weight, bias, eps=1e-5):
+    return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight + bias
+
+
+@LAYER_NORM.mistake("put eps outside the square root", "eps goes inside: (x − μ) / sqrt(σ² + ε).")
+def eps_outside_sqrt(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True)
+    return (x - mu) / (((x - mu) ** 2).mean(-1, keepdim=True).sqrt() + eps) * weight + bias
+
+
+@LAYER_NORM.mistake(
+    "normalised over the first dimension (like batch norm) instead of the features", "reduce over dim=-1."
+)
+def wrong_dim(x, weight, bias, eps=1e-5):
+    mu = x.mean(0, keepdim=True)
+    return (x - mu) / torch.sqrt(((x - mu) ** 2).mean(0, keepdim=True) + eps) * weight + bias
+
+
+@LAYER_NORM.mistake("forgot the learned scale and shift", "multiply by weight and add bias after normalising.")
+def no_affine(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps)
+
+
+@LAYER_NORM.mistake("divided by the variance instead of the standard deviation", "divide by sqrt(σ² + ε).")
+def divides_by_variance(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True)
+    return (x - mu) / (((x - mu) ** 2).mean(-1, keepdim=True) + eps) * weight + bias
+
+
+@LAYER_NORM.mistake("did not subtract the mean", "centre first: x − μ.")
+def not_centred(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True)
+    return x / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps) * weight + bias
+
+
+@LAYER_NORM.mistake("ignored the eps argument (hard-coded 1e-5)", "use the eps that is passed in.")
+def fixed_eps(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + 1e-5) * weight + bias
+
+
+@LAYER_NORM.mistake(
+    "treated the mean and variance as constants (detached statistics)",
+    "right values, wrong gradient: μ and σ depend on x, so backpropagate through them (no .detach()).",
+)
+def detached_statistics(x, weight, bias, eps=1e-5):
+    mu = x.mean(-1, keepdim=True).detach()
+    var = ((x - mu) ** 2).mean(-1, keepdim=True).detach()
+    return (x - mu) / torch.sqrt(var + eps) * weight + bias
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,45 +365,59 @@ def _gelu_cases() -> list[Case]:
     ]
 
 
-_GE = "def gelu_new(x):\n"
-_C = "math.sqrt(2.0 / math.pi)"
-GELU_MISTAKES = [
-    Mistake(
-        "used the exact (erf) GELU instead of GPT-2's tanh approximation",
-        "GPT-2 was trained with 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))); the exact GELU differs by up to ~5e-4.",
-        _HEAD + _GE + "    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))\n",
-    ),
-    Mistake(
-        "used the sigmoid approximation x·σ(1.702x)",
-        "that is a third variant (the 'quick GELU'); GPT-2 uses the tanh formula.",
-        _HEAD + _GE + "    return x * torch.sigmoid(1.702 * x)\n",
-    ),
-    Mistake(
-        "forgot the factor 1/2",
-        "0.5 · x · (1 + tanh(...)).",
-        _HEAD + _GE + f"    return x * (1 + torch.tanh({_C} * (x + 0.044715 * x ** 3)))\n",
-    ),
-    Mistake(
-        "used √2/π instead of √(2/π)",
-        "the constant is math.sqrt(2 / math.pi) ≈ 0.798.",
-        _HEAD + _GE + "    return 0.5 * x * (1 + torch.tanh(math.sqrt(2.0) / math.pi * (x + 0.044715 * x ** 3)))\n",
-    ),
-    Mistake(
-        "forgot the cubic term",
-        "the argument of tanh is √(2/π)·(x + 0.044715·x³).",
-        _HEAD + _GE + f"    return 0.5 * x * (1 + torch.tanh({_C} * x))\n",
-    ),
-    Mistake(
-        "used ReLU",
-        "GELU is smooth and slightly negative for x < 0; write the tanh formula.",
-        _HEAD + _GE + "    return torch.clamp(x, min=0)\n",
-    ),
-    Mistake(
-        "returned the gate 0.5·(1 + tanh(...)) without multiplying by x",
-        "GELU(x) = x · Φ(x): multiply the gate by x.",
-        _HEAD + _GE + f"    return 0.5 * (1 + torch.tanh({_C} * (x + 0.044715 * x ** 3)))\n",
-    ),
-]
+GELU_NEW = Exercise(
+    "gelu_new",
+    points=1,
+    make_cases=_gelu_cases,
+    forbidden=("gelu", "GELU"),
+    grads=("x",),
+    summary="GPT-2's tanh GELU",
+)
+
+
+@GELU_NEW.mistake("used the exact (erf) GELU instead of GPT-2's tanh approximation", "GPT-2 uses the tanh formula.")
+def exact_erf(x):
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
+
+
+@GELU_NEW.mistake(
+    "used the sigmoid approximation x·σ(1.702x)", "that is the 'quick GELU'; GPT-2 uses the tanh formula."
+)
+def quick_gelu(x):
+    return x * torch.sigmoid(1.702 * x)
+
+
+@GELU_NEW.mistake("forgot the factor 1/2", "0.5 · x · (1 + tanh(...)).")
+def no_half(x):
+    return x * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+@GELU_NEW.mistake("used √2/π instead of √(2/π)", "the constant is math.sqrt(2 / math.pi) ≈ 0.798.")
+def wrong_constant(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2.0) / math.pi * (x + 0.044715 * x**3)))
+
+
+@GELU_NEW.mistake("forgot the cubic term", "the argument of tanh is √(2/π)·(x + 0.044715·x³).")
+def no_cubic(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * x))
+
+
+@GELU_NEW.mistake("used ReLU", "GELU is smooth and slightly negative for x < 0.")
+def relu(x):
+    return torch.clamp(x, min=0)
+
+
+@GELU_NEW.mistake("returned the gate 0.5·(1 + tanh(...)) without multiplying by x", "GELU(x) = x · Φ(x).")
+def gate_only(x):
+    return 0.5 * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+@GELU_NEW.mistake(
+    "wrapped the result in torch.tensor(...), which cuts it from the graph",
+    "torch.tensor copies values only: return the tensor expression itself.",
+)
+def rewrapped(x):
+    return torch.tensor(0.5 * x * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,10 +429,7 @@ def _pattern_cases() -> list[Case]:
     g = seeded(13)
 
     def qk(*shape: int, std: float = 1.5, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-        return (
-            torch.randn(*shape, generator=g, dtype=dtype) * std,
-            torch.randn(*shape, generator=g, dtype=dtype) * std,
-        )
+        return tuple(torch.randn(*shape, generator=g, dtype=dtype) * std for _ in range(2))
 
     return [
         Case("q, k of shape [2, 3, 5, 8] (B=2, H=3, T=5, d_head=8)", qk(2, 3, 5, 8)),
@@ -436,59 +440,89 @@ def _pattern_cases() -> list[Case]:
     ]
 
 
-_AP = "def attention_pattern(q, k):\n    T, d = q.shape[-2], q.shape[-1]\n"
-_FUT = "    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)\n"
-ATTENTION_PATTERN_MISTAKES = [
-    Mistake(
-        "forgot the causal mask",
-        "position t may only attend to positions s ≤ t: set the scores above the diagonal to −inf.",
-        _HEAD + _AP + "    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)\n",
-    ),
-    Mistake(
-        "applied the mask after the softmax (rows no longer sum to 1)",
-        "add −inf to the scores before the softmax, so the remaining weights renormalise.",
-        _HEAD + _AP + _FUT + "    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)\n"
-        "    return a.masked_fill(future, 0.0)\n",
-    ),
-    Mistake(
-        "did not scale the scores by 1/sqrt(d_head)",
-        "divide q·k by sqrt(d_head) before the softmax.",
-        _HEAD + _AP + _FUT + "    s = (q @ k.transpose(-1, -2)).masked_fill(future, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-1)\n",
-    ),
-    Mistake(
-        "scaled by 1/d_head instead of 1/sqrt(d_head)",
-        "the scale is the square root of the head dimension.",
-        _HEAD + _AP + _FUT + "    s = (q @ k.transpose(-1, -2) / d).masked_fill(future, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-1)\n",
-    ),
-    Mistake(
-        "took the softmax over the queries (dim=-2) instead of the keys",
-        "each query's weights over the keys sum to 1: softmax over the last dimension.",
-        _HEAD + _AP + _FUT + "    s = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(future, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-2)\n",
-    ),
-    Mistake(
-        "masked the diagonal too (a position cannot attend to itself)",
-        "use triu(diagonal=1): position t sees s ≤ t, itself included (otherwise row 0 is all −inf and NaN).",
-        _HEAD + _AP + "    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(0)\n"
-        "    s = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(future, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-1)\n",
-    ),
-    Mistake(
-        "masked the past instead of the future (the mask is transposed)",
-        "the entries to hide are those with key index s > query index t: above the diagonal (triu).",
-        _HEAD + _AP + "    past = torch.ones(T, T, dtype=torch.bool, device=q.device).tril(-1)\n"
-        "    s = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(past, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-1)\n",
-    ),
-    Mistake(
-        "computed k·qᵀ instead of q·kᵀ",
-        "rows are queries and columns are keys: scores = q @ k.transpose(-1, -2).",
-        _HEAD + _AP + _FUT + "    s = (k @ q.transpose(-1, -2) / math.sqrt(d)).masked_fill(future, float('-inf'))\n"
-        "    return torch.softmax(s, dim=-1)\n",
-    ),
-]
+ATTENTION_PATTERN = Exercise(
+    "attention_pattern",
+    points=2,
+    make_cases=_pattern_cases,
+    forbidden=("scaled_dot_product_attention", "MultiheadAttention"),
+    grads=("q", "k"),
+    summary="causal attention weights",
+)
+
+
+@ATTENTION_PATTERN.mistake("forgot the causal mask", "set the scores above the diagonal (s > t) to −inf.")
+def no_mask(q, k):
+    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+
+
+@ATTENTION_PATTERN.mistake(
+    "applied the mask after the softmax (rows no longer sum to 1)", "add −inf before the softmax, not 0 after."
+)
+def mask_after_softmax(q, k):
+    T = q.shape[-2]
+    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+    return a.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), 0.0)
+
+
+@ATTENTION_PATTERN.mistake("did not scale the scores by 1/sqrt(d_head)", "divide q·k by sqrt(d_head).")
+def unscaled(q, k):
+    T = q.shape[-2]
+    s = (q @ k.transpose(-1, -2)).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, dim=-1)
+
+
+@ATTENTION_PATTERN.mistake("scaled by 1/d_head instead of 1/sqrt(d_head)", "the scale is 1/sqrt(d_head).")
+def scaled_by_d(q, k):
+    T = q.shape[-2]
+    s = (q @ k.transpose(-1, -2) / q.shape[-1]).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, dim=-1)
+
+
+@ATTENTION_PATTERN.mistake(
+    "took the softmax over the queries (dim=-2) instead of the keys", "softmax over the last dimension (keys)."
+)
+def softmax_over_queries(q, k):
+    T = q.shape[-2]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")), dim=-2)
+
+
+@ATTENTION_PATTERN.mistake(
+    "masked the diagonal too (a position cannot attend to itself)",
+    "use triu(diagonal=1): t sees s ≤ t, itself included.",
+)
+def masks_diagonal(q, k):
+    T = q.shape[-2]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(0), float("-inf")), dim=-1)
+
+
+@ATTENTION_PATTERN.mistake(
+    "masked the past instead of the future (the mask is transposed)", "hide key s > query t: above the diagonal."
+)
+def masks_past(q, k):
+    T = q.shape[-2]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).tril(-1), float("-inf")), dim=-1)
+
+
+@ATTENTION_PATTERN.mistake("computed k·qᵀ instead of q·kᵀ", "rows are queries, columns keys: q @ k.transpose(-1, -2).")
+def k_times_q(q, k):
+    T = q.shape[-2]
+    s = k @ q.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")), dim=-1)
+
+
+@ATTENTION_PATTERN.mistake(
+    "computed the scores under torch.no_grad() along with the mask",
+    "right pattern, no gradient to q and k: only the mask may be built outside autograd.",
+)
+def scores_without_grad(q, k):
+    T = q.shape[-2]
+    with torch.no_grad():
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(future, float("-inf")), dim=-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,117 +530,148 @@ ATTENTION_PATTERN_MISTAKES = [
 # --------------------------------------------------------------------------------------------
 
 
-def _attn_params(g: torch.Generator, d: int) -> dict[str, torch.Tensor]:
-    return {k[len("attn.") :]: v for k, v in block_params(g, d).items() if k.startswith("attn.")}
-
-
 def _attention_cases() -> list[Case]:
     g = seeded(14)
+
+    def case(describe: str, B: int, T: int, D: int, n_head: int, hidden: bool = False) -> Case:
+        x = torch.randn(B, T, D, generator=g)
+        attn = {k[len("attn.") :]: v for k, v in block_params(g, D).items() if k.startswith("attn.")}
+        return Case(describe, (x, attn, n_head), hidden=hidden)
+
     return [
-        Case("x [2, 5, 32] with n_head=4 (d_head=8)", (torch.randn(2, 5, 32, generator=g), _attn_params(g, 32), 4)),
-        Case("a single position x [1, 1, 32], n_head=4", (torch.randn(1, 1, 32, generator=g), _attn_params(g, 32), 4)),
-        Case("x [1, 6, 16] with one head (n_head=1)", (torch.randn(1, 6, 16, generator=g), _attn_params(g, 16), 1)),
-        Case("x [2, 4, 32] with n_head=8 (d_head=4)", (torch.randn(2, 4, 32, generator=g), _attn_params(g, 32), 8)),
-        Case(
-            "x [3, 7, 24] with n_head=2 (hidden)",
-            (torch.randn(3, 7, 24, generator=g), _attn_params(g, 24), 2),
-            hidden=True,
-        ),
+        case("x [2, 5, 32] with n_head=4 (d_head=8)", 2, 5, 32, 4),
+        case("a single position x [1, 1, 32], n_head=4", 1, 1, 32, 4),
+        case("x [1, 6, 16] with one head (n_head=1)", 1, 6, 16, 1),
+        case("x [2, 4, 32] with n_head=8 (d_head=4)", 2, 4, 32, 8),
+        case("x [3, 7, 24] with n_head=2 (hidden)", 3, 7, 24, 2, hidden=True),
     ]
 
 
-_CSA = (
-    "def causal_self_attention(x, params, n_head):\n"
-    "    B, T, D = x.shape\n"
-    "    dh = D // n_head\n"
-    "    q, k, v = (x @ params['c_attn.weight'] + params['c_attn.bias']).split(D, dim=-1)\n"
+CAUSAL_SELF_ATTENTION = Exercise(
+    "causal_self_attention",
+    points=3,
+    make_cases=_attention_cases,
+    call=_traced_weights,
+    parameter_grads=True,
+    forbidden=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
+    summary="multi-head causal self-attention with GPT-2's packed weights",
 )
-_CSA_MASK = "    future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)\n"
-_CSA_OK_HEADS = "    q, k, v = (t.reshape(B, T, n_head, dh).transpose(1, 2) for t in (q, k, v))\n"
-_CSA_OK_PATTERN = (
-    "    a = torch.softmax((q @ k.transpose(-1, -2) / math.sqrt(dh)).masked_fill(future, float('-inf')), dim=-1)\n"
+
+
+@CAUSAL_SELF_ATTENTION.mistake(
+    "split the heads with reshape(B, n_head, T, d_head), which mixes positions and heads",
+    "reshape(B, T, n_head, d_head), then transpose(1, 2).",
 )
-_CSA_OK_MERGE = "    z = (a @ v).transpose(1, 2).reshape(B, T, D)\n"
-_CSA_OK_OUT = "    return z @ params['c_proj.weight'] + params['c_proj.bias']\n"
-CAUSAL_SELF_ATTENTION_MISTAKES = [
-    Mistake(
-        "split the heads with reshape(B, n_head, T, d_head), which mixes positions and heads",
-        "cut the last dimension into heads: reshape(B, T, n_head, d_head), then transpose(1, 2).",
-        _HEAD
-        + _CSA
-        + _CSA_MASK
-        + "    q, k, v = (t.reshape(B, n_head, T, dh) for t in (q, k, v))\n"
-        + _CSA_OK_PATTERN
-        + _CSA_OK_MERGE
-        + _CSA_OK_OUT,
-    ),
-    Mistake(
-        "merged the heads without transposing back",
-        "[B, H, T, d_head] must become [B, T, H, d_head] (transpose(1, 2)) before reshaping to [B, T, D].",
-        _HEAD + _CSA + _CSA_MASK + _CSA_OK_HEADS + _CSA_OK_PATTERN + "    z = (a @ v).reshape(B, T, D)\n" + _CSA_OK_OUT,
-    ),
-    Mistake(
-        "scaled by sqrt(d_model) instead of sqrt(d_head)",
-        "each head's dot product has d_head terms: divide by sqrt(D / n_head).",
-        _HEAD
-        + _CSA
-        + _CSA_MASK
-        + _CSA_OK_HEADS
-        + _CSA_OK_PATTERN.replace("math.sqrt(dh)", "math.sqrt(D)")
-        + _CSA_OK_MERGE
-        + _CSA_OK_OUT,
-    ),
-    Mistake(
-        "forgot the causal mask",
-        "mask the scores above the diagonal with −inf before the softmax.",
-        _HEAD
-        + _CSA
-        + _CSA_OK_HEADS
-        + "    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1)\n"
-        + _CSA_OK_MERGE
-        + _CSA_OK_OUT,
-    ),
-    Mistake(
-        "forgot the output projection c_proj",
-        "after merging the heads, apply x @ c_proj.weight + c_proj.bias.",
-        _HEAD + _CSA + _CSA_MASK + _CSA_OK_HEADS + _CSA_OK_PATTERN + _CSA_OK_MERGE + "    return z\n",
-    ),
-    Mistake(
-        "transposed c_proj.weight (GPT-2's Conv1D stores [in, out], unlike nn.Linear's [out, in])",
-        "GPT-2's layers compute x @ W + b with W of shape [in, out]; do not transpose.",
-        _HEAD
-        + _CSA
-        + _CSA_MASK
-        + _CSA_OK_HEADS
-        + _CSA_OK_PATTERN
-        + _CSA_OK_MERGE
-        + "    return z @ params['c_proj.weight'].T + params['c_proj.bias']\n",
-    ),
-    Mistake(
-        "unpacked c_attn per head (interleaved [q_h k_h v_h] layout) instead of [q | k | v]",
-        "GPT-2 packs all queries, then all keys, then all values: split the 3D outputs into three blocks of D.",
-        _HEAD + "def causal_self_attention(x, params, n_head):\n"
-        "    B, T, D = x.shape\n"
-        "    dh = D // n_head\n"
-        "    qkv = (x @ params['c_attn.weight'] + params['c_attn.bias']).reshape(B, T, n_head, 3 * dh)\n"
-        "    q, k, v = (t.transpose(1, 2) for t in qkv.split(dh, dim=-1))\n"
-        + _CSA_MASK
-        + _CSA_OK_PATTERN
-        + _CSA_OK_MERGE
-        + _CSA_OK_OUT,
-    ),
-    Mistake(
-        "left out the biases",
-        "both c_attn and c_proj have a bias: x @ W + b.",
-        _HEAD
-        + _CSA.replace(" + params['c_attn.bias']", "")
-        + _CSA_MASK
-        + _CSA_OK_HEADS
-        + _CSA_OK_PATTERN
-        + _CSA_OK_MERGE
-        + "    return z @ params['c_proj.weight']\n",
-    ),
-]
+def heads_reshaped_wrong(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (
+        t.reshape(B, n_head, T, D // n_head) for t in (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    )
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake(
+    "merged the heads without transposing back", "[B, H, T, d_head] → transpose(1, 2) → reshape(B, T, D)."
+)
+def merged_without_transpose(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    z = (torch.softmax(s, -1) @ v).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake("scaled by sqrt(d_model) instead of sqrt(d_head)", "divide by sqrt(D / n_head).")
+def scaled_by_d_model(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake("forgot the causal mask", "mask the scores above the diagonal with −inf.")
+def unmasked(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    z = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D // n_head), -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake("forgot the output projection c_proj", "finish with z @ c_proj.weight + c_proj.bias.")
+def no_output_projection(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    return (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+
+
+@CAUSAL_SELF_ATTENTION.mistake(
+    "transposed c_proj.weight (GPT-2's Conv1D stores [in, out], unlike nn.Linear's [out, in])",
+    "GPT-2 computes x @ W + b with W [in, out]; do not transpose.",
+)
+def transposed_projection(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"].T + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake(
+    "unpacked c_attn per head (interleaved [q_h k_h v_h] layout) instead of [q | k | v]",
+    "GPT-2 packs all queries, then all keys, then all values: split into three blocks of D.",
+)
+def interleaved_heads(x, params, n_head):
+    B, T, D = x.shape
+    qkv = (x @ params["c_attn.weight"] + params["c_attn.bias"]).reshape(B, T, n_head, 3 * (D // n_head))
+    q, k, v = (t.transpose(1, 2) for t in qkv.split(D // n_head, dim=-1))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake("left out the biases", "both c_attn and c_proj have a bias: x @ W + b.")
+def no_biases(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
+        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
+    )
+    return (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D) @ params["c_proj.weight"]
+
+
+@CAUSAL_SELF_ATTENTION.mistake(
+    "computed the attention pattern under torch.no_grad() (as if it were only for display)",
+    "right output, wrong gradients: the queries' and keys' weights learn through the pattern too.",
+)
+def pattern_without_grad(x, params, n_head):
+    B, T, D = x.shape
+    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
+    with torch.no_grad():
+        s = q @ k.transpose(-1, -2) / math.sqrt(D // n_head)
+        a = torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")), -1)
+    z = (a @ v).transpose(1, 2).reshape(B, T, D)
+    return z @ params["c_proj.weight"] + params["c_proj.bias"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,67 +693,132 @@ def _block_cases() -> list[Case]:
     ]
 
 
-_BL = "def gpt_block(x, params, n_head):\n    p = params\n"
-_BL_ATTN = "_w01_attn(_w01_ln(x, p['ln_1.weight'], p['ln_1.bias']), _w01_sub(p, 'attn.'), n_head)"
-_BL_FC = "(_w01_ln({h}, p['ln_2.weight'], p['ln_2.bias']) @ p['mlp.c_fc.weight'] + p['mlp.c_fc.bias'])"
-_BL_MLP = "{act}" + _BL_FC + " @ p['mlp.c_proj.weight'] + p['mlp.c_proj.bias']"
-GPT_BLOCK_MISTAKES = [
-    Mistake(
-        "forgot the residual connection around attention",
-        "h = x + attn(ln_1(x)): the attention output is added to the stream, not substituted for it.",
-        _src(_BL + f"    h = {_BL_ATTN}\n" + "    return h + " + _BL_MLP.format(act="_w01_gelu", h="h") + "\n"),
-    ),
-    Mistake(
-        "forgot the residual connection around the MLP",
-        "y = h + mlp(ln_2(h)).",
-        _src(_BL + f"    h = x + {_BL_ATTN}\n" + "    return " + _BL_MLP.format(act="_w01_gelu", h="h") + "\n"),
-    ),
-    Mistake(
-        "post-LN: normalised after each residual addition (the original Transformer) instead of before",
-        "GPT-2 is pre-LN: x + sublayer(LN(x)); the residual stream itself is never normalised.",
-        _src(
-            _BL + "    h = _w01_ln(x + _w01_attn(x, _w01_sub(p, 'attn.'), n_head), p['ln_1.weight'], p['ln_1.bias'])\n"
-            "    m = _w01_gelu(h @ p['mlp.c_fc.weight'] + p['mlp.c_fc.bias']) @ p['mlp.c_proj.weight'] + p['mlp.c_proj.bias']\n"
-            "    return _w01_ln(h + m, p['ln_2.weight'], p['ln_2.bias'])\n"
-        ),
-    ),
-    Mistake(
-        "used the exact (erf) GELU instead of GPT-2's tanh approximation",
-        "GPT-2 was trained with gelu_new (the tanh formula); the exact GELU gives slightly different outputs.",
-        _src(_BL + f"    h = x + {_BL_ATTN}\n" + "    return h + " + _BL_MLP.format(act="F.gelu", h="h") + "\n"),
-    ),
-    Mistake(
-        "used ReLU in the MLP",
-        "GPT-2's MLP nonlinearity is the tanh GELU.",
-        _src(_BL + f"    h = x + {_BL_ATTN}\n" + "    return h + " + _BL_MLP.format(act="torch.relu", h="h") + "\n"),
-    ),
-    Mistake(
-        "used ln_1's weights for both layer norms",
-        "the MLP has its own layer norm: ln_2.weight and ln_2.bias.",
-        _src(
-            _BL
-            + f"    h = x + {_BL_ATTN}\n"
-            + "    return h + "
-            + _BL_MLP.format(act="_w01_gelu", h="h").replace("ln_2", "ln_1")
-            + "\n"
-        ),
-    ),
-    Mistake(
-        "parallel attention and MLP (both read x, as in GPT-J) instead of sequential",
-        "in GPT-2 the MLP reads the stream after the attention output has been added.",
-        _src(_BL + f"    return x + {_BL_ATTN} + " + _BL_MLP.format(act="_w01_gelu", h="x") + "\n"),
-    ),
-    Mistake(
-        "applied layer norm without its learned weight and bias",
-        "LN(x) = normalised x · weight + bias, with each layer norm's own parameters.",
-        _src(
-            _BL + "    ln = lambda t, w, b: F.layer_norm(t, (t.shape[-1],), eps=1e-5)\n"
-            "    h = x + _w01_attn(ln(x, 0, 0), _w01_sub(p, 'attn.'), n_head)\n"
-            "    m = _w01_gelu(ln(h, 0, 0) @ p['mlp.c_fc.weight'] + p['mlp.c_fc.bias'])\n"
-            "    return h + m @ p['mlp.c_proj.weight'] + p['mlp.c_proj.bias']\n"
-        ),
-    ),
-]
+GPT_BLOCK = Exercise(
+    "gpt_block",
+    points=3,
+    make_cases=_block_cases,
+    call=_traced_weights,
+    parameter_grads=True,
+    rtol=1e-4,
+    atol=1e-4,
+    grad_atol=1e-4,
+    summary="a GPT-2 block",
+)
+
+# Each mistake is the same block (ln: layer norm i, lin: a Conv1D layer, sdpa attention) with one thing wrong.
+
+
+@GPT_BLOCK.mistake("forgot the residual connection around attention", "h = x + attn(ln_1(x)), not attn(ln_1(x)).")
+def no_attention_residual(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = lin(z, "attn.c_proj")
+    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake("forgot the residual connection around the MLP", "y = h + mlp(ln_2(h)).")
+def no_mlp_residual(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = x + lin(z, "attn.c_proj")
+    return lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake(
+    "post-LN: normalised after each residual addition (the original Transformer) instead of before",
+    "GPT-2 is pre-LN: x + sublayer(LN(x)); the residual stream itself is never normalised.",
+)
+def post_ln(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(x, "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = ln(x + lin(z, "attn.c_proj"), 1)
+    return ln(h + lin(F.gelu(lin(h, "mlp.c_fc"), approximate="tanh"), "mlp.c_proj"), 2)
+
+
+@GPT_BLOCK.mistake("used the exact (erf) GELU instead of GPT-2's tanh approximation", "GPT-2's MLP uses gelu_new.")
+def exact_gelu(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = x + lin(z, "attn.c_proj")
+    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc")), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake("used ReLU in the MLP", "GPT-2's MLP nonlinearity is the tanh GELU.")
+def relu_mlp(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = x + lin(z, "attn.c_proj")
+    return h + lin(torch.relu(lin(ln(h, 2), "mlp.c_fc")), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake(
+    "used ln_1's weights for both layer norms", "the MLP has its own layer norm: ln_2.weight, ln_2.bias."
+)
+def ln_1_twice(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p["ln_1.weight"], p["ln_1.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = x + lin(z, "attn.c_proj")
+    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake(
+    "parallel attention and MLP (both read x, as in GPT-J) instead of sequential",
+    "in GPT-2 the MLP reads the stream after the attention output has been added.",
+)
+def parallel_sublayers(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    return x + lin(z, "attn.c_proj") + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake(
+    "applied layer norm without its learned weight and bias", "LN(x) = normalised x · weight + bias, per layer norm."
+)
+def ln_without_affine(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,))
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+    h = x + lin(z, "attn.c_proj")
+    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+
+@GPT_BLOCK.mistake(
+    "ran the attention sub-layer under torch.no_grad() (a frozen attention)",
+    "right output, but the attention weights and ln_1 never learn: keep every sub-layer in the graph.",
+)
+def frozen_attention(x, params, n_head):
+    p, (B, T, D) = params, x.shape
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
+    with torch.no_grad():
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+        a = lin(z, "attn.c_proj")
+    h = x + a
+    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
 
 
 # --------------------------------------------------------------------------------------------
@@ -720,66 +850,167 @@ def _forward_cases() -> list[Case]:
     ]
 
 
-_FW = (
-    "def gpt_forward(input_ids, params, n_head):\n"
-    "    p = params\n"
-    "    T = input_ids.shape[1]\n"
-    "    wte, wpe = p['transformer.wte.weight'], p['transformer.wpe.weight']\n"
+GPT_FORWARD = Exercise(
+    "gpt_forward",
+    points=3,
+    make_cases=_forward_cases,
+    call=_traced_weights,
+    parameter_grads=True,
+    rtol=1e-4,
+    atol=1e-4,
+    grad_atol=1e-4,
+    summary="GPT-2's forward pass, ids to logits",
 )
-_FW_EMB = "    x = wte[input_ids] + wpe[torch.arange(T, device=input_ids.device)]\n"
-_FW_LOOP = (
-    "    for i in range(_w01_n_layer(p)):\n        x = _w01_block(x, _w01_sub(p, f'transformer.h.{i}.'), n_head)\n"
+
+# Each mistake is the same forward pass (block: one pre-LN block, ln_f: the final layer norm) with one thing wrong.
+
+
+@GPT_FORWARD.mistake("forgot the position embeddings", "add wpe[0..T-1] to the token embeddings.")
+def no_positions(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte = params, params["transformer.wte.weight"]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    x = wte[input_ids]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return ln_f(x) @ wte.T
+
+
+@GPT_FORWARD.mistake("position ids start at 1 instead of 0 (off by one)", "the first token has position 0: arange(T).")
+def positions_from_one(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    x = wte[input_ids] + p["transformer.wpe.weight"][torch.arange(1, T + 1)]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return ln_f(x) @ wte.T
+
+
+@GPT_FORWARD.mistake("forgot the final layer norm ln_f", "apply transformer.ln_f before unembedding.")
+def no_final_ln(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return x @ wte.T
+
+
+@GPT_FORWARD.mistake(
+    "scaled the token embeddings by sqrt(D) (the original Transformer does, GPT-2 does not)",
+    "GPT-2's input is simply wte[ids] + wpe[positions].",
 )
-_FW_LNF = "    x = _w01_ln(x, p['transformer.ln_f.weight'], p['transformer.ln_f.bias'])\n"
-_FW_OUT = "    return x @ wte.T\n"
-GPT_FORWARD_MISTAKES = [
-    Mistake(
-        "forgot the position embeddings",
-        "add wpe[0..T-1] to the token embeddings: without them the model cannot tell positions apart.",
-        _src(_FW + "    x = wte[input_ids]\n" + _FW_LOOP + _FW_LNF + _FW_OUT),
-    ),
-    Mistake(
-        "position ids start at 1 instead of 0 (off by one)",
-        "the first token has position 0: torch.arange(T).",
-        _src(
-            _FW
-            + "    x = wte[input_ids] + wpe[torch.arange(1, T + 1, device=input_ids.device)]\n"
-            + _FW_LOOP
-            + _FW_LNF
-            + _FW_OUT
-        ),
-    ),
-    Mistake(
-        "forgot the final layer norm ln_f",
-        "apply transformer.ln_f to the output of the last block before unembedding.",
-        _src(_FW + _FW_EMB + _FW_LOOP + _FW_OUT),
-    ),
-    Mistake(
-        "scaled the token embeddings by sqrt(D) (the original Transformer does, GPT-2 does not)",
-        "GPT-2's input is simply wte[ids] + wpe[positions].",
-        _src(
-            _FW
-            + "    x = wte[input_ids] * math.sqrt(wte.shape[1]) + wpe[torch.arange(T, device=input_ids.device)]\n"
-            + _FW_LOOP
-            + _FW_LNF
-            + _FW_OUT
-        ),
-    ),
-    Mistake(
-        "applied every block to the embeddings instead of chaining them (only the last block counts)",
-        "each block's input is the previous block's output: x = block(x, ...).",
-        _src(
-            _FW + "    e = wte[input_ids] + wpe[torch.arange(T, device=input_ids.device)]\n"
-            "    for i in range(_w01_n_layer(p)):\n"
-            "        x = _w01_block(e, _w01_sub(p, f'transformer.h.{i}.'), n_head)\n" + _FW_LNF + _FW_OUT
-        ),
-    ),
-    Mistake(
-        "returned probabilities (softmax) instead of logits",
-        "return the raw scores h @ wteᵀ; sampling and the loss normalise them later.",
-        _src(_FW + _FW_EMB + _FW_LOOP + _FW_LNF + "    return torch.softmax(x @ wte.T, dim=-1)\n"),
-    ),
-]
+def scaled_embeddings(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    x = wte[input_ids] * math.sqrt(wte.shape[1]) + p["transformer.wpe.weight"][:T]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return ln_f(x) @ wte.T
+
+
+@GPT_FORWARD.mistake(
+    "applied every block to the embeddings instead of chaining them (only the last block counts)",
+    "each block's input is the previous block's output: x = block(x, ...).",
+)
+def blocks_not_chained(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    e = x = wte[input_ids] + p["transformer.wpe.weight"][:T]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(e, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return ln_f(x) @ wte.T
+
+
+@GPT_FORWARD.mistake("returned probabilities (softmax) instead of logits", "return the raw scores h @ wteᵀ.")
+def returns_probabilities(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return torch.softmax(ln_f(x) @ wte.T, dim=-1)
+
+
+@GPT_FORWARD.mistake(
+    "unembedded with wte.data (the tied weight then learns only as an embedding)",
+    "right logits, wrong gradient: use the tied tensor itself (wte.T), never .data or .detach().",
+)
+def detached_unembedding(input_ids, params, n_head):
+    def block(x, b):
+        B, T, D = x.shape
+        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
+        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
+        x = x + lin(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
+        )
+        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
+    return ln_f(x) @ wte.data.T
 
 
 # --------------------------------------------------------------------------------------------
@@ -811,109 +1042,109 @@ def _sampling_cases() -> list[Case]:
     ]
 
 
-_SP = "def sampling_probs(logits, temperature=1.0, top_k=None):\n"
-_SP_GREEDY = (
-    "    if temperature == 0:\n        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)\n"
+SAMPLING_PROBS = Exercise("sampling_probs", points=2, make_cases=_sampling_cases, summary="temperature and top-k")
+
+
+@SAMPLING_PROBS.mistake("multiplied by the temperature instead of dividing", "softmax(logits / τ): small τ sharpens.")
+def times_temperature(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits * temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake(
+    "kept k + 1 tokens (off by one in the threshold index)", "the threshold is topk(k).values[..., -1]."
 )
-_SP_KEEP = "    if top_k and top_k < logits.shape[-1]:\n"
-SAMPLING_MISTAKES = [
-    Mistake(
-        "multiplied by the temperature instead of dividing",
-        "sample from softmax(logits / τ): a small τ must sharpen the distribution.",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits * temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "kept k + 1 tokens (off by one in the threshold index)",
-        "the threshold is the k-th largest value: topk(k).values[..., -1] (index k − 1 of the sorted values).",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z < z.sort(-1, descending=True).values[..., top_k:top_k + 1], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "filtered with <= instead of < (the k-th token itself is dropped)",
-        "keep every token whose logit is at least the k-th largest: remove only those strictly below it.",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z <= z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "kept the k smallest logits",
-        "top-k keeps the largest: topk(k, largest=True), and removes what lies below its last value.",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z > z.topk(top_k, -1, largest=False).values[..., -1:], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "filtered after normalising (the kept probabilities no longer sum to 1)",
-        "set the removed logits to −inf first, then take the softmax.",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n    p = torch.softmax(z, -1)\n"
-        + _SP_KEEP
-        + "        p = p.masked_fill(z < z.topk(top_k, -1).values[..., -1:], 0.0)\n"
-        "    return p\n",
-    ),
-    Mistake(
-        "returned log-probabilities instead of probabilities",
-        "return softmax(...), not log_softmax(...).",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-        "    return torch.log_softmax(z, -1)\n",
-    ),
-    Mistake(
-        "divided by a temperature of 0 instead of decoding greedily",
-        "τ = 0 means greedy: put all the probability on the argmax.",
-        _HEAD
-        + _SP
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "kept exactly k tokens by index (tokens tied with the k-th value were dropped)",
-        "compare with the k-th largest value so that ties survive, as transformers' TopKLogitsWarper does.",
-        _HEAD
-        + _SP
-        + _SP_GREEDY
-        + "    z = logits / temperature\n"
-        + _SP_KEEP
-        + "        keep = torch.zeros_like(z, dtype=torch.bool).scatter(-1, z.topk(top_k, -1).indices, True)\n"
-        "        z = z.masked_fill(~keep, float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-    Mistake(
-        "did not handle top_k larger than the vocabulary",
-        "when top_k ≥ V there is nothing to filter (torch.topk raises for k > V).",
-        _HEAD + _SP + _SP_GREEDY + "    z = logits / temperature\n"
-        "    if top_k:\n"
-        "        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-        "    return torch.softmax(z, -1)\n",
-    ),
-]
+def keeps_k_plus_one(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.sort(-1, descending=True).values[..., top_k : top_k + 1], float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake(
+    "filtered with <= instead of < (the k-th token itself is dropped)", "remove only logits strictly below the k-th."
+)
+def drops_kth(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z <= z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake("kept the k smallest logits", "top-k keeps the largest logits.")
+def keeps_smallest(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z > z.topk(top_k, -1, largest=False).values[..., -1:], float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake(
+    "filtered after normalising (the kept probabilities no longer sum to 1)",
+    "set removed logits to −inf, then softmax.",
+)
+def filters_after_softmax(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    p = torch.softmax(z, -1)
+    if top_k and top_k < z.shape[-1]:
+        p = p.masked_fill(z < z.topk(top_k, -1).values[..., -1:], 0.0)
+    return p
+
+
+@SAMPLING_PROBS.mistake("returned log-probabilities instead of probabilities", "return softmax(...), not log_softmax.")
+def log_probs(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return torch.log_softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake(
+    "divided by a temperature of 0 instead of decoding greedily", "τ = 0 means greedy: all the mass on the argmax."
+)
+def divides_by_zero(logits, temperature=1.0, top_k=None):
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake(
+    "kept exactly k tokens by index (tokens tied with the k-th value were dropped)",
+    "compare with the k-th largest value so that ties survive, as transformers' TopKLogitsWarper does.",
+)
+def drops_ties(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k and top_k < z.shape[-1]:
+        keep = torch.zeros_like(z, dtype=torch.bool).scatter(-1, z.topk(top_k, -1).indices, True)
+        z = z.masked_fill(~keep, float("-inf"))
+    return torch.softmax(z, -1)
+
+
+@SAMPLING_PROBS.mistake("did not handle top_k larger than the vocabulary", "when top_k ≥ V there is nothing to filter.")
+def top_k_too_large(logits, temperature=1.0, top_k=None):
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits / temperature
+    if top_k:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return torch.softmax(z, -1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -954,227 +1185,67 @@ def _sample_token_cases() -> list[Case]:
     ]
 
 
-_ST = (
-    "def sample_token(logits, u, temperature=1.0, top_k=None):\n"
-    "    if temperature == 0:\n"
-    "        p = F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)\n"
-    "    else:\n"
-    "        z = logits / temperature\n"
-    "        if top_k and top_k < z.shape[-1]:\n"
-    "            z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-    "        p = torch.softmax(z, -1)\n"
+SAMPLE_TOKEN = Exercise(
+    "sample_token", points=2, make_cases=_sample_token_cases, summary="inverse-CDF sampling with given uniforms"
 )
-SAMPLE_TOKEN_MISTAKES = [
-    Mistake(
-        "compared cdf >= u, so a token with probability 0 can be drawn when u = 0",
-        "return the smallest i with cdf[i] > u (strictly): a token of probability 0 has an empty interval.",
-        _HEAD + _ST + "    return (p.cumsum(-1) < u[:, None]).sum(-1)\n",
-    ),
-    Mistake(
-        "returned the index one position too early",
-        "the drawn token is the first whose cdf exceeds u, not the last one below it.",
-        _HEAD + _ST + "    return (p.cumsum(-1) <= u[:, None]).sum(-1) - 1\n",
-    ),
-    Mistake(
-        "sampled from the plain softmax, ignoring temperature and top_k",
-        "build the cdf from sampling_probs(logits, temperature, top_k).",
-        _HEAD + _ST + "    return (torch.softmax(logits, -1).cumsum(-1) <= u[:, None]).sum(-1)\n",
-    ),
-    Mistake(
-        "took the argmax instead of sampling",
-        "use u: the token is drawn by inverse-CDF sampling, not chosen greedily (unless temperature is 0).",
-        _HEAD + _ST + "    return p.argmax(-1)\n",
-    ),
-    Mistake(
-        "forgot to normalise before the cumulative sum",
-        "the cdf must end at 1: cumulate probabilities, not exp(logits).",
-        _HEAD
-        + _ST
-        + "    w = p if temperature == 0 else torch.exp(z)\n"
-        + "    return (w.cumsum(-1) <= u[:, None]).sum(-1)\n",
-    ),
-    Mistake(
-        "took the cumulative sum over the batch dimension",
-        "cumulate over the vocabulary: cumsum(dim=-1).",
-        _HEAD + _ST + "    return (p.cumsum(0) <= u[:, None]).sum(-1)\n",
-    ),
-]
+
+
+@SAMPLE_TOKEN.mistake(
+    "compared cdf >= u, so a token with probability 0 can be drawn when u = 0",
+    "return the smallest i with cdf[i] > u (strictly).",
+)
+def cdf_at_least_u(logits, u, temperature=1.0, top_k=None):
+    z = logits / max(temperature, 1e-9)
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return (torch.softmax(z, -1).cumsum(-1) < u[:, None]).sum(-1)
+
+
+@SAMPLE_TOKEN.mistake("returned the index one position too early", "the token is the first whose cdf exceeds u.")
+def one_too_early(logits, u, temperature=1.0, top_k=None):
+    z = logits / max(temperature, 1e-9)
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return (torch.softmax(z, -1).cumsum(-1) <= u[:, None]).sum(-1) - 1
+
+
+@SAMPLE_TOKEN.mistake(
+    "sampled from the plain softmax, ignoring temperature and top_k", "build the cdf from sampling_probs(...)."
+)
+def plain_softmax(logits, u, temperature=1.0, top_k=None):
+    return (torch.softmax(logits, -1).cumsum(-1) <= u[:, None]).sum(-1)
+
+
+@SAMPLE_TOKEN.mistake("took the argmax instead of sampling", "use u: inverse-CDF sampling, greedy only at τ = 0.")
+def argmax(logits, u, temperature=1.0, top_k=None):
+    return logits.argmax(-1)
+
+
+@SAMPLE_TOKEN.mistake("forgot to normalise before the cumulative sum", "the cdf must end at 1: cumulate probabilities.")
+def unnormalised_cdf(logits, u, temperature=1.0, top_k=None):
+    z = logits / max(temperature, 1e-9)
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return (torch.exp(z).cumsum(-1) <= u[:, None]).sum(-1).clamp(max=z.shape[-1] - 1)
+
+
+@SAMPLE_TOKEN.mistake("took the cumulative sum over the batch dimension", "cumulate over the vocabulary: cumsum(-1).")
+def cumsum_over_batch(logits, u, temperature=1.0, top_k=None):
+    z = logits / max(temperature, 1e-9)
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return (torch.softmax(z, -1).cumsum(0) <= u[:, None]).sum(-1).clamp(max=z.shape[-1] - 1)
 
 
 EXERCISES = [
-    Exercise(
-        f"{WEEK}.merge_pair",
-        points=1,
-        make_cases=_merge_pair_cases,
-        mistakes=MERGE_PAIR_MISTAKES,
-        alternatives=[
-            "def merge_pair(ids, pair, new_id):\n"
-            "    out, skip = [], False\n"
-            "    for a, b in zip(ids, list(ids[1:]) + [None]):\n"
-            "        if skip:\n"
-            "            skip = False\n"
-            "        elif (a, b) == tuple(pair):\n"
-            "            out.append(new_id)\n"
-            "            skip = True\n"
-            "        else:\n"
-            "            out.append(a)\n"
-            "    return out\n"
-        ],
-        summary="one BPE merge step",
-    ),
-    Exercise(
-        f"{WEEK}.pad_batch",
-        points=1,
-        make_cases=_pad_batch_cases,
-        mistakes=PAD_BATCH_MISTAKES,
-        alternatives=[
-            "import torch\n\ndef pad_batch(sequences, pad_id, padding_side='right'):\n"
-            "    T = max(map(len, sequences))\n"
-            "    rows, masks = [], []\n"
-            "    for s in sequences:\n"
-            "        pad = [pad_id] * (T - len(s))\n"
-            "        zeros, ones = [0] * (T - len(s)), [1] * len(s)\n"
-            "        rows.append(list(s) + pad if padding_side == 'right' else pad + list(s))\n"
-            "        masks.append(ones + zeros if padding_side == 'right' else zeros + ones)\n"
-            "    return torch.tensor(rows), torch.tensor(masks, dtype=torch.bool)\n"
-        ],
-        summary="pad a batch and build its attention mask",
-    ),
-    Exercise(
-        f"{WEEK}.layer_norm",
-        points=1,
-        make_cases=_layer_norm_cases,
-        mistakes=LAYER_NORM_MISTAKES,
-        forbidden=("layer_norm", "LayerNorm"),
-        alternatives=[
-            "import torch\n\ndef layer_norm(x, weight, bias, eps=1e-5):\n"
-            "    x64 = x.double()\n"
-            "    centred = x64 - x64.mean(-1, keepdim=True)\n"
-            "    out = centred * torch.rsqrt(x64.var(-1, unbiased=False, keepdim=True) + eps)\n"
-            "    return (out * weight.double() + bias.double()).to(x.dtype)\n"
-        ],
-        summary="layer normalisation",
-    ),
-    Exercise(
-        f"{WEEK}.gelu_new",
-        points=1,
-        make_cases=_gelu_cases,
-        mistakes=GELU_MISTAKES,
-        forbidden=("gelu", "GELU"),
-        alternatives=[
-            "import math\nimport torch\n\ndef gelu_new(x):\n"
-            "    # 0.5 * (1 + tanh(a)) == sigmoid(2a)\n"
-            "    return x * torch.sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))\n"
-        ],
-        summary="GPT-2's tanh GELU",
-    ),
-    Exercise(
-        f"{WEEK}.attention_pattern",
-        points=2,
-        make_cases=_pattern_cases,
-        mistakes=ATTENTION_PATTERN_MISTAKES,
-        forbidden=("scaled_dot_product_attention", "MultiheadAttention"),
-        alternatives=[
-            "import torch\n\ndef attention_pattern(q, k):\n"
-            "    T, d = q.shape[-2], q.shape[-1]\n"
-            "    s = torch.einsum('bhtd,bhsd->bhts', q, k) * d ** -0.5\n"
-            "    allowed = torch.tril(torch.ones(T, T, device=q.device)).bool()\n"
-            "    s = torch.where(allowed, s, torch.finfo(s.dtype).min)\n"
-            "    e = (s - s.amax(-1, keepdim=True)).exp() * allowed\n"
-            "    return e / e.sum(-1, keepdim=True)\n"
-        ],
-        summary="causal attention weights",
-    ),
-    Exercise(
-        f"{WEEK}.causal_self_attention",
-        points=3,
-        make_cases=_attention_cases,
-        mistakes=CAUSAL_SELF_ATTENTION_MISTAKES,
-        forbidden=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
-        alternatives=[
-            "import math\nimport torch\n\ndef causal_self_attention(x, params, n_head):\n"
-            "    B, T, D = x.shape\n"
-            "    dh = D // n_head\n"
-            "    W, b = params['c_attn.weight'], params['c_attn.bias']\n"
-            "    mask = torch.full((T, T), float('-inf'), device=x.device).triu(1)\n"
-            "    outs = []\n"
-            "    for h in range(n_head):  # one head at a time\n"
-            "        cols = lambda part: slice(part * D + h * dh, part * D + (h + 1) * dh)\n"
-            "        q, k, v = (x @ W[:, cols(i)] + b[cols(i)] for i in range(3))\n"
-            "        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(dh) + mask, dim=-1)\n"
-            "        outs.append(a @ v)\n"
-            "    return torch.cat(outs, dim=-1) @ params['c_proj.weight'] + params['c_proj.bias']\n"
-        ],
-        summary="multi-head causal self-attention with GPT-2's packed weights",
-    ),
-    Exercise(
-        f"{WEEK}.gpt_block",
-        points=3,
-        make_cases=_block_cases,
-        mistakes=GPT_BLOCK_MISTAKES,
-        rtol=1e-4,
-        atol=1e-4,
-        alternatives=[_src("def gpt_block(x, params, n_head):\n    return _w01_block(x, params, n_head)\n")],
-        summary="a GPT-2 block",
-    ),
-    Exercise(
-        f"{WEEK}.gpt_forward",
-        points=3,
-        make_cases=_forward_cases,
-        mistakes=GPT_FORWARD_MISTAKES,
-        rtol=1e-4,
-        atol=1e-4,
-        alternatives=[
-            _src(
-                "def gpt_forward(input_ids, params, n_head):\n"
-                "    p = params\n"
-                "    pos = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)\n"
-                "    x = F.embedding(input_ids, p['transformer.wte.weight']) + F.embedding(pos, p['transformer.wpe.weight'])\n"
-                "    i = 0\n"
-                "    while f'transformer.h.{i}.ln_1.weight' in p:\n"
-                "        x = _w01_block(x, _w01_sub(p, f'transformer.h.{i}.'), n_head)\n"
-                "        i += 1\n"
-                "    x = _w01_ln(x, p['transformer.ln_f.weight'], p['transformer.ln_f.bias'])\n"
-                "    return F.linear(x, p['lm_head.weight'] if 'lm_head.weight' in p else p['transformer.wte.weight'])\n"
-            )
-        ],
-        summary="GPT-2's forward pass, ids to logits",
-    ),
-    Exercise(
-        f"{WEEK}.sampling_probs",
-        points=2,
-        make_cases=_sampling_cases,
-        mistakes=SAMPLING_MISTAKES,
-        alternatives=[
-            "import torch\n\ndef sampling_probs(logits, temperature=1.0, top_k=None):\n"
-            "    V = logits.shape[-1]\n"
-            "    if temperature == 0:\n"
-            "        best = logits.argmax(-1, keepdim=True)\n"
-            "        return torch.zeros_like(logits).scatter(-1, best, 1.0)\n"
-            "    z = logits.double() / temperature\n"
-            "    if top_k:\n"
-            "        kth = z.sort(-1, descending=True).values[..., min(top_k, V) - 1 : min(top_k, V)]\n"
-            "        z = torch.where(z >= kth, z, torch.tensor(float('-inf'), dtype=z.dtype, device=z.device))\n"
-            "    return (z - z.logsumexp(-1, keepdim=True)).exp().to(logits.dtype)\n"
-        ],
-        summary="temperature and top-k",
-    ),
-    Exercise(
-        f"{WEEK}.sample_token",
-        points=2,
-        make_cases=_sample_token_cases,
-        mistakes=SAMPLE_TOKEN_MISTAKES,
-        alternatives=[
-            "import torch\n\ndef sample_token(logits, u, temperature=1.0, top_k=None):\n"
-            "    if temperature == 0:\n"
-            "        return logits.argmax(-1)\n"
-            "    z = logits / temperature\n"
-            "    if top_k and top_k < z.shape[-1]:\n"
-            "        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float('-inf'))\n"
-            "    cdf = torch.softmax(z, -1).cumsum(-1).contiguous()\n"
-            "    i = torch.searchsorted(cdf, u[:, None].contiguous().to(cdf.dtype), right=True)[:, 0]\n"
-            "    return i.clamp(max=z.shape[-1] - 1)\n"
-        ],
-        summary="inverse-CDF sampling with given uniforms",
-    ),
+    MERGE_PAIR,
+    PAD_BATCH,
+    LAYER_NORM,
+    GELU_NEW,
+    ATTENTION_PATTERN,
+    CAUSAL_SELF_ATTENTION,
+    GPT_BLOCK,
+    GPT_FORWARD,
+    SAMPLING_PROBS,
+    SAMPLE_TOKEN,
 ]
