@@ -97,10 +97,13 @@ def prctl(option: int, arg: int) -> None:
     _check(_c().prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
-def die_with_parent(parent: int) -> None:
-    """SIGKILL this process when its parent dies (and now, if that has already happened)."""
+def die_with_parent(parent: int | None) -> None:
+    """SIGKILL this process when its parent dies (and now, if that has already happened).
+
+    ``parent=None``: the parent is outside this process's PID namespace (``getppid()`` is 0).
+    """
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
+    if parent is not None and os.getppid() != parent:
         os._exit(1)
 
 
@@ -145,22 +148,44 @@ def drop_to_uid(uid: int) -> None:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and its descendants (0 when they are gone)."""
-    total, stack, seen = 0, [pid], set()
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    out, stack = [], [pid]
     while stack:
         p = stack.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
+        out.append(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError):
             continue
+    return out
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` alone."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _tree_memory(pid: int) -> int:
+    """Memory of ``pid`` and its descendants, pages shared between them counted once (PSS)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            total += _rss_bytes(p)
     return total
 
 
@@ -210,9 +235,11 @@ def _probe_report(share: Path) -> dict[str, Any]:
     import socket
 
     report: dict[str, Any] = {"uid": os.getuid(), "pid": os.getpid()}
-    report["sees_solutions"] = (REPO_ROOT / "solutions").exists()
-    report["sees_tests"] = (REPO_ROOT / "tests").exists()
-    report["sees_build"] = (REPO_ROOT / "build").exists() or Path("build").exists()
+    for name in ("solutions", "tests", "build"):
+        try:
+            report[f"sees_{name}"] = (REPO_ROOT / name).exists()
+        except OSError:
+            report[f"sees_{name}"] = True  # there, but unreadable: still not what the sandbox should look like
     try:
         probe = REPO_ROOT / "graders" / f".write-probe-{os.getpid()}"
         probe.write_text("x")
@@ -296,7 +323,9 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
     pid = os.fork()
     if pid == 0:  # the child that runs the student's code
         try:
-            die_with_parent(me)
+            die_with_parent(None if isolated else me)
+            os.setsid()  # its own process group: kill(0, ...) must not reach the worker's group
+            prctl(PR_SET_DUMPABLE, 1)  # its memory map readable by the watchdog (C1, same uid)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             os.dup2(stderr_fd, 1)
             os.dup2(stderr_fd, 2)
@@ -331,7 +360,7 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
         elapsed = time.monotonic() - started
         if elapsed > limits["wall_seconds"]:
             timed_out = True
-        elif _rss_bytes(pid) > memory_cap:
+        elif _tree_memory(pid) > memory_cap:
             memory_killed = True
         if timed_out or memory_killed:
             os.kill(pid, signal.SIGKILL)
@@ -481,7 +510,7 @@ def bwrap_command(share: Path, argv: list[str]) -> list[str]:
     for path, _ in binds:  # parents readable by the sandbox's uid (bwrap would make them 0700 as root)
         for parent in reversed(path.parents):
             p = str(parent)
-            if p == "/" or p in made or p.startswith(("/usr/", "/tmp/")) or p in ("/usr", "/tmp", "/proc", "/dev"):
+            if p == "/" or p in made or p.startswith("/usr/") or p in ("/usr", "/tmp", "/proc", "/dev"):
                 continue
             if any(parent.is_relative_to(q) for q, _ in binds if q != path and path.is_relative_to(q)):
                 continue
