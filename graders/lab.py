@@ -52,7 +52,8 @@ def prepare_instructor(root: Path = REPO_ROOT, week_list: list[str] | None = Non
 
     Each week's nbgrader source notebook is written from ``solutions/`` (``build/source/``), then
     generated (``build/release/``) and registered in ``build/gradebook.db`` with its grade cells,
-    so that the formgrader lists it and can autograde submissions at once. Settings come from the
+    so that the formgrader lists it and can autograde submissions at once (a week whose source
+    cannot be built is left out, with a warning). Settings come from the
     same :func:`graders.nbgrader_plugin.configure` as ``nbgrader_config.py``. A week that nbgrader
     refuses to regenerate (say, its graded cells changed after submissions were graded) is
     reported on stderr and left as it was.
@@ -67,17 +68,23 @@ def prepare_instructor(root: Path = REPO_ROOT, week_list: list[str] | None = Non
     os.environ["PATH"] = jupyter_env()["PATH"]  # nbgrader runs `alembic`
     week_list = week_list or weeks()
     course = root / "build"
-    write_nbgrader_sources(course, week_list)
     config = Config()
     configure(config)
     config.CourseDirectory.root = str(course)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    prepared = []
     for week in week_list:
+        try:
+            write_nbgrader_sources(course, [week])
+        except (OSError, ValueError) as exc:  # a broken source must not keep the other weeks out
+            print(f"warning: {week} left out: {exc}", file=sys.stderr)
+            continue
         outcome = api.generate_assignment(week, force=True)
         if not outcome.get("success"):
             log = (outcome.get("log") or "") + (outcome.get("error") or "")
             print(f"warning: nbgrader could not generate {week}:\n{log[-2000:]}", file=sys.stderr)
-    return week_list
+        prepared.append(week)
+    return prepared
 
 
 def main(argv: list[str] | None = None) -> int:
