@@ -857,4 +857,354 @@ def n_minus_one(successes, n, z=1.96):
     return (c - h, c + h)
 
 
-EXERCISES = [REVEAL_INPUT, RANDOM_REVEAL_MASK, JUDGE_VERDICT, MOVE_MARGINS, PLAY_DEBATE, NEGAMAX, WILSON_INTERVAL]
+# --------------------------------------------------------------------------------------------
+# evaluate_debate (integration)
+# --------------------------------------------------------------------------------------------
+
+
+def _evaluate_cases() -> list[Case]:
+    g = seeded(6)
+    imgs = sparse_images(g, 7, [20, 30, 25, 40, 18, 33, 27])
+    few = sparse_images(g, 2, [3, 20])
+    few.view(2, 64)[:, 63] = 0.0  # a pass that wrongly reveals pixel 63 changes what the judge counts
+    t = torch.tensor
+    truth, lies = t([3, 1, 7, 0, 5, 9, 2]), t([5, 8, 2, 9, 4, 0, 6])
+    return [
+        Case(
+            "6 games in chunks of 4 (the last one shorter), k = 4, honest claim_keyed first vs lowest_free, TinyJudge(41)",
+            (TinyJudge(41), imgs[:6], truth[:6], lies[:6], 4, claim_keyed, lowest_free),
+            {"chunk": 4},
+        ),
+        Case(
+            "the liar first, 6 games, k = 5, honest own_logit_greedy vs liar claim_keyed, chunk 4, TinyJudge(42)",
+            (TinyJudge(42), imgs[:6], truth[:6], lies[:6], 5, own_logit_greedy, claim_keyed, False, 4),
+        ),
+        Case(
+            "a judge whose logits all tie, honest first, k = 2 (every verdict is a tie)",
+            (FlatJudge(), imgs[:4], truth[:4], lies[:4], 2, lowest_free, claim_keyed),
+        ),
+        Case(
+            "a judge whose logits all tie, the liar first, k = 2",
+            (FlatJudge(), imgs[:4], truth[:4], lies[:4], 2, lowest_free, claim_keyed, False),
+        ),
+        Case(
+            "2 games where the first image has 3 ink pixels (passes), k = 6, a judge that counts revealed pixels",
+            (CountingJudge(), few, t([3, 6]), t([4, 2]), 6, lowest_free, claim_keyed),
+        ),
+        Case(
+            "7 games, the liar first, k = 6, chunk 3, own_logit_greedy vs own_logit_greedy, TinyJudge(43)",
+            (TinyJudge(43), imgs, truth, lies, 6, own_logit_greedy, own_logit_greedy, False, 3),
+            hidden=True,
+        ),
+        Case(
+            "7 games in one chunk, k = 3, claim_keyed vs own_logit_greedy, TinyJudge(44)",
+            (TinyJudge(44), imgs, truth, lies, 3, claim_keyed, own_logit_greedy),
+            hidden=True,
+        ),
+    ]
+
+
+EVALUATE_DEBATE = Exercise(
+    "evaluate_debate",
+    points=3,
+    make_cases=_evaluate_cases,
+    summary="integration: the debate evaluation loop (all games, chunked, strict tie rule) and the judge's accuracy",
+)
+
+# Each mistake plays the games with its own compact loop (the same moves as play_debate) and gets one thing wrong.
+
+
+@EVALUATE_DEBATE.mistake(
+    "scored the games with play_debate's winners (a tie goes to the first mover)",
+    "a tie is not a win for the truth: compare logit[truth] > logit[lie] strictly on the revealed pixels.",
+)
+def tie_to_first_mover(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        first, second = turns[0][1], turns[1][1]
+        outcomes.append(torch.where(logits[rows, first] >= logits[rows, second], first, second) == t)
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "counted a tie as a correct verdict (>= instead of >)",
+    "a judge that cannot separate the truth from the lie has not preferred the truth: use >.",
+)
+def tie_counts_as_correct(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits[rows, t] >= logits[rows, lie])
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "when the liar moves first, swapped the claims but not the strategies",
+    "the first mover's claim and strategy go together: the liar's strategy argues the lie.",
+)
+def liar_first_kept_strategies(
+    judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
+):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = (
+            [(honest_strategy, t, lie), (liar_strategy, lie, t)]
+            if honest_first
+            else [(honest_strategy, lie, t), (liar_strategy, t, lie)]
+        )
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits[rows, t] > logits[rows, lie])
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "a pass (−1) revealed the last pixel when rebuilding the mask", "skip moves equal to −1: index −1 is pixel 63."
+)
+def rebuilt_mask_with_passes(
+    judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
+):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[rows, move] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits[rows, t] > logits[rows, lie])
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "scored the judge's argmax over ten classes instead of the choice between the two claims",
+    "after a debate the judge chooses between the truth and the lie only.",
+)
+def verdict_over_ten_classes(
+    judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
+):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B = len(x)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits.argmax(-1) == t)
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "dropped the last, shorter chunk of games",
+    "range(0, len(images), chunk) visits every game; slicing past the end is fine.",
+)
+def dropped_last_chunk(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images) - chunk + 1, chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits[rows, t] > logits[rows, lie])
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return correct.float().mean().item(), correct, torch.cat(all_moves)
+
+
+@EVALUATE_DEBATE.mistake(
+    "averaged the accuracies of the chunks (the last chunk is smaller)",
+    "the accuracy is the mean over games: concatenate the outcomes first.",
+)
+def mean_of_chunk_accuracies(
+    judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
+):
+    outcomes, all_moves = [], []
+    for s in range(0, len(images), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        B, rows = len(x), torch.arange(len(x), device=x.device)
+        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+        for step in range(k):
+            strategy, mine, theirs = turns[step % 2]
+            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
+            revealed[move >= 0, move[move >= 0]] = True
+            moves.append(move)
+        m = revealed.view(B, 8, 8).to(x.dtype)
+        logits = judge(torch.stack([m, x * m], dim=1))
+        outcomes.append(logits[rows, t] > logits[rows, lie])
+        all_moves.append(torch.stack(moves, 1))
+    correct = torch.cat(outcomes)
+    return sum(o.float().mean().item() for o in outcomes) / len(outcomes), correct, torch.cat(all_moves)
+
+
+# --------------------------------------------------------------------------------------------
+# mcnemar
+# --------------------------------------------------------------------------------------------
+
+
+def _mcnemar_cases() -> list[Case]:
+    g = seeded(7)
+    a, b = torch.rand(200, generator=g) < 0.7, torch.rand(200, generator=g) < 0.8
+    big_a, big_b = torch.rand(500, generator=g) < 0.6, torch.rand(500, generator=g) < 0.9
+    t = torch.tensor
+    return [
+        Case("200 paired outcomes (about 70% and 80% right)", (a, b)),
+        Case("the same 200 pairs, chi-square version (exact=False)", (a, b), {"exact": False}),
+        Case("identical outcomes (no disagreement: p = 1)", (a, a.clone())),
+        Case("b = c = 2 (the doubled tail exceeds 1)", (t([1, 0, 1, 0, 1]).bool(), t([0, 1, 0, 1, 1]).bool())),
+        Case("0/1 integer outcomes with b = 5, c = 0", (t([1, 1, 1, 1, 1, 0, 1]), t([0, 0, 0, 0, 0, 0, 1]))),
+        Case("500 pairs with a large difference", (big_a, big_b), hidden=True),
+        Case(
+            "b = c + 1, chi-square",
+            (t([1, 1, 0, 1, 0, 1, 1]).bool(), t([0, 0, 1, 1, 1, 0, 1]).bool()),
+            {"exact": False},
+            hidden=True,
+        ),
+    ]
+
+
+MCNEMAR = Exercise("mcnemar", points=2, make_cases=_mcnemar_cases, summary="McNemar's test for paired accuracies")
+
+
+@MCNEMAR.mistake(
+    "one-sided p-value (forgot to double the tail)", "the test is two-sided: p = 2 · P(X ≤ min(b, c)), capped at 1."
+)
+def one_sided(correct_a, correct_b, exact=True):
+    a, b_ = correct_a.bool(), correct_b.bool()
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c)
+    return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2)) / 2
+
+
+@MCNEMAR.mistake(
+    "compared the numbers right under each condition (ignored the pairing)",
+    "b and c count the disagreements only: A right and B wrong, A wrong and B right.",
+)
+def unpaired_counts(correct_a, correct_b, exact=True):
+    b, c = int(correct_a.bool().sum()), int(correct_b.bool().sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, min(1.0, 2 * sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c))
+    return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2))
+
+
+@MCNEMAR.mistake("did not cap the exact p-value at 1", "when b = c the doubled tail exceeds 1: take min(1, ...).")
+def not_capped(correct_a, correct_b, exact=True):
+    a, b_ = correct_a.bool(), correct_b.bool()
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, 2 * sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c)
+    return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2))
+
+
+@MCNEMAR.mistake(
+    "chi-square without the continuity correction", "the corrected statistic is max(0, |b − c| − 1)² / (b + c)."
+)
+def no_continuity_correction(correct_a, correct_b, exact=True):
+    a, b_ = correct_a.bool(), correct_b.bool()
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, min(1.0, 2 * sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c))
+    return b, c, math.erfc(math.sqrt((b - c) ** 2 / (b + c) / 2))
+
+
+@MCNEMAR.mistake(
+    "summed the tail up to min(b, c) − 1 (P(X < m) instead of P(X ≤ m))", "the tail includes min(b, c) itself."
+)
+def tail_off_by_one(correct_a, correct_b, exact=True):
+    a, b_ = correct_a.bool(), correct_b.bool()
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, min(1.0, 2 * sum(math.comb(b + c, i) for i in range(min(b, c))) / 2 ** (b + c))
+    return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2))
+
+
+@MCNEMAR.mistake("swapped b and c", "b counts the examples A gets right and B gets wrong.")
+def swapped_b_and_c(correct_a, correct_b, exact=True):
+    a, b_ = correct_a.bool(), correct_b.bool()
+    b, c = int((~a & b_).sum()), int((a & ~b_).sum())
+    if b + c == 0:
+        return b, c, 1.0
+    if exact:
+        return b, c, min(1.0, 2 * sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c))
+    return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2))
+
+
+EXERCISES = [
+    REVEAL_INPUT,
+    RANDOM_REVEAL_MASK,
+    JUDGE_VERDICT,
+    MOVE_MARGINS,
+    PLAY_DEBATE,
+    NEGAMAX,
+    WILSON_INTERVAL,
+    MCNEMAR,
+    EVALUATE_DEBATE,
+]

@@ -109,3 +109,49 @@ def wilson_interval_alternative_1(successes, n, z=1.96):
     centre = (successes + z2 / 2) / (n + z2)
     half = z * math.sqrt(n) / (n + z2) * math.sqrt(successes * q / n / n + z2 / (4 * n))
     return (centre - half, centre + half)
+
+
+@alternative("mcnemar")
+def mcnemar_alternative_1(correct_a, correct_b, exact=True):
+    pairs = list(zip(correct_a.tolist(), correct_b.tolist()))
+    b = sum(1 for x, y in pairs if x and not y)
+    c = sum(1 for x, y in pairs if y and not x)
+    if b == c:
+        return b, c, 1.0  # a symmetric table: both tests give p = 1
+    if not exact:
+        return b, c, math.erfc(math.sqrt(max(0, abs(b - c) - 1) ** 2 / (b + c) / 2))
+    log_half = (b + c) * math.log(0.5)
+    tail = sum(
+        math.exp(math.lgamma(b + c + 1) - math.lgamma(i + 1) - math.lgamma(b + c - i + 1) + log_half)
+        for i in range(min(b, c) + 1)
+    )
+    return b, c, min(1.0, 2 * tail)
+
+
+@alternative("evaluate_debate")
+def evaluate_debate_alternative_1(
+    judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
+):
+    # one game at a time (chunk size does not change any game), a Python list for the revealed pixels
+    results, all_moves = [], []
+    for i in range(len(images)):
+        x, t, lie = images[i : i + 1], truth[i : i + 1], lies[i : i + 1]
+        order = [(honest_strategy, t, lie), (liar_strategy, lie, t)]
+        if not honest_first:
+            order.reverse()
+        shown, moves = [], []
+        for step in range(k):
+            strategy, mine, theirs = order[step % 2]
+            mask = torch.zeros(64, dtype=torch.bool, device=x.device)
+            mask[shown] = True
+            p = int(strategy(judge, x, mask.view(1, 8, 8), mine, theirs, k - step)[0])
+            if p >= 0:
+                shown.append(p)
+            moves.append(p)
+        mask = torch.zeros(64, dtype=x.dtype, device=x.device)
+        mask[shown] = 1.0
+        logits = judge(torch.stack([mask.view(8, 8), x[0] * mask.view(8, 8)])[None])[0]
+        results.append(bool(logits[int(t)] > logits[int(lie)]))
+        all_moves.append(moves)
+    correct = torch.tensor(results, device=images.device)
+    return sum(results) / len(results), correct, torch.tensor(all_moves, dtype=torch.long, device=images.device)

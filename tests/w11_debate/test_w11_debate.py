@@ -174,3 +174,34 @@ def _table_shape() -> None:
         debate = (winners == y).float().mean().item()
     assert alone + 0.15 < precommit < debate
     assert debate > 0.85
+
+
+@pytest.mark.parametrize(
+    "seed, n, pa, pb", [(0, 200, 0.7, 0.8), (1, 50, 0.5, 0.5), (2, 500, 0.6, 0.9), (3, 12, 0.9, 0.9)]
+)
+def test_mcnemar_equals_scipy(seed, n, pa, pb):
+    from scipy.stats import chi2
+
+    g = torch.Generator().manual_seed(seed)
+    a, b = torch.rand(n, generator=g) < pa, torch.rand(n, generator=g) < pb
+    nb, nc, p = W11.mcnemar(a, b)
+    assert (nb, nc) == (int((a & ~b).sum()), int((~a & b).sum()))
+    if nb + nc == 0:
+        assert p == 1.0
+        return
+    assert p == pytest.approx(binomtest(nb, nb + nc, 0.5).pvalue, rel=1e-9, abs=1e-300)
+    expected = float(chi2.sf(max(0, abs(nb - nc) - 1) ** 2 / (nb + nc), 1))  # p = 1 when b = c
+    assert W11.mcnemar(a, b, exact=False)[2] == pytest.approx(expected, rel=1e-9)
+
+
+def test_evaluate_debate_counts_ties_against_the_truth_in_both_orders():
+    from graders.weeks.debate_fixtures import FlatJudge, lowest_free
+
+    g = torch.Generator().manual_seed(0)
+    images = _sparse_images(g, 5, 20)
+    truth, lies = torch.arange(5), torch.arange(5) + 5
+    for honest_first in (True, False):
+        acc, correct, moves = W11.evaluate_debate(
+            FlatJudge(), images, truth, lies, 4, lowest_free, lowest_free, honest_first, chunk=2
+        )
+        assert acc == 0.0 and not correct.any() and moves.shape == (5, 4)
