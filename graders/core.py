@@ -409,7 +409,7 @@ def run_case(
             inputs[name] = tensor
     recorder = _ForbiddenCalls(exercise.forbidden) if exercise.forbidden else None
     try:
-        with torch.enable_grad() if exercise.needs_grad else torch.no_grad():
+        with torch.enable_grad():  # as in a notebook: training loops and modules need autograd on
             with recorder if recorder is not None else contextlib.nullcontext():
                 value = exercise.call(fn, Case(case.describe, args, kwargs, case.hidden, case.grads))
             parameters: Mapping[str, torch.Tensor] = {}

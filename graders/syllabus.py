@@ -53,11 +53,17 @@ def _badges(week: str) -> str:
     )
 
 
+def released_weeks() -> list[str]:
+    """The weeks whose student notebook exists in ``course/``, in course order."""
+    return [week for week, _, _ in SYLLABUS if (COURSE / week / f"{week}.ipynb").exists()]
+
+
 def syllabus_table() -> str:
     """The README's syllabus table: released weeks get badges, the others say they are coming."""
     lines = ["| week | topic | you implement | open |", "|---|---|---|---|"]
+    released_now = set(released_weeks())
     for week, title, implement in SYLLABUS:
-        released = (COURSE / week / f"{week}.ipynb").exists()
+        released = week in released_now
         link = f"[{title}](course/{week}/{week}.ipynb)" if released else title
         lines.append(f"| {week[:3]} | {link} | {implement} | {_badges(week) if released else 'in preparation'} |")
     return "\n".join(lines)

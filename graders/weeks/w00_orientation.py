@@ -6,6 +6,7 @@ The reference implementations live in ``solutions/w00_orientation/w00_orientatio
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from graders.core import Case, Exercise, seeded
 
@@ -567,4 +568,137 @@ def numerically_unstable_log_softmax_2(logits, input_ids):
     return p.log().gather(-1, input_ids[:, 1:, None])[..., 0]
 
 
-EXERCISES = [LOG_SOFTMAX, CROSS_ENTROPY, KL_DIVERGENCE, LOG_SIGMOID, MASKED_MEAN, TOKEN_LOGPROBS]
+# --------------------------------------------------------------------------------------------
+# train_bigram (integration: the training loop)
+# --------------------------------------------------------------------------------------------
+
+
+def _bigram_cases() -> list[Case]:
+    g = seeded(6)
+    return [
+        Case("tokens [4, 9] over V = 5, 3 steps at lr 0.5", (torch.randint(0, 5, (4, 9), generator=g), 5, 3, 0.5)),
+        Case(
+            "a single sequence of 12 tokens, V = 7, 2 steps at lr 2",
+            (torch.randint(0, 7, (1, 12), generator=g), 7, 2, 2.0),
+        ),
+        Case("tokens [6, 5] over V = 4, one step", (torch.randint(0, 4, (6, 5), generator=g), 4, 1, 1.0)),
+        Case(
+            "tokens [8, 16] over V = 6, 5 steps at lr 3 (hidden)",
+            (torch.randint(0, 6, (8, 16), generator=g), 6, 5, 3.0),
+            hidden=True,
+        ),
+    ]
+
+
+TRAIN_BIGRAM = Exercise(
+    "train_bigram",
+    points=3,
+    make_cases=_bigram_cases,
+    rtol=1e-4,
+    atol=1e-5,
+    summary="integration: a full-batch gradient-descent training loop for a bigram LM",
+)
+
+
+@TRAIN_BIGRAM.mistake(
+    "never zeroed the gradient, so each step used the sum of all gradients so far",
+    "PyTorch accumulates into W.grad: call W.grad.zero_() (or set it to None) after every update.",
+)
+def no_zero_grad(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+    return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "stepped up the gradient (W += lr · grad), maximising the loss",
+    "gradient *descent* subtracts: W ← W − lr · ∇W.",
+)
+def gradient_ascent(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W += lr * W.grad
+            W.grad.zero_()
+    return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "recorded the loss after the update instead of before it",
+    "append loss.item() right after computing it, before backward() and the step.",
+)
+def loss_after_update(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+            losses.append(F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1)).item())
+    return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "paired each token with itself (no shift), so the model learned to copy",
+    "the logits row of token t predicts token t + 1: inputs tokens[:, :-1], targets tokens[:, 1:].",
+)
+def no_shift(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(W[tokens].reshape(-1, vocab_size), tokens.reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+    return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "summed the loss over positions instead of averaging",
+    "the loss is the *mean* cross-entropy; a sum scales every step by the number of tokens.",
+)
+def summed_loss(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1), reduction="sum")
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+    return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "re-created W inside the loop, so every step started again from zeros",
+    "create the parameters once, before the loop; the loop only updates them.",
+)
+def fresh_weights_each_step(tokens, vocab_size, steps, lr):
+    losses = []
+    for _ in range(steps):
+        W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+    return W.detach(), losses
+
+
+EXERCISES = [LOG_SOFTMAX, CROSS_ENTROPY, KL_DIVERGENCE, LOG_SIGMOID, MASKED_MEAN, TOKEN_LOGPROBS, TRAIN_BIGRAM]

@@ -13,10 +13,12 @@
 # %% [markdown]
 # # Week 0 — Orientation and the tensor warm-up
 #
-# Welcome. Over thirteen weeks you will build, break and defend the safety machinery of a
-# language model: reward models, RLHF, DPO, red teaming, guardrails, interpretability, sparse
-# autoencoders and debate. Every technique is implemented **from scratch** first, checked by an
-# auto-grader, then compared with the library practitioners use.
+# Welcome. The course plans thirteen weeks in which you build, break and defend the safety
+# machinery of a language model: reward models, RLHF, DPO, red teaming, guardrails,
+# interpretability, sparse autoencoders and debate. Every technique is implemented **from
+# scratch** first, checked by an auto-grader, then compared with the library practitioners use.
+# Not every week is released yet: the next cell lists which ones are (the README's syllabus has
+# the whole plan).
 #
 # This week has two jobs:
 #
@@ -25,6 +27,20 @@
 # 2. **The tensor warm-up**: six small functions that every later week relies on. The DPO loss of
 #    week 5 is a log-sigmoid of differences of masked sums of gathered log-probabilities; the
 #    RLHF penalty of week 4 is a KL divergence. If these are solid, the rest is bookkeeping.
+# 3. **Your first training loop** (section 7): a bigram language model fitted by gradient
+#    descent with your own cross-entropy, on text whose true statistics we know.
+#
+# > **Learning objectives**
+# > - run an exercise, read the grader's feedback and fix an answer until it passes
+# > - compute log-probabilities, cross-entropy and KL divergence stably, in log space
+# > - handle padding with masks, and shift logits against tokens without an off-by-one
+# > - write a training loop (forward, loss, backward, update, zero the gradients) and judge it
+# >   against a known optimum
+#
+# Each exercise starts with a line like
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min: difficulty and
+# importance out of five, and about how long it should take. Hints are folded: open the first
+# when you are stuck, the last one (pseudocode) only when the first did not help.
 #
 # ## How the course works
 #
@@ -63,6 +79,14 @@ set_seed(0)
 device = get_device()
 print(f"PyTorch {torch.__version__}, running on {device}")
 
+# %%
+from graders.syllabus import SYLLABUS, released_weeks
+
+released = released_weeks()
+print(f"{len(released)} of {len(SYLLABUS)} weeks are released:")
+for week, title, _ in SYLLABUS:
+    print(f"  {'✓' if week in released else '·'} {week:<26} {title}")
+
 # %% [markdown]
 # ## 1. Log-softmax, computed stably
 #
@@ -76,10 +100,28 @@ print(f"PyTorch {torch.__version__}, running on {device}")
 # choosing $m = \max_j z_j$ makes every exponent $\le 0$, so nothing overflows and at least one
 # term equals 1, so nothing underflows to $\log 0$ either.
 #
-# **Exercise.** Implement `log_softmax(logits, dim=-1)` without `torch.log_softmax`,
-# `torch.softmax` or `torch.logsumexp`.
+# ### Exercise 1 — `log_softmax`
 #
-# *Hint:* `x.amax(dim=dim, keepdim=True)` keeps the reduced dimension so the result broadcasts.
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# Implement `log_softmax(logits, dim=-1)` without `torch.log_softmax`, `torch.softmax` or
+# `torch.logsumexp` (the grader notices them, even inside a helper function).
+#
+# <details><summary>Hint 1</summary>
+#
+# `x.amax(dim=dim, keepdim=True)` keeps the reduced dimension, so the result broadcasts back
+# against `x`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# shifted = logits − max over dim (keepdim)
+# return shifted − log( sum over dim (keepdim) of exp(shifted) )
+# ```
+#
+# </details>
 
 
 # %%
@@ -126,11 +168,30 @@ print("stable:", log_softmax(big))
 # prompt are excluded by giving them the target `ignore_index` (−100, as in PyTorch and
 # Hugging Face). They must be left out of the **average** as well as the sum.
 #
-# **Exercise.** Implement `cross_entropy(logits, targets, ignore_index=-100)` using your
-# `log_softmax` (not `torch.nn.functional.cross_entropy` or `nll_loss`).
+# ### Exercise 2 — `cross_entropy`
 #
-# *Hint:* `torch.gather` needs a valid index everywhere, so replace ignored targets by 0 before
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# Implement `cross_entropy(logits, targets, ignore_index=-100)` using your `log_softmax` (not
+# `torch.nn.functional.cross_entropy` or `nll_loss`).
+#
+# <details><summary>Hint 1</summary>
+#
+# `torch.gather` needs a valid index everywhere, so replace ignored targets by 0 before
 # gathering and mask them out afterwards.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# keep = targets != ignore_index                  # [N] bool
+# safe = where(keep, targets, 0)
+# picked = log_softmax(logits)[n, safe[n]]        # gather along the last dim
+# return −(picked · keep).sum() / keep.sum()
+# ```
+#
+# </details>
 
 
 # %%
@@ -169,9 +230,28 @@ check("w00_orientation.cross_entropy", cross_entropy, hidden=True)
 # \pi_{\mathrm{ref}})$: the expectation is under the *policy* being trained, which punishes it
 # for putting mass where the reference puts little.
 #
-# **Exercise.** Implement `kl_divergence(p_logits, q_logits)`: both are logits over the last
-# dimension; return one KL value per row. Work in log space with your `log_softmax` (it is both
-# stabler and simpler than taking logs of probabilities).
+# ### Exercise 3 — `kl_divergence`
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# Implement `kl_divergence(p_logits, q_logits)`: both are logits over the last dimension; return
+# one KL value per row. Work in log space with your `log_softmax` (it is both stabler and simpler
+# than taking logs of probabilities). Gradients must reach both arguments.
+#
+# <details><summary>Hint 1</summary>
+#
+# $P_i = e^{\log P_i}$, so you never need $\log$ of a probability: only log-softmax of logits.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# log_p, log_q = log_softmax(p_logits), log_softmax(q_logits)
+# return sum over the last dim of exp(log_p) · (log_p − log_q)
+# ```
+#
+# </details>
 
 
 # %%
@@ -230,8 +310,25 @@ plt.show()
 # and `-torch.log(1 + torch.exp(-x))` overflows. The last identity does neither: the exponent
 # is never positive.
 #
-# **Exercise.** Implement `log_sigmoid(x)` stably, without `F.logsigmoid`, `F.softplus` or
-# `torch.sigmoid`.
+# ### Exercise 4 — `log_sigmoid`
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# Implement `log_sigmoid(x)` stably, without `F.logsigmoid`, `F.softplus` or `torch.sigmoid`.
+#
+# <details><summary>Hint 1</summary>
+#
+# Use the last identity above; `torch.log1p(y)` computes $\log(1 + y)$ accurately for small $y$.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# return min(x, 0) − log1p(exp(−|x|))        # clamp(x, max=0) is min(x, 0)
+# ```
+#
+# </details>
 
 
 # %%
@@ -263,8 +360,27 @@ check("w00_orientation.log_sigmoid", log_sigmoid, hidden=True)
 # sum over its real tokens divided by **its own** number of real tokens, not by the padded
 # length.
 #
-# **Exercise.** Implement `masked_mean(values, mask, dim=-1)`. The mask may be bool, int or
-# float (0/1); every row has at least one real token.
+# ### Exercise 5 — `masked_mean`
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~5 min
+#
+# Implement `masked_mean(values, mask, dim=-1)`. The mask may be bool, int or float (0/1); every
+# row has at least one real token. Do not modify `values` in place (the caller still needs it).
+#
+# <details><summary>Hint 1</summary>
+#
+# Convert the mask to the values' dtype first: `mask.to(values.dtype)`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# w = mask as floats
+# return (values · w).sum(dim) / w.sum(dim)
+# ```
+#
+# </details>
 
 
 # %%
@@ -307,7 +423,26 @@ check("w00_orientation.masked_mean", masked_mean, hidden=True)
 #
 # Week 5's DPO loss is built on exactly this (plus a mask that keeps only the response tokens).
 #
-# **Exercise.** Implement `token_logprobs(logits, input_ids)`.
+# ### Exercise 6 — `token_logprobs`
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# Implement `token_logprobs(logits, input_ids)`.
+#
+# <details><summary>Hint 1</summary>
+#
+# Slice first, then gather: `logits[:, :-1]` pairs with `input_ids[:, 1:]`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# lp = log_softmax(logits[:, :-1])                      # [B, T-1, V]
+# return lp.gather(-1, input_ids[:, 1:, None])[..., 0]  # [B, T-1]
+# ```
+#
+# </details>
 
 
 # %%
@@ -352,6 +487,182 @@ print(f"ours {ours.item():.6f}  vs  torch.nn.functional.cross_entropy {library.i
 assert torch.allclose(ours, library, atol=1e-6)
 
 # %% [markdown]
+# ## 7. Your first training loop: a bigram language model
+#
+# > **Learning objectives**
+# > - write the loop every later week uses: forward, loss, backward, update, zero the gradients
+# > - judge a trained model against the best loss that is possible on the data
+#
+# A **bigram** model predicts the next token from the current one alone: its parameters are a
+# table $W \in \mathbb{R}^{V \times V}$ whose row $W_a$ holds the logits of the token after $a$.
+# We generate text from a Markov chain whose transition matrix we choose, so we know the best
+# loss any bigram model can reach: the chain's **entropy rate**
+# $H = -\sum_a \mu_a \sum_b P_{ab} \log P_{ab}$ (with $\mu$ the chain's stationary
+# distribution). A correct loop drives the training loss towards it.
+#
+# ### Exercise 7 — `train_bigram` (integration)
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+#
+# Implement full-batch gradient descent: $W$ starts at zeros (with `requires_grad=True`, on the
+# tokens' device), and each of `steps` steps computes the mean next-token cross-entropy over every
+# pair (`tokens[:, t]`, `tokens[:, t+1]`) with your `cross_entropy`, records the loss *before*
+# the update, backpropagates, and updates $W \leftarrow W - \text{lr} \cdot \nabla_W$. Return
+# the trained table (detached) and the list of losses.
+#
+# <details><summary>Hint 1</summary>
+#
+# The logits for every position at once are a lookup: `W[tokens[:, :-1]]` has shape
+# [B, T-1, V]. Flatten it to [B·(T-1), V] for `cross_entropy`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# PyTorch *adds* new gradients to `W.grad`: without `W.grad.zero_()` (or `W.grad = None`) after
+# each update, step 2 uses the sum of two gradients. The update itself must not be recorded by
+# autograd: do it inside `with torch.no_grad():`.
+#
+# </details>
+#
+# <details><summary>Hint 3 (pseudocode)</summary>
+#
+# ```
+# W = zeros(V, V, requires_grad=True)
+# repeat steps times:
+#     loss = cross_entropy(W[tokens[:, :-1]].reshape(-1, V), tokens[:, 1:].reshape(-1))
+#     losses.append(loss.item())
+#     loss.backward()
+#     with no_grad: W −= lr · W.grad;  W.grad.zero_()
+# return W.detach(), losses
+# ```
+#
+# </details>
+
+
+# %%
+def train_bigram(tokens: torch.Tensor, vocab_size: int, steps: int, lr: float) -> tuple[torch.Tensor, list[float]]:
+    """Fit a bigram language model to ``tokens`` by full-batch gradient descent.
+
+    Args:
+        tokens: [B, T] integer tokens in [0, vocab_size).
+        vocab_size: V.
+        steps: number of gradient steps.
+        lr: the learning rate.
+
+    Returns:
+        (W, losses): W [V, V] the trained logit table (detached), and the ``steps`` training
+        losses, each measured before its update.
+    """
+    ### BEGIN SOLUTION
+    W = torch.zeros(vocab_size, vocab_size, device=tokens.device, requires_grad=True)
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    losses = []
+    for _ in range(steps):
+        loss = cross_entropy(W[inputs].reshape(-1, vocab_size), targets.reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            W.grad.zero_()
+    return W.detach(), losses
+    ### END SOLUTION
+
+
+# %%
+check("w00_orientation.train_bigram", train_bigram)
+### BEGIN HIDDEN TESTS
+check("w00_orientation.train_bigram", train_bigram, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The experiment
+#
+# A chain on $V = 12$ tokens whose rows are random distributions of different sharpness;
+# training sets of 4 to 256 sequences of 48 tokens, and 512 fresh sequences held out.
+#
+# **Predict, then run.** Before you run the next cell, write down: the loss at step 0 (every logit
+# is 0: what distribution is that?); whether the *training* loss of the smallest set ends above or
+# below the entropy rate; and which set has the best held-out loss.
+
+# %%
+from courselib.config import scale
+from courselib.progress import progress
+
+V_CHAIN, LENGTH = 12, 48
+chain_gen = torch.Generator().manual_seed(0)
+transition = torch.softmax(torch.randn(V_CHAIN, V_CHAIN, generator=chain_gen) * 2.5, dim=-1)
+stationary = torch.linalg.matrix_power(transition, 200)[0]
+entropy_rate = -(stationary[:, None] * transition * transition.log()).sum().item()
+
+
+def sample_chain(n_sequences: int, gen: torch.Generator) -> torch.Tensor:
+    """[n_sequences, LENGTH] tokens from the Markov chain, starting from its stationary distribution."""
+    out = torch.empty(n_sequences, LENGTH, dtype=torch.long)
+    out[:, 0] = torch.multinomial(stationary, n_sequences, replacement=True, generator=gen)
+    for t in range(1, LENGTH):
+        out[:, t] = torch.multinomial(transition[out[:, t - 1]], 1, generator=gen)[:, 0]
+    return out
+
+
+def heldout_loss(W: torch.Tensor, tokens: torch.Tensor) -> float:
+    return cross_entropy(W[tokens[:, :-1]].reshape(-1, V_CHAIN), tokens[:, 1:].reshape(-1)).item()
+
+
+def sample_optimum(tokens: torch.Tensor) -> float:
+    """The lowest training loss any bigram table can reach on ``tokens``: the counts' own cross-entropy."""
+    counts = torch.zeros(V_CHAIN, V_CHAIN).index_put_(
+        (tokens[:, :-1].reshape(-1), tokens[:, 1:].reshape(-1)), torch.ones(tokens[:, 1:].numel()), accumulate=True
+    )
+    probs = counts / counts.sum(-1, keepdim=True).clamp(min=1)
+    return -(counts * probs.clamp(min=1e-12).log()).sum().item() / counts.sum().item()
+
+
+STEPS, LR = scale(300, 30), 20.0
+heldout = sample_chain(512, chain_gen)
+sizes = [4, 16, 64, 256]
+runs = {}
+for n in progress(sizes, desc="training sets"):
+    train_text = sample_chain(n, chain_gen)
+    W_n, losses_n = train_bigram(train_text, V_CHAIN, STEPS, lr=LR)
+    runs[n] = (losses_n, heldout_loss(W_n, heldout), sample_optimum(train_text))
+
+losses = runs[64][0]
+print(f"entropy rate of the chain: {entropy_rate:.4f} nats (the best any model can do on new text)")
+print(f"step-0 loss: {losses[0]:.4f} = log V = {torch.log(torch.tensor(float(V_CHAIN))).item():.4f}")
+print(f"{'sequences':>9}  {'optimum on the sample':>21}  {'train loss':>10}  {'held-out loss':>13}")
+for n, (losses_n, held, optimum) in runs.items():
+    print(f"{n:>9}  {optimum:>21.4f}  {losses_n[-1]:>10.4f}  {held:>13.4f}")
+gaps = {n: held - entropy_rate for n, (_, held, _) in runs.items()}
+print("held-out loss above the entropy rate: " + ", ".join(f"{n} seqs {gap:+.3f}" for n, gap in gaps.items()))
+below = [n for n, (_, _, optimum) in runs.items() if optimum < entropy_rate]
+print(f"sets whose own optimum is below the entropy rate: {below}")
+assert gaps[sizes[0]] > gaps[sizes[-1]] > 0, "more data should bring the held-out loss towards the entropy rate"
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+for n, (losses_n, _, _) in runs.items():
+    ax1.plot(losses_n, label=f"{n} sequences")
+ax1.axhline(entropy_rate, color="k", ls="--", label="entropy rate")
+ax1.set(xlabel="step", ylabel="training loss (nats)", title="training curves")
+ax1.legend(fontsize=8)
+ax2.plot(sizes, [runs[n][0][-1] for n in sizes], "o-", label="train")
+ax2.plot(sizes, [runs[n][1] for n in sizes], "s-", label="held out")
+ax2.axhline(entropy_rate, color="k", ls="--", label="entropy rate")
+ax2.set(xscale="log", xlabel="training sequences", ylabel="loss after training (nats)", title="train vs held out")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The loss starts at $\log V$ (all-zero logits are the uniform distribution). The training loss
+# tracks each sample's own optimum, which sits on either side of the entropy rate by chance and
+# *below* it on average (a table fitted to a sample also fits its accidents; the printed list
+# names the sets where that happened). No model beats the entropy rate on new text, so the
+# held-out loss is always above it, and it comes down as the training set grows: the gap printed
+# above shrinks with data. A loop that forgot to zero its gradients, or recorded the loss after the
+# step, would still go down; the grader catches it because its parameters after a few steps differ
+# from the reference's.
+#
 # ## What could go wrong in practice
 #
 # - **Silent padding bugs.** Averaging over padded length gives a loss that depends on how a
@@ -364,13 +675,24 @@ assert torch.allclose(ours, library, atol=1e-6)
 #   (\pi_\theta\|\pi_{\mathrm{ref}})$ lead to different behaviour (mass-covering vs
 #   mode-seeking); papers differ in which they use and why.
 #
+# ## ☆ Bonus
+#
+# - Implement `logsumexp` for a tensor that may contain `-inf` entries (a fully masked row):
+#   what should the result be, and does your shift by the maximum survive it?
+# - Write `train_bigram` again with `torch.optim.SGD`; check that it gives the same table.
+#   Then try `torch.optim.Adam`: how many steps does it need to reach the same loss?
+# - The bigram table is a one-layer model. Add an embedding of size 4 ($W = E U$ with
+#   $E \in \mathbb{R}^{V\times 4}$): how close to the entropy rate does it get?
+#
 # ## Interview questions
 #
 # 1. Why subtract the maximum before exponentiating in softmax? Does it change the result?
 # 2. Show that $\log\sigma(x) - \log\sigma(-x) = x$. Where does this show up in DPO?
-# 3. KL divergence is not a distance. Which property of a metric does it lack, and why does the
-#    direction of KL matter in RLHF?
-# 4. A colleague's loss curve is much lower when they use batch size 1. What padding bug could
-#    explain it?
+# 3. KL divergence is not a distance. Which properties of a metric does it lack, and why does
+#    the direction of KL matter in RLHF?
+# 4. A colleague's loss is noticeably lower with batch size 32 than with batch size 1, on the same
+#    data. What padding bug could explain it?
 # 5. What is the difference between `reduction="mean"` over tokens and averaging per-sequence
 #    means? When does it matter?
+# 6. Your training loss goes down but is stuck well above the best loss possible on the data.
+#    Name three bugs in a training loop that produce this, and how you would find each.

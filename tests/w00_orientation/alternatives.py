@@ -56,3 +56,19 @@ def token_logprobs_alternative_1(logits, input_ids):
             z = logits[b, t].double()
             out[b, t] = z[input_ids[b, t + 1]] - z.max() - (z - z.max()).exp().sum().log()
     return out
+
+
+@alternative("train_bigram")
+def train_bigram_with_sgd(tokens, vocab_size, steps, lr):
+    W = torch.nn.Parameter(torch.zeros(vocab_size, vocab_size, dtype=torch.float64, device=tokens.device))
+    optimizer = torch.optim.SGD([W], lr=lr)
+    losses = []
+    x, y = tokens[:, :-1].reshape(-1), tokens[:, 1:].reshape(-1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        logp = W[x] - W[x].logsumexp(-1, keepdim=True)
+        loss = -logp[torch.arange(len(y)), y].mean()
+        losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    return W.detach().float(), losses
