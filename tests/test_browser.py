@@ -311,7 +311,13 @@ def test_student_and_instructor_in_a_browser(lab: Lab, browser: Any, tmp_path: P
         return failed
 
     failed = steps.run("run-all", run_all)
-    passed = _cells(driver)[_index(driver, f'check("{WEEK}.log_softmax"')]
+
+    def show_pass() -> dict[str, Any]:
+        index = _index(driver, f'check("{WEEK}.log_softmax"')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", _cell_element(driver, index))
+        return _cells(driver)[index]
+
+    passed = steps.run("pass-feedback", show_pass)
     assert passed["output"].startswith(f"✓ {WEEK}.log_softmax (2/2 points):"), passed["output"]
     assert "Result(" not in passed["output"] and not passed["error"], passed["output"]
     assert "ansi-green" in passed["classes"], "the pass line is green"
