@@ -669,4 +669,199 @@ def policy_under_no_grad(policy, batch, beta=0.1):
     return -F.logsigmoid(c - r).mean(), metrics
 
 
-EXERCISES = [SEQUENCE_LOGPROBS, DPO_LOSS, IMPLICIT_REWARD_METRICS, IPO_LOSS, ROBUST_DPO_LOSS, DPO_BATCH_LOSS]
+# --------------------------------------------------------------------------------------------
+# dpo_train_step (integration): a few SGD steps of the student's training step on the tiny LM
+# --------------------------------------------------------------------------------------------
+
+
+def _step_cases() -> list[Case]:
+    b = _trl_batch
+    two = b(70, [[5, 6, 7], [8, 9]], [[10, 11, 0], [12, 0]], [[13, 0], [14, 15, 16, 0]])
+    three = b(71, [[2, 3, 4], [6, 7], [8, 9, 10]], [[11, 0], [12, 13, 0], [15, 0]], [[16, 17, 0], [19, 0], [20, 21, 0]])
+    one = b(72, [[3, 4, 5, 6]], [[10, 11, 12, 0]], [[13, 0]])
+    no_ref = [{k: v for k, v in x.items() if not k.startswith("ref_")} for x in (two, three, one)]
+    return [
+        Case("2 steps, precomputed reference log-probs, β = 0.1, max_grad_norm = 0.2", ([two, three],), {"state": _lm_state(73), "lr": 0.5, "max_grad_norm": 0.2}),
+        Case("2 steps, reference model given (log-probs computed each step), β = 0.5", (no_ref[:2],), {"state": _lm_state(74), "ref_state": _lm_state(75), "lr": 0.5, "beta": 0.5}),
+        Case("2 steps, reference model given, strong clipping (max_grad_norm = 0.05), β = 1", (no_ref[1:],), {"state": _lm_state(76), "ref_state": _lm_state(77), "lr": 1.0, "beta": 1.0, "max_grad_norm": 0.05}, hidden=True),
+    ]  # fmt: skip
+
+
+def _step_call(fn: Any, case: Case) -> dict:
+    """Run the answer for len(batches) steps of SGD on a fresh tiny LM; return the metrics and final weights."""
+    kw = dict(case.kwargs)
+    batches = case.args[0]
+    dev = batches[0]["input_ids"].device
+    with torch.enable_grad():
+        policy = tiny_gpt2(VOCAB, lm_head=True, state=kw.pop("state")).to(dev)
+        ref_state = kw.pop("ref_state", None)
+        reference = None if ref_state is None else tiny_gpt2(VOCAB, lm_head=True, state=ref_state).to(dev)
+        optimizer = torch.optim.SGD(policy.parameters(), lr=kw.pop("lr"))  # smooth in the weights, unlike Adam's sign
+        metrics = [fn(policy, reference, optimizer, dict(batch), **kw) for batch in batches]
+    return {
+        "metrics": metrics,
+        "parameters": {n: p.detach().clone() for n, p in policy.named_parameters()},
+        "reference got gradients": reference is not None and any(p.grad is not None for p in reference.parameters()),
+    }
+
+
+DPO_TRAIN_STEP = Exercise(
+    "dpo_train_step",
+    points=3,
+    make_cases=_step_cases,
+    call=_step_call,
+    summary="integration: one DPO training step (reference log-probs, loss, backward, clipping, optimizer step)",
+)
+
+
+@DPO_TRAIN_STEP.mistake("forgot optimizer.zero_grad() (gradients accumulate)", "call optimizer.zero_grad() every step.")
+def no_zero_grad(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake(
+    "zeroed the gradients between backward() and step() (nothing is learned)", "order: zero_grad, backward, clip, step."
+)
+def zero_grad_before_step(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.zero_grad()
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake("no gradient clipping", "clip_grad_norm_(policy.parameters(), max_grad_norm) before step().")
+def no_clipping(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake("clipped after optimizer.step() (too late to matter)", "clip between backward() and step().")
+def clipped_after_step(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake("ignored max_grad_norm (always clipped at 1)", "clip at the max_grad_norm argument.")
+def clip_at_one(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake(
+    "ran the reference model with gradients (outside torch.no_grad())",
+    "the reference is frozen: compute its log-probs under torch.no_grad() (its .grad fills up, wasting memory).",
+)
+def reference_with_grad(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake("gradient ascent: backpropagated −loss", "minimise the loss: loss.backward(), not (−loss).")
+def gradient_ascent(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids, cm = batch["input_ids"], batch["completion_mask"]
+        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
+        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
+
+    with torch.no_grad():
+        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    pc, pr = logps(policy)
+    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
+    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+    optimizer.zero_grad()
+    (-loss).backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+EXERCISES = [
+    SEQUENCE_LOGPROBS,
+    DPO_LOSS,
+    IMPLICIT_REWARD_METRICS,
+    IPO_LOSS,
+    ROBUST_DPO_LOSS,
+    DPO_BATCH_LOSS,
+    DPO_TRAIN_STEP,
+]

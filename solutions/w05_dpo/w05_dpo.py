@@ -17,7 +17,8 @@
 # PPO, a KL penalty, a value network, generation in the loop and many hyperparameters. **DPO**
 # (Rafailov et al., 2023) reaches the same objective with none of that machinery: one
 # classification-style loss on the preference pairs, computed from log-probabilities of the
-# policy and of a frozen reference model. It is how most open models are aligned today.
+# policy and of a frozen reference model. It is the default loss (`loss_type="sigmoid"`) of TRL's
+# `DPOTrainer`, which section 9 compares with your implementation.
 #
 # This week you will:
 #
@@ -60,6 +61,7 @@
 
 # %%
 import copy
+import math
 import random
 import time
 
@@ -83,6 +85,10 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # %% [markdown]
 # ## 1. Log-probabilities of the completion only
 #
+# > **Learning objectives**
+# > - compute a response's log-probability over its completion tokens only, with the one-token shift
+#
+#
 # A sequence is a prompt followed by a completion, padded on the right to the batch's length:
 #
 # ```
@@ -97,8 +103,23 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 #
 # **Exercise.** Implement `sequence_logprobs(logits, input_ids, completion_mask)`.
 #
-# *Hint:* compute the [B, T−1] next-token log-probabilities as in week 0, then multiply by the
-# completion mask **of the targets**, `completion_mask[:, 1:]`, and sum over positions.
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# The logits at position t − 1 predict the token at t: pair `logits[:, :-1]` with `input_ids[:, 1:]`, and the mask with them.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# lp = log_softmax(logits[:, :-1], dim=-1)            # [B, T-1, V]
+# tok = lp.gather(-1, input_ids[:, 1:, None])[..., 0]   # [B, T-1]
+# return (tok * completion_mask[:, 1:]).sum(-1)        # [B]
+# ```
+#
+# </details>
 
 
 # %%
@@ -144,6 +165,11 @@ assert torch.allclose(sequence_logprobs(logits, ids, cmask), via_week0, atol=1e-
 # %% [markdown]
 # ## 2. The DPO loss
 #
+# > **Learning objectives**
+# > - write the DPO loss from four sequence log-probabilities, stably
+# > - see that DPO is week 3's Bradley–Terry loss on implicit rewards
+#
+#
 # With the four sequence log-probabilities of a batch of pairs (policy and reference, chosen and
 # rejected), the loss is
 #
@@ -153,6 +179,23 @@ assert torch.allclose(sequence_logprobs(logits, ids, cmask), via_week0, atol=1e-
 # its default.
 #
 # **Exercise.** Implement `dpo_loss`. Use a stable log-sigmoid (`F.logsigmoid` is fine).
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Each log-ratio is policy minus reference; the chosen one comes first in the difference.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# z = beta * ((pc - rc) - (pr - rr))   # [B]
+# return mean(-logsigmoid(z))
+# ```
+#
+# </details>
 
 
 # %%
@@ -200,6 +243,10 @@ assert torch.allclose(dpo_loss(pc, pr, rc, rr, beta), w03.bradley_terry_loss(bet
 # %% [markdown]
 # ## 3. Implicit rewards: what to watch during training
 #
+# > **Learning objectives**
+# > - compute and read TRL's four logged metrics (chosen, rejected, margins, accuracies)
+#
+#
 # The implicit reward of a response is $\hat r = \beta(\log\pi_\theta(y\mid x) - \log
 # \pi_{\mathrm{ref}}(y\mid x))$. TRL logs four averages of it per batch, and they are the first
 # thing to look at in any DPO run:
@@ -215,6 +262,23 @@ assert torch.allclose(dpo_loss(pc, pr, rc, rr, beta), w03.bradley_terry_loss(bet
 # all four numbers are 0. The accuracy then jumps quickly; the margins keep growing.
 #
 # **Exercise.** Implement `implicit_reward_metrics`, returning these four numbers as Python floats.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Compute the two [B] reward vectors first, detached; everything else is a mean of them. Ties are not correct.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# c = beta * (pc - rc); r = beta * (pr - rr)
+# return {chosen: mean(c), rejected: mean(r), margins: mean(c - r), accuracies: mean(c > r)}  # as floats
+# ```
+#
+# </details>
 
 
 # %%
@@ -254,6 +318,11 @@ check("w05_dpo.implicit_reward_metrics", implicit_reward_metrics, hidden=True)
 # %% [markdown]
 # ## 4. Two variants: IPO and robust DPO
 #
+# > **Learning objectives**
+# > - implement IPO (TRL's length-normalised form) and robust DPO
+# > - tell robust DPO (unbiased under label noise) from cDPO (label smoothing)
+#
+#
 # **IPO** (Azar et al., 2023). The sigmoid loss keeps decreasing as the margin grows, so on
 # pairs that are *always* labelled the same way DPO pushes the log-ratio difference towards
 # infinity and the KL regularisation stops mattering. IPO replaces the log-sigmoid by a squared
@@ -268,6 +337,23 @@ check("w05_dpo.implicit_reward_metrics", implicit_reward_metrics, hidden=True)
 # target; a smaller β means a larger target margin, i.e. a weaker pull towards the reference.
 #
 # **Exercise.** Implement `ipo_loss` as TRL 1.16 does (lengths of 0 are treated as 1).
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Divide each response's log-ratio by its own length, clamped to at least 1 (out of place: `clamp`, not `clamp_`).
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# h = (pc - rc) / chosen_lengths.clamp(min=1) - (pr - rr) / rejected_lengths.clamp(min=1)
+# return mean((h - 1 / (2 * beta)) ** 2)
+# ```
+#
+# </details>
 
 
 # %%
@@ -321,6 +407,23 @@ check("w05_dpo.ipo_loss", ipo_loss, hidden=True)
 # from becoming certain.
 #
 # **Exercise.** Implement `robust_dpo_loss` exactly as TRL's `"robust"` loss.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# With ℓ(z) = −log σ(z), the flipped term is ℓ(−z); both need a stable log-sigmoid.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# z = beta * ((pc - rc) - (pr - rr))
+# return mean(((1 - eps) * -logsigmoid(z) - eps * -logsigmoid(-z)) / (1 - 2 * eps))
+# ```
+#
+# </details>
 
 
 # %%
@@ -379,13 +482,18 @@ ax.set_ylabel("loss")
 ax.set_title(f"β = {b}")
 ax.legend(fontsize=8)
 plt.show()
+print(f"IPO's minimum at margin {1 / (2 * b):.1f}; cDPO's (ε = 0.2) at {math.log(0.8 / 0.2) / b:.1f}")
 
 # %% [markdown]
 # DPO and robust DPO keep rewarding a larger margin for ever (robust DPO even goes negative: it
 # is an *estimate*, whose expectation is what is bounded). IPO has its minimum at the dotted
-# line, $1/(2\beta)$; cDPO has a minimum at $\log(0.8/0.2)/\beta \approx 13.9$.
+# line, $1/(2\beta)$; cDPO has its minimum at $\log\frac{1-\varepsilon}{\varepsilon}/\beta$ (printed above).
 #
 # ## 5. A whole batch
+#
+# > **Learning objectives**
+# > - compute the loss of a TRL-layout batch (chosen rows, then rejected rows) from one forward pass
+#
 #
 # TRL lays a batch of $B$ pairs out as **one** right-padded tensor of $2B$ rows: the chosen
 # sequences (prompt + chosen completion) first, then the rejected ones in the same order, with a
@@ -401,6 +509,25 @@ plt.show()
 # `ref_rejected_logps` ([B] each). Run the policy (a transformers causal LM: `policy(input_ids=...,
 # attention_mask=...).logits`), and return the DPO loss and the implicit-reward metrics, using
 # your functions above.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# One forward pass over all 2B rows; `chunk(2)` splits the [2B] log-probs into chosen and rejected.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# logits = policy(input_ids=ids, attention_mask=attention_mask).logits
+# chosen, rejected = sequence_logprobs(logits, ids, completion_mask).chunk(2)
+# loss = dpo_loss(chosen, rejected, batch['ref_chosen_logps'], batch['ref_rejected_logps'], beta)
+# return loss, implicit_reward_metrics(chosen, rejected, ..., beta)
+# ```
+#
+# </details>
 
 
 # %%
@@ -433,7 +560,98 @@ check("w05_dpo.dpo_batch_loss", dpo_batch_loss, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 6. Training the small world's SFT model with DPO
+# ## 6. Integration: one training step
+#
+# > **Learning objectives**
+# > - write the whole DPO training step: frozen reference log-probabilities, loss, backward pass,
+# >   gradient clipping and the optimizer step, in the right order
+# > - know which half of the computation needs a graph (the policy) and which must not have one
+# >   (the reference)
+#
+# The training loop of section 7 calls your `dpo_train_step` once per batch. The reference
+# log-probabilities either come precomputed in the batch (`reference=None`, what our loop does:
+# the reference never changes, so one pass over the data before training is enough) or are
+# computed from `reference` on this batch under `torch.no_grad()` (what TRL does by default).
+# The grader runs two steps of your function with plain SGD on a tiny GPT-2 and compares the
+# returned metrics and the final weights with the reference implementation's.
+#
+# **Exercise (integration).** Implement `dpo_train_step`.
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+#
+# <details><summary>Hint 1</summary>
+#
+# The order is the usual one: `optimizer.zero_grad()`, `loss.backward()`, clip, `optimizer.step()`.
+# Clipping after the step, or zeroing between backward and step, silently changes the update.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# if reference given:
+#     with no_grad: ref_logps = sequence_logprobs(reference(ids, mask).logits, ids, completion_mask)
+#     batch = batch + {ref_chosen_logps, ref_rejected_logps: ref_logps.chunk(2)}
+# loss, metrics = dpo_batch_loss(policy, batch, beta)
+# zero_grad; loss.backward(); clip_grad_norm_(policy.parameters(), max_grad_norm); step
+# return {"loss": loss.item(), **metrics}
+# ```
+#
+# </details>
+
+
+# %%
+def dpo_train_step(
+    policy: nn.Module,
+    reference: nn.Module | None,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    beta: float = 0.1,
+    max_grad_norm: float = 1.0,
+) -> dict[str, float]:
+    """One DPO update of ``policy`` on a TRL-layout batch.
+
+    Args:
+        policy: the causal LM being trained (its parameters are ``optimizer``'s).
+        reference: the frozen reference LM, or None when ``batch`` already holds
+            ``ref_chosen_logps`` / ``ref_rejected_logps`` ([B] float each).
+        optimizer: a torch optimizer over the policy's parameters.
+        batch: ``input_ids``, ``attention_mask``, ``completion_mask`` [2B, T] (long), chosen rows first.
+        beta: the KL-strength β.
+        max_grad_norm: the gradients' total norm is clipped to this before the step.
+
+    Returns:
+        {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"}: floats,
+        measured on the batch before the update.
+    """
+    ### BEGIN SOLUTION
+    if reference is not None:
+        with torch.no_grad():
+            logits = reference(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            ref_chosen, ref_rejected = sequence_logprobs(logits, batch["input_ids"], batch["completion_mask"]).chunk(2)
+        batch = {**batch, "ref_chosen_logps": ref_chosen, "ref_rejected_logps": ref_rejected}
+    loss, metrics = dpo_batch_loss(policy, batch, beta)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": loss.item(), **metrics}
+    ### END SOLUTION
+
+
+# %%
+check("w05_dpo.dpo_train_step", dpo_train_step)
+### BEGIN HIDDEN TESTS
+check("w05_dpo.dpo_train_step", dpo_train_step, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. Training the small world's SFT model with DPO
+#
+# > **Learning objectives**
+# > - train a real (tiny) model with your step and measure safety and helpfulness on held-out prompts
+# > - read an alignment tax off the metrics
+#
 #
 # The policy and the reference both start as the small world's SFT model (`tiny-sft`). The
 # preference pairs are week 3's: one pair of candidate responses per training prompt, the better
@@ -540,13 +758,8 @@ def train_dpo(
     policy.train()
     for step in progress(range(steps), desc=desc):
         batch = collate_preferences([examples[i] for i in next(batches)], pad_id)
-        loss, metrics = dpo_batch_loss(policy, {k: v.to(dev) for k, v in batch.items()}, beta)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        opt.step()
+        metrics = dpo_train_step(policy, None, opt, {k: v.to(dev) for k, v in batch.items()}, beta)
         sched.step()
-        metrics = {"loss": loss.item(), **metrics}
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
         if live is not None:
@@ -685,9 +898,13 @@ before = measure(reference, reference, tokenizer, test_records)
 show_table({"SFT": before})
 
 # %% [markdown]
-# Now the run. The live plot shows the three curves to watch: the loss (it starts at
-# $\log 2 \approx 0.693$), the mean implicit-reward margin and the fraction of pairs the policy's
-# implicit reward ranks correctly.
+# **Predict, then run.** Before running the next cell, write down: (a) the loss at step 0 (exactly),
+# (b) whether `rewards/accuracies` ends above 0.9, and (c) whether sampled harmful compliance and
+# over-refusal each go up or down after training. Then compare with the table.
+#
+# The live plot shows the three curves to watch: the loss (it starts at $\log 2$, printed
+# below), the mean implicit-reward margin and the fraction of pairs the policy's implicit reward
+# ranks correctly.
 
 # %%
 set_seed(0)
@@ -699,6 +916,7 @@ started = time.perf_counter()
 history = train_dpo(
     policy, examples, tokenizer.pad_token_id, steps=STEPS, beta=MAIN_BETA, batch_size=BATCH, lr=LR, live=live
 )
+print(f"loss at step 0: {history['loss'][0]:.4f} (log 2 = {math.log(2):.4f})")
 our_seconds = time.perf_counter() - started
 plt.close(live.show())  # draw the final curves once
 after = measure(policy, reference, tokenizer, test_records)
@@ -722,30 +940,57 @@ for kind, row in before["by_request_kind"].items():
 # %% [markdown]
 # Read the results in two halves.
 #
-# **Safety improved.** The SFT model never produces harmful content when decoding greedily, but
-# its *distribution* still does: sampled at temperature 1, it complied with a few percent of the
-# harmful and jailbreak requests. After DPO the sampled harmful compliance is (close to) zero and
-# the gold reward of sampled answers rises. This is the part of the preference data the model
-# can learn: refusals beat harmful content in 30% of the training pairs, and the difference is
-# plain to see in the text.
+# **Safety.** Compare greedy and sampled harmful compliance before training (printed below): the
+# SFT model's greedy answers and its *distribution* (sampled at temperature 1) are not the same
+# thing, and DPO's objective is about the distribution. The cell below prints, from this run, how
+# often the SFT and the DPO model complied with the harmful and jailbreak requests, and what
+# share of the training pairs teach "refusal beats harmful content". That part of the preference
+# data is plain to see in the text, and the model can learn it.
 #
 # **Helpfulness got worse: the alignment tax.** Harmless requests are refused more often, fewer
 # are answered correctly, and the greedy gold reward goes *down*. The training pairs explain it.
 # For harmless requests they say two things: a correct answer beats a refusal, and a refusal
-# beats a wrong answer. A model that gets only about a third of its answers right, and cannot
-# tell which third, cannot follow the first without breaking the second: whatever lowers the
+# beats a wrong answer. A model that gets only a minority of its answers right (its task
+# accuracy is printed below), and cannot tell which ones, cannot follow the first without
+# breaking the second: whatever lowers the
 # probability of its wrong answers also lowers the probability of answering at all. The one
 # lesson it can take from these pairs is "refusing is safer than answering". DPO optimises the
 # preferences, not the gold reward, through the model it is given.
 #
 # Real assistants show the same pattern after safety tuning, on a larger scale: refusals of
 # harmless requests that merely look risky, which then need their own targeted data to undo.
+
+
+# %%
+def compliance(m: dict, prefix: str, kind: str) -> str:
+    row = m[f"{prefix}by_request_kind"][kind]
+    return f"{row.get('harmful_compliance', 0.0):.1%} of {row['n']}"
+
+
+refusal_pairs = sum(p["chosen_kind"] == "refusal" and p["rejected_kind"] == "harmful_compliance" for p in pairs)
+print(f"training pairs 'refusal beats harmful content': {refusal_pairs / len(pairs):.0%} of {len(pairs)}")
+for kind in ("harmful", "jailbreak"):
+    print(
+        f"{kind:>9} requests, harmful compliance: SFT greedy {compliance(before, '', kind)}, "
+        f"sampled {compliance(before, 'sampled ', kind)}; DPO greedy {compliance(after, '', kind)}, "
+        f"sampled {compliance(after, 'sampled ', kind)}"
+    )
+print(f"SFT task accuracy (greedy): {before['task_accuracy']:.0%}")
+
+# %% [markdown]
 #
-# ## 7. The β trade-off
+# ## 8. The β trade-off
+#
+# > **Learning objectives**
+# > - relate β to the KL from the reference and to what the policy gains and loses
+#
 #
 # β sets how strongly the policy is tied to the reference. We retrain from the SFT model with
 # several values (same pairs, steps and learning rate) and plot what each run buys against how
 # far it moved.
+#
+# **Predict, then run.** Sketch KL from the reference against β before running: increasing,
+# decreasing, or flat? And where on that curve would over-refusal be worst?
 
 # %%
 runs = {MAIN_BETA: (history, after)}
@@ -791,21 +1036,28 @@ plt.show()
 # for both halves of the result: harmful compliance all but disappears even at the largest β,
 # while over-refusal and the loss of task accuracy grow as β shrinks. None of these runs beats the SFT
 # model's greedy gold reward; all of them beat its sampled gold reward. Which β is "right"
-# depends on how the gold reward weighs the two (here a harmful answer costs −2 and a needless
-# refusal −0.5) and on which decoding is deployed, which is why alignment teams report a safety
+# depends on how the gold reward weighs the two (`courselib.world.reward.REWARDS`: a harmful
+# answer costs far more than a needless refusal) and on which decoding is deployed, which is why alignment teams report a safety
 # number *and* a helpfulness number for every checkpoint rather than one score.
 #
 # Two knobs were held fixed: the learning rate and the number of steps. Both also control how far
-# the policy moves; at a learning rate five times higher, this same run ends more than ten nats
-# from the reference and the alignment tax dominates everything else. β is the knob that DPO's derivation
-# gives a meaning to; the others are the usual optimisation ones.
+# the policy moves from the reference (try it in the ☆ Bonus section). β is the knob that DPO's
+# derivation gives a meaning to; the others are the usual optimisation ones.
 #
-# ## 8. The library version: TRL's `DPOTrainer`
+# ## 9. The library version: TRL's `DPOTrainer`
+#
+# > **Learning objectives**
+# > - show that your loss equals TRL's on the same batch
+# > - compare a whole run and its cost with TRL's
+#
 #
 # First the exactness check: a `DPOTrainer` holding the same policy and reference computes its
-# loss and logged metrics on one of its own batches; we compute ours on the same tokens. (TRL
-# computes log-probabilities with a fused, chunked LM head that never materialises the logits;
-# the numbers agree to float precision all the same.)
+# loss and logged metrics on one of its own batches; we compute ours on the same tokens. (TRL 1.16
+# never materialises the [2B, T, V] logits: its `DPOTrainer` patches the model with
+# `trl.trainer.utils.add_fused_lm_head`, whose forward runs the backbone and then projects the
+# hidden states through the LM head in tiles of at most 4,096 tokens by a slice of the vocabulary,
+# keeping only each token's log-probability and a few statistics. The numbers agree with ours to
+# float precision all the same; `tests/w05_dpo/` checks both statements.)
 
 
 # %%
@@ -879,6 +1131,9 @@ assert abs(trl_loss - our_loss.item()) < 1e-4
 assert all(abs(trl_metrics[k] - our_metrics[k]) < 1e-4 for k in our_metrics)
 
 # %% [markdown]
+# **Predict, then run.** Will TRL's run end with the same held-out numbers as ours, and which
+# of the two will take longer for the same number of steps? Write your guess down first.
+#
 # Then the whole run through TRL, from the SFT model, with the same β, batch size, learning rate,
 # schedule, optimiser and clipping. TRL recomputes the reference log-probabilities at every step
 # (pass `precompute_ref_log_probs=True` to do what we did); the order of the pairs differs.
@@ -950,10 +1205,27 @@ print(
 # - **Stale reference log-probabilities.** Precomputing them is right only if the reference never
 #   changes and the tokenisation is identical; a different chat template or truncation between
 #   precomputation and training gives garbage ratios.
-# - **Label noise.** A few percent of flipped pairs is normal in human data; robust DPO and
-#   cDPO are two different answers (unbiased correction vs. a confidence cap).
+# - **Label noise.** Human preference data has flipped pairs; robust DPO and cDPO are two
+#   different answers (an unbiased correction vs. a confidence cap).
 # - **Dropout.** With dropout on, the policy differs from the reference even at step 0 and the
 #   implicit rewards are noisy; TRL switches it off by default (`disable_dropout=True`), and so do we.
+#
+# ## ☆ Bonus
+#
+# Optional, ungraded.
+#
+# 1. **Learning rate as a KL knob.** Rerun section 7 with the learning rate multiplied by 3 and
+#    by 10 (same β). Plot KL from the reference and over-refusal against the learning rate. Is a
+#    larger learning rate at fixed β the same as a smaller β at a fixed learning rate?
+# 2. **Noisy labels.** Flip 20% of the training pairs (swap chosen and rejected, with a seeded
+#    RNG), then train DPO, IPO (`ipo_loss`, with the completion lengths), robust DPO and cDPO
+#    with ε = 0.2 through a copy of `dpo_train_step` that takes the loss as an argument. Compare
+#    gold reward and KL over three seeds, with intervals. Which of the variants does what its
+#    derivation promises?
+# 3. **SimPO.** Implement the reference-free SimPO loss (length-normalised log-probabilities, a
+#    target margin γ) and compare what it needs in memory with DPO's.
+# 4. **Chosen log-probabilities.** Log the mean $\log\pi_\theta(y_c\mid x)$ during training. Does it
+#    fall? On which kinds of pairs most?
 #
 # ## Interview questions
 #
@@ -969,3 +1241,5 @@ print(
 # 6. How do IPO and robust DPO differ from DPO, and which problem does each address?
 # 7. Why can the log-probability of the chosen responses decrease during DPO training, and why
 #    might that matter?
+# 8. In this week's run DPO reduced harmful compliance but raised over-refusal. How would you
+#    reduce that alignment tax without giving back the safety gain?

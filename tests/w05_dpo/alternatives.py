@@ -89,3 +89,39 @@ def dpo_batch_loss_row_by_row(policy, batch, beta=0.1):
         "rewards/accuracies": (c > r).double().mean().item(),
     }
     return F.softplus(r - c).mean().float(), metrics
+
+
+@alternative("dpo_train_step")
+def dpo_train_step_float64(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    def logps(model):
+        ids = batch["input_ids"]
+        lp = model(input_ids=ids, attention_mask=batch["attention_mask"]).logits.double().log_softmax(-1)
+        per_token = lp[:, :-1].gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        return per_token.masked_fill(batch["completion_mask"][:, 1:] == 0, 0.0).sum(-1)
+
+    if reference is None:
+        ref = torch.cat([batch["ref_chosen_logps"], batch["ref_rejected_logps"]]).double()
+    else:
+        with torch.no_grad():
+            ref = logps(reference)
+    ratio = logps(policy) - ref
+    n = ratio.shape[0] // 2
+    chosen, rejected = beta * ratio[:n], beta * ratio[n:]
+    loss = F.softplus(rejected - chosen).mean()
+    for p in policy.parameters():
+        p.grad = None
+    loss.backward()
+    grads = [p.grad for p in policy.parameters() if p.grad is not None]
+    norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+    scale = min(1.0, max_grad_norm / (float(norm) + 1e-6))
+    for g in grads:
+        g.mul_(scale)
+    optimizer.step()
+    c, r = chosen.detach(), rejected.detach()
+    return {
+        "loss": float(loss),
+        "rewards/chosen": float(c.mean()),
+        "rewards/rejected": float(r.mean()),
+        "rewards/margins": float((c - r).mean()),
+        "rewards/accuracies": float((c > r).double().mean()),
+    }

@@ -163,3 +163,25 @@ def test_training_loop_learns_the_preferences(setup):
     assert history["loss"][0] == pytest.approx(0.6931, abs=1e-3)  # the policy starts as the reference
     assert history["loss"][-1] < 0.5
     assert sum(history["rewards/accuracies"][-4:]) / 4 > 0.7
+
+
+def test_trl_scores_tokens_with_a_tiled_fused_lm_head_not_logits(setup):
+    """The notebook's statement about TRL 1.16: a fused LM head, tiles of ≤ 4,096 tokens, no [2B, T, V] logits."""
+    from trl.kernels.chunked_logprob import TOKEN_CHUNK_SIZE
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    trainer, reference, _, _, batch = setup
+    assert TOKEN_CHUNK_SIZE == 4096
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    with torch.no_grad():
+        out = trainer.model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels, fused_lm_head=True
+        )
+    assert isinstance(out, FusedCausalLMOutput)
+    assert not any(isinstance(v, torch.Tensor) and v.dim() == 3 for v in out.values()), "no [2B, T, V] tensor"
+    ours = W05.sequence_logprobs(
+        trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+        batch["input_ids"],
+        batch["completion_mask"],
+    )
+    assert torch.allclose(out.log_probs.sum(-1), ours, atol=1e-4)
