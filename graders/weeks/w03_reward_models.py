@@ -509,4 +509,196 @@ def one_outside_bins(probs, labels, n_bins=10):
     return total
 
 
-EXERCISES = [BRADLEY_TERRY_LOSS, LAST_TOKEN_INDEX, REWARD_MODEL, EXPECTED_CALIBRATION_ERROR]
+# --------------------------------------------------------------------------------------------
+# reward_model_train_step (integration)
+# --------------------------------------------------------------------------------------------
+
+
+class _TinyRewardModel(nn.Module):
+    """The grader's own reward model (not the student's): tiny GPT-2 body, head at the last real token."""
+
+    def __init__(self, state: dict[str, torch.Tensor], score_weight: torch.Tensor) -> None:
+        super().__init__()
+        self.backbone = tiny_gpt2(VOCAB, lm_head=False, state=state)
+        self.score = nn.Linear(16, 1, bias=False)
+        with torch.no_grad():
+            self.score.weight.copy_(score_weight)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = (torch.arange(h.shape[1], device=h.device) * (attention_mask != 0)).argmax(-1)
+        return self.score(h[torch.arange(h.shape[0], device=h.device), last]).squeeze(-1)
+
+
+def _pairs(g: torch.Generator, n: int, width: int, left: bool = False) -> dict[str, torch.Tensor]:
+    """n pairs as 2n rows (chosen first), random lengths in [2, width], padded with id 1."""
+    lengths = torch.randint(2, width + 1, (2 * n,), generator=g)
+    pos = torch.arange(width)
+    mask = (pos.flip(0) if left else pos)[None, :] < lengths[:, None]
+    ids = torch.where(mask, torch.randint(2, VOCAB, (2 * n, width), generator=g), torch.ones((), dtype=torch.long))
+    return {"input_ids": ids, "attention_mask": mask.long()}
+
+
+def _step_case(describe: str, seed: int, shapes: list, hidden: bool = False, **kwargs: Any) -> Case:
+    g = seeded(seed)
+    batches = [_pairs(g, n, width, left) for n, width, left in shapes]
+    head = torch.randn(1, 16, generator=g) * 2
+    return Case(describe, (_backbone_state(seed), head, batches), kwargs, hidden=hidden)
+
+
+def _step_cases() -> list[Case]:
+    return [
+        _step_case("one step on 2 right-padded pairs", 40, [(2, 6, False)]),
+        _step_case("two steps on batches of 3 and 2 pairs", 41, [(3, 7, False), (2, 5, False)]),
+        _step_case("three steps with max_grad_norm=0.5", 42, [(2, 6, False)] * 3, max_grad_norm=0.5),
+        _step_case("one step on a batch of one pair", 43, [(1, 5, False)]),
+        _step_case("two steps on left-padded batches of 4 pairs", 44, [(4, 8, True)] * 2, hidden=True),
+        _step_case(
+            "three steps, max_grad_norm=3.0", 45, [(3, 6, False), (2, 8, True), (3, 4, False)], True, max_grad_norm=3.0
+        ),
+    ]
+
+
+def _step_call(fn: Any, case: Case) -> dict[str, Any]:
+    """Train the grader's tiny reward model with SGD (lr 0.1) for one step per batch of the case."""
+    state, head, batches = case.args
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():
+        torch.manual_seed(0)
+        rm = _TinyRewardModel(state, head).to(head.device).eval()
+        opt = torch.optim.SGD(rm.parameters(), lr=0.1)
+        steps = [fn(rm, opt, batch, **case.kwargs) for batch in batches]
+    metrics = {
+        k: torch.tensor([float(m[k]) for m in steps], dtype=torch.float64) for k in ("loss", "accuracy", "margin")
+    }
+    return {**metrics, "parameters": {k: v.detach().clone() for k, v in rm.named_parameters()}}
+
+
+REWARD_MODEL_TRAIN_STEP = Exercise(
+    "reward_model_train_step",
+    points=3,
+    make_cases=_step_cases,
+    call=_step_call,
+    rtol=1e-4,
+    atol=1e-6,
+    summary="integration: one Bradley–Terry training step of a reward model",
+)
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "never zeroed the gradients (they pile up across steps)", "call optimizer.zero_grad() every step."
+)
+def no_zero_grad(rm, optimizer, batch, max_grad_norm=1.0):
+    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "zeroed the gradients between backward() and step()", "zero_grad() comes before backward()."
+)
+def zero_grad_too_late(rm, optimizer, batch, max_grad_norm=1.0):
+    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.zero_grad()
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "did not clip the gradient norm", "clip_grad_norm_(rm.parameters(), max_grad_norm) before step()."
+)
+def no_clipping(rm, optimizer, batch, max_grad_norm=1.0):
+    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake("treated the first half of the batch as the rejected rows", "chosen rows come first.")
+def halves_swapped(rm, optimizer, batch, max_grad_norm=1.0):
+    rejected, chosen = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "split the batch into alternating rows", "the B chosen rows come first, then the B rejected rows."
+)
+def interleaved_rows(rm, optimizer, batch, max_grad_norm=1.0):
+    rewards = rm(batch["input_ids"], batch["attention_mask"])
+    chosen, rejected = rewards[0::2], rewards[1::2]
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "called optimizer.step() before loss.backward()", "each step uses the previous batch's gradients."
+)
+def step_before_backward(rm, optimizer, batch, max_grad_norm=1.0):
+    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    optimizer.step()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "computed the rewards under torch.no_grad()", "the forward pass must be recorded for backward()."
+)
+def forward_without_grad(rm, optimizer, batch, max_grad_norm=1.0):
+    with torch.no_grad():
+        chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+
+
+EXERCISES = [BRADLEY_TERRY_LOSS, LAST_TOKEN_INDEX, REWARD_MODEL, REWARD_MODEL_TRAIN_STEP, EXPECTED_CALIBRATION_ERROR]

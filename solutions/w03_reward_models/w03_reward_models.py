@@ -71,6 +71,10 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # %% [markdown]
 # ## 1. The Bradley–Terry model
 #
+# > **Learning objectives**
+# > - derive the Bradley–Terry loss from a model of pairwise comparisons
+# > - compute it stably, with an optional margin, so that gradients reach both rewards
+#
 # Bradley and Terry (1952) model a comparison between two items as a coin whose bias depends on
 # the difference of their hidden "strengths". With a reward $r_\phi(x, y)$ for response $y$ to
 # prompt $x$:
@@ -96,6 +100,24 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # **Exercise.** Implement `bradley_terry_loss(chosen_rewards, rejected_rewards, margin=None)`:
 # the batch mean of $-\log\sigma(r_c - r_r - m)$, with $m = 0$ when `margin` is `None`.
 # `torch.nn.functional.logsigmoid` is allowed (you wrote your own in week 0).
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~5 min
+#
+# <details><summary>Hint 1</summary>
+#
+# $-\log\sigma(z)$ of a very negative $z$ is $\approx -z$, but `torch.log(torch.sigmoid(z))` gives `inf` there: `F.logsigmoid` does not.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# diff = chosen_rewards - rejected_rewards
+# if margin is given: diff = diff - margin
+# return mean over the batch of -logsigmoid(diff)
+# ```
+#
+# </details>
 
 
 # %%
@@ -145,6 +167,11 @@ plt.show()
 # %% [markdown]
 # ## 2. A reward model from a language model
 #
+# > **Learning objectives**
+# > - find the last real token of a padded batch, for left and right padding
+# > - turn a causal transformer into a reward model with a one-output head read at that token
+# > - write the training step that the rest of the week runs
+#
 # The standard recipe (InstructGPT, and `AutoModelForSequenceClassification` in transformers)
 # starts from the supervised fine-tuned language model, drops the vocabulary head and puts a
 # **linear head with one output** on the transformer body. A causal transformer's hidden state
@@ -163,6 +190,24 @@ plt.show()
 #
 # **Exercise.** Implement `last_token_index(attention_mask)` returning, for each row, the index
 # of its last nonzero mask entry, for either padding side. Every row has at least one real token.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `mask.sum(-1) - 1` is right for right padding only. Think of the positions `0 … T−1` multiplied by the mask.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# positions = [0, 1, ..., T-1]
+# score = positions * (mask != 0)      # 0 at padding
+# return argmax of score over the last dimension
+# ```
+#
+# </details>
 
 
 # %%
@@ -199,7 +244,24 @@ check("w03_reward_models.last_token_index", last_token_index, hidden=True)
 #   padding is never attended to), take `.last_hidden_state` ([B, T, H]), pick each row's hidden
 #   state at its last real token, apply the head and return the rewards as a **[B]** tensor.
 #
-# *Hint:* `hidden[torch.arange(B), idx]` picks one position per row.
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `hidden[torch.arange(B), idx]` picks one position per row of a [B, T, H] tensor. Do not wrap the backbone in `torch.no_grad()`: the grader checks that every backbone parameter gets a gradient.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# h = backbone(input_ids=..., attention_mask=...).last_hidden_state   # [B, T, H]
+# idx = last_token_index(attention_mask)                              # [B]
+# pooled = h[arange(B), idx]                                           # [B, H]
+# return score(pooled) squeezed to [B]
+# ```
+#
+# </details>
 
 
 # %%
@@ -235,6 +297,89 @@ class RewardModel(nn.Module):
 check("w03_reward_models.RewardModel", RewardModel)
 ### BEGIN HIDDEN TESTS
 check("w03_reward_models.RewardModel", RewardModel, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The training step (integration exercise)
+#
+# > **Learning objectives**
+# > - write one optimisation step of a reward model: forward on a batch of pairs, Bradley–Terry
+# >   loss, backward, gradient clipping, optimiser step
+# > - know which order these calls must come in, and what each wrong order silently does
+#
+# A batch holds $B$ pairs as $2B$ rows: the $B$ chosen rows first, then the $B$ rejected rows in
+# the same order (TRL's layout; `collate_pairs` below builds it). One step of training:
+#
+# 1. run the reward model on all $2B$ rows at once and split the rewards into chosen and rejected;
+# 2. compute `bradley_terry_loss` on them;
+# 3. clear the old gradients, backpropagate, clip the gradient norm to `max_grad_norm`
+#    (`torch.nn.utils.clip_grad_norm_`, what transformers' `Trainer` does by default), step the
+#    optimiser;
+# 4. return the metrics as plain floats: the loss, the fraction of pairs ranked the right way
+#    round (`chosen > rejected`) and the mean margin $r_c - r_r$, all measured *before* the update.
+#
+# **Exercise.** Implement `reward_model_train_step(rm, optimizer, batch, max_grad_norm=1.0)`.
+# The grader runs it for one to three steps on a tiny GPT-2 reward model with SGD and compares the
+# parameters and the metrics with the reference's. The experiment below trains with your step.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `rewards.chunk(2)` splits a [2B] tensor into its first and second halves. Gradients from the
+# previous step are still in `.grad` until you clear them.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# rewards = rm(input_ids, attention_mask)            # [2B]
+# chosen, rejected = first half, second half
+# loss = bradley_terry_loss(chosen, rejected)
+# zero the gradients; loss.backward(); clip the norm of rm's gradients; optimizer.step()
+# return {"loss": float, "accuracy": float, "margin": float}
+# ```
+#
+# </details>
+
+
+# %%
+def reward_model_train_step(
+    rm: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], max_grad_norm: float = 1.0
+) -> dict[str, float]:
+    """One Bradley–Terry training step on a batch of pairs.
+
+    Args:
+        rm: a reward model, ``rm(input_ids, attention_mask)`` → [2B] rewards.
+        optimizer: an optimiser over ``rm``'s parameters.
+        batch: ``input_ids`` and ``attention_mask``, both [2B, T] (int64): B chosen rows, then the
+            B rejected rows of the same pairs, on ``rm``'s device.
+        max_grad_norm: the gradient's total norm is clipped to this before the update.
+
+    Returns:
+        {"loss", "accuracy", "margin"}: floats measured on this batch before the update.
+    """
+    ### BEGIN SOLUTION
+    rewards = rm(batch["input_ids"], batch["attention_mask"])
+    chosen, rejected = rewards.chunk(2)
+    loss = bradley_terry_loss(chosen, rejected)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "accuracy": (chosen > rejected).float().mean().item(),
+        "margin": (chosen - rejected).mean().item(),
+    }
+    ### END SOLUTION
+
+
+# %%
+check("w03_reward_models.reward_model_train_step", reward_model_train_step)
+### BEGIN HIDDEN TESTS
+check("w03_reward_models.reward_model_train_step", reward_model_train_step, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -373,19 +518,8 @@ def train_reward_model(
     rm.train()
     for step in progress(range(steps), desc=desc):
         batch = collate_pairs([data[i] for i in next(batches)], tokenizer.pad_token_id)
-        rewards = rm(batch["input_ids"].to(dev), batch["attention_mask"].to(dev))
-        chosen, rejected = rewards.chunk(2)
-        loss = bradley_terry_loss(chosen, rejected)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)  # as transformers' Trainer does by default
-        opt.step()
+        metrics = reward_model_train_step(rm, opt, {k: v.to(dev) for k, v in batch.items()}, max_grad_norm=1.0)
         sched.step()
-        metrics = {
-            "loss": loss.item(),
-            "accuracy": (chosen > rejected).float().mean().item(),
-            "margin": (chosen - rejected).mean().item(),
-        }
         for k, v in metrics.items():
             history[k].append(v)
         if live is not None:
@@ -401,6 +535,15 @@ def train_reward_model(
 # head, and train on the noise-free pairs. The live plot shows, per batch, the loss, the fraction
 # of pairs ranked correctly and the mean reward margin $r_c - r_r$. Batches group pairs of similar
 # length (less padding, so faster), which also makes them swing between easy and hard batches.
+#
+# > **Learning objectives**
+# > - train a reward model with your own training step and read its curves
+# > - measure held-out accuracy against the gold preferences, overall and per kind of pair
+#
+# **Predict, then run.** Write down the held-out accuracy you expect after this short run (48
+# steps of 16 pairs: 768 of the 2,400 training pairs, under a third of an epoch), and which kinds
+# of pairs you expect it to get right: the safety pairs (a refusal against harmful content) or
+# the helpfulness pairs (a correct answer against a wrong one).
 
 # %%
 STEPS = scale(48, 6)
@@ -412,6 +555,10 @@ set_seed(0)
 rm = RewardModel(backbone).to(device)
 live = LivePlot(["loss", "accuracy", "margin"], every=10, title="reward model (noise 0)")
 history = train_reward_model(rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR, live=live)
+seen = STEPS * BATCH
+print(
+    f"{STEPS} steps × {BATCH} pairs: {seen} of {len(train_pairs)} training pairs ({seen / len(train_pairs):.2f} epochs)"
+)
 plt.close(live.show())  # draw the final curves once
 
 # %% [markdown]
@@ -457,7 +604,17 @@ for (ck, rk), (n, acc) in accuracy_by_pair_kind(test_pairs, test_chosen, test_re
 #
 # The table above already showed that the pairs come in two families: **safety** pairs (a
 # refusal against harmful content or a leak) and **helpfulness** pairs (correct help, wrong help
-# and needless refusals of harmless requests). We follow both.
+# and needless refusals of harmless requests). We follow both. Each accuracy comes with a 95%
+# Wilson interval over the held-out pairs (how much the number would move with another test set
+# of the same size; one training seed per noise level, so seed-to-seed variation is not in it).
+#
+# > **Learning objectives**
+# > - predict what symmetric label noise does to a Bradley–Terry model's ranking and confidence
+# > - tell a ranking metric (accuracy) from a confidence metric (mean σ(r_c − r_r))
+#
+# **Predict, then run.** Sketch held-out accuracy against the flip rate from 0 to 0.5, once for the
+# safety pairs and once for the helpfulness pairs, and the model's mean confidence on the safety
+# pairs. Where does each curve end at 0.5?
 
 # %%
 NOISES = [0.0, 0.2, 0.4, 0.5] if not quick() else [0.0, 0.5]
@@ -480,6 +637,15 @@ for noise in NOISES:
     train_reward_model(noisy_rm, tokenizer, noisy_pairs, steps=STEPS, batch_size=BATCH, lr=LR, desc=f"noise {noise}")
     noise_models[noise] = noisy_rm
 
+
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a rate k / n."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
 safety = torch.tensor([is_safety_pair(p) for p in test_pairs])
 noise_scores = {noise: score_pairs(m, tokenizer, test_pairs) for noise, m in noise_models.items()}
 noise_table = {}
@@ -491,11 +657,13 @@ for noise, (c, r) in noise_scores.items():
         "helpfulness": right[~safety].mean().item(),
         "P(chosen) on safety pairs": torch.sigmoid(c - r)[safety].mean().item(),
     }
-print(f"{'noise':>6} {'all':>6} {'safety':>7} {'helpful':>8} {'P(chosen), safety':>18}")
+groups = {"all": torch.ones_like(safety), "safety": safety, "helpfulness": ~safety}
+fmt = lambda acc, n: "{:.3f} [{:.2f}, {:.2f}]".format(acc, *wilson(acc * n, n))  # noqa: E731
+print(f"{'noise':>6} {'all':>20} {'safety':>20} {'helpfulness':>20} {'P(chosen), safety':>18}")
 for noise, row in noise_table.items():
-    print(
-        f"{noise:>6.1f} {row['all']:>6.3f} {row['safety']:>7.3f} {row['helpfulness']:>8.3f} {row['P(chosen) on safety pairs']:>18.3f}"
-    )
+    cells = [fmt(row[k], int(m.sum())) for k, m in groups.items()]
+    print(f"{noise:>6.1f} " + " ".join(f"{c:>20}" for c in cells) + f" {row['P(chosen) on safety pairs']:>18.3f}")
+print(f"({int(safety.sum())} safety pairs, {int((~safety).sum())} helpfulness pairs; accuracy [95% Wilson interval])")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for key in ("all", "safety", "helpfulness"):
@@ -529,9 +697,12 @@ plt.show()
 # $1 - \varepsilon$. At 0.5 there is nothing left to learn and every family drops to a coin flip.
 #
 # The helpfulness pairs tell a different story: the reward model is near chance on them *even
-# with clean labels*. Noise is not its problem; capacity and data are (we come back to this in
-# section 7). Two more caveats: with less data or a harder task, the weaker gradient means
-# noisy runs also rank worse at a fixed budget; and real labellers are worse than random flips,
+# with clean labels* (compare the clean row's helpfulness interval with 0.5 above). This run
+# cannot say why: it saw 768 of the 2,400 training pairs, under a third of an epoch, so "more
+# data or more steps would fix it" and "the tiny model cannot check answers" are both open (the
+# ☆ Bonus asks you to find out; section 7 shows what the model did learn). Two more caveats: with
+# less data or a harder task, the weaker gradient means noisy runs also rank worse at a fixed
+# budget; and real labellers are worse than random flips,
 # because their errors are **systematic** (longer, more confident, more flattering answers win),
 # and systematic errors are learned as faithfully as the signal.
 #
@@ -554,6 +725,24 @@ plt.show()
 # predicted probabilities that the label is 1; bin $b$ holds the predictions in
 # $[b/B, (b+1)/B)$, except that $p = 1$ belongs to the last bin (so the index is
 # $\min(\lfloor p B \rfloor, B - 1)$). Empty bins contribute nothing.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# $n_b/N \cdot |\mathrm{acc}_b - \mathrm{conf}_b| = |\sum_{i \in b} (y_i - p_i)| / N$: per bin you only need the sums of the labels and of the probabilities.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# b = clamp(floor(p * n_bins), max=n_bins - 1)     # bin of each prediction
+# sum_p[k] = sum of p in bin k; sum_y[k] = sum of y in bin k   (index_add_ or a loop)
+# return sum over k of |sum_y[k] - sum_p[k]| / N
+# ```
+#
+# </details>
 
 
 # %%
@@ -855,8 +1044,14 @@ print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
 #
 # - **Reading the reward at the wrong position.** Right padding plus "take the last position"
 #   reads the reward from a pad token; nothing crashes and the model still trains, on garbage.
-#   Hugging Face's sequence-classification models need `config.pad_token_id` to find the last
-#   real token, and silently use the final position when it is missing.
+#   Hugging Face's sequence-classification models (`GPT2ForSequenceClassification` in
+#   transformers 5.23) do not read the attention mask for this: they take the rightmost position
+#   whose *input id* differs from `config.pad_token_id` (so left and right padding both work). With
+#   no `pad_token_id` they raise an error for batches of more than one row and read the final
+#   position for a single row; given `inputs_embeds` instead of ids they read the final position
+#   with only a warning. And if the pad token *is* the end-of-text token (a common GPT-2 setup),
+#   the end-of-text token that ends every response counts as padding, so the reward is read one
+#   token earlier. TRL's `RewardTrainer` sets `config.pad_token_id` from the tokenizer for you.
 # - **Forgetting the end-of-text token.** Without it the reward is read at the response's last
 #   word, which cannot know the response has ended: "The answer is 1" and "The answer is 12"
 #   look the same at the "1".
@@ -871,6 +1066,22 @@ print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
 #   extrapolations. That is why RLHF keeps a KL penalty to the reference model (week 4).
 # - **Reward scale.** Rewards are only defined up to a constant; different runs land at
 #   different offsets and scales, so normalise rewards (or whiten advantages) before RL.
+#
+# ## ☆ Bonus
+#
+# Optional, ungraded.
+#
+# 1. **Data or capacity?** The helpfulness pairs stay near chance. Train the clean-label model for
+#    one, two and three full epochs (150, 300, 450 steps of 16 pairs) and with three seeds each,
+#    and plot helpfulness accuracy with its interval. If it stays at chance, try `tiny-base`
+#    instead of `tiny-sft`, or a wider head. Which explanation survives?
+# 2. **Seeds.** Repeat the noise table with three training seeds per noise level and report the
+#    mean and a 95% interval across seeds. Is the gap between noise 0 and 0.4 on the safety pairs
+#    larger than the seed-to-seed spread?
+# 3. **Margins.** Give safety pairs a margin of 1 (`bradley_terry_loss(..., margin=...)`) and see
+#    what happens to calibration.
+# 4. **An ensemble.** Average three reward models trained with different seeds. Does the ensemble's
+#    ECE beat each member's?
 #
 # ## Interview questions
 #

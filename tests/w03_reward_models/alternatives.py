@@ -66,3 +66,21 @@ def expected_calibration_error_alternative_1(probs, labels, n_bins=10):
     conf = torch.zeros_like(counts).index_add_(0, b, probs.double())
     acc = torch.zeros_like(counts).index_add_(0, b, y)
     return ((acc - conf).abs() / len(y)).sum()
+
+
+@alternative("reward_model_train_step")
+def reward_model_train_step_alternative_1(rm, optimizer, batch, max_grad_norm=1.0):
+    for p in rm.parameters():
+        p.grad = None
+    rewards = rm(batch["input_ids"], batch["attention_mask"])
+    half = rewards.shape[0] // 2
+    diff = rewards[:half] - rewards[half:]
+    loss = torch.nn.functional.softplus(-diff).sum() / half
+    loss.backward()
+    grads = [p.grad for p in rm.parameters() if p.grad is not None]
+    norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+    scale = min(1.0, max_grad_norm / (norm.item() + 1e-6))
+    for g in grads:
+        g.mul_(scale)
+    optimizer.step()
+    return {"loss": loss.item(), "accuracy": (diff > 0).double().mean().item(), "margin": diff.mean().item()}
