@@ -129,22 +129,13 @@ class Mistake:
 
     name: str
     hint: str
-    definition: Callable[..., Any] | type | str  # a str is a whole source (the format before v2)
-    function: str = ""  # the exercise's function name: the definition is renamed to it
+    definition: Callable[..., Any] | type
+    function: str  # the exercise's function name: the definition is renamed to it
 
     @property
     def source(self) -> str:
-        if isinstance(self.definition, str):
-            return self.definition
+        """Self-contained source of the mistake, renamed to the exercise's function."""
         return snippet_source(self.definition, self.function)
-
-    def implementation(self) -> Callable[..., Any]:
-        """The wrong function itself, ready to run on the cases."""
-        if isinstance(self.definition, str):
-            from graders.source import namespace_from_source
-
-            return namespace_from_source(self.definition, name=f"mistake:{self.name}")[self.function]
-        return self.definition
 
 
 @dataclass
@@ -185,15 +176,11 @@ class Exercise:
     grad_atol: float = 1e-5
     allow_inplace: bool = False
     week: str = ""
-    alternatives: Sequence[str] = ()  # TRANSITIONAL (engine v1 format): remove once every week is migrated
 
     def __post_init__(self) -> None:
         if "." in self.function:
             self.week, self.function = self.function.split(".", 1)
         self.mistakes = list(self.mistakes)
-        for m in self.mistakes:
-            if not m.function:
-                object.__setattr__(m, "function", self.function)
 
     @property
     def id(self) -> str:
@@ -548,7 +535,14 @@ def _same_behaviour(a: Outcome, b: Outcome) -> bool:
         return False
     if bool(a.mutated) != bool(b.mutated):
         return False
-    return all(_no_gradient(a.grads.get(n)) == _no_gradient(b.grads.get(n)) for n in set(a.grads) | set(b.grads))
+    for name in set(a.grads) | set(b.grads):
+        ga, gb = a.grads.get(name), b.grads.get(name)
+        if _no_gradient(ga) or _no_gradient(gb):
+            if _no_gradient(ga) != _no_gradient(gb):
+                return False
+        elif compare(ga, gb, rtol=1e-3, atol=1e-5) is not None:
+            return False
+    return True
 
 
 _DETACHED = "a `.detach()`, `.item()`, `.tolist()`, `.data`, `torch.no_grad()` or a new `torch.tensor(...)` somewhere?"
@@ -753,7 +747,7 @@ def _name_mistakes(
     """The known mistakes that behave exactly like the answer on every failing case."""
     named = []
     for mistake in exercise.mistakes:
-        fn = mistake.implementation()
+        fn = mistake.definition
         if all(_same_behaviour(student[i], run_case(exercise, fn, cases[i], i)) for i in failures):
             named.append(mistake)
     return named

@@ -125,6 +125,9 @@ configure(get_config())
 """
 
 
+INSTRUCTOR_ONLY = frozenset({"interview_answers.md"})  # files in solutions/<week>/ never released to students
+
+
 def write_nbgrader_sources(root: Path, week_list: list[str]) -> None:
     """Lay out ``root/source/<week>/`` (source notebook plus any data files) and the config."""
     root.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,7 @@ def write_nbgrader_sources(root: Path, week_list: list[str]) -> None:
             shutil.rmtree(target)
         target.mkdir(parents=True)
         for extra in (SOLUTIONS / week).iterdir():
-            if extra.name == f"{week}.py" or extra.name.startswith((".", "__")):
+            if extra.name == f"{week}.py" or extra.name in INSTRUCTOR_ONLY or extra.name.startswith((".", "__")):
                 continue
             copy = shutil.copytree if extra.is_dir() else shutil.copy2
             copy(extra, target / extra.name)

@@ -8,7 +8,7 @@ import pytest
 
 from graders.reference import COURSE, SOLUTIONS
 from graders.registry import all_exercises
-from graders.release import course_settings, setup_cell_source, source_notebook, stale_weeks, weeks
+from graders.release import INSTRUCTOR_ONLY, course_settings, setup_cell_source, source_notebook, stale_weeks, weeks
 
 WEEKS = weeks()
 
@@ -18,6 +18,12 @@ def test_every_week_has_source_grader_and_release():
     assert set(WEEKS) == graded_weeks, "each solution source needs a graders/weeks module and vice versa"
     for week in WEEKS:
         assert (COURSE / week / f"{week}.ipynb").exists(), f"run `graders build {week}`"
+
+
+def test_instructor_only_files_are_never_released():
+    leaked = [str(p.relative_to(COURSE)) for p in COURSE.rglob("*") if p.name in INSTRUCTOR_ONLY]
+    assert leaked == [], f"instructor-only files in course/: {leaked}"
+    assert any((SOLUTIONS / w / name).exists() for w in WEEKS for name in INSTRUCTOR_ONLY), "nothing to guard"
 
 
 def test_course_is_not_stale():
