@@ -5,6 +5,8 @@
     graders check WEEK FILE [--json]            every exercise of the week, in one sandbox run: a table and the total
     graders build [WEEK ...] [--check]
     graders report WEEK [--gradebook build/gradebook.db]
+    graders autograde WEEK [--jobs N] [--force] [--allow-unisolated]
+    graders doctor [--json]
 
 ``check`` exits 0 whether or not the answer passed; non-zero (2) only when the call itself is
 wrong (unknown exercise id, unreadable file), with a one-line reason on stderr.
@@ -139,6 +141,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_autograde(args: argparse.Namespace) -> int:
+    from graders.autograde import autograde
+    from graders.isolation import IsolationUnavailable
+
+    try:
+        summary = autograde(
+            args.week,
+            args.jobs,
+            force=args.force,
+            allow_unisolated=args.allow_unisolated,
+            course_root=Path(args.root) if args.root else None,
+            progress=not args.no_progress,
+        )
+    except (IsolationUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 1 if summary.nbgrader_errors else 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from graders.isolation import probe
+
+    report = probe()
+    if args.json:
+        print(json.dumps({"os_isolated": report.os_isolated, "mode": report.describe(), "inside": report.inside}))
+    else:
+        print("\n".join(report.lines()))
+        if not report.os_isolated:
+            print("autograding refuses to run without OS-level isolation unless given --allow-unisolated")
+    return 0 if report.os_isolated else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="graders", description="The AI safety course's graders.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +198,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gradebook", default="build/gradebook.db")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser(
+        "autograde",
+        help="grade every submission of a week in parallel sandboxes and record it in nbgrader's gradebook",
+    )
+    p.add_argument("week", help="a week, e.g. w05_dpo (submissions in build/submitted/<student>/<week>/)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU cores)")
+    p.add_argument("--force", action="store_true", help="grade again submissions that were already autograded")
+    p.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade even without OS-level isolation (bubblewrap): only for submissions you trust",
+    )
+    p.add_argument("--root", help="nbgrader's course directory (default: CourseDirectory.root of nbgrader_config.py)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_autograde)
+    p = sub.add_parser("doctor", help="which isolation layers grading has on this machine")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_doctor)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -675,6 +675,25 @@ def resolve_mode(isolation: str) -> str:
     return "none"
 
 
+_SPAWNER: Any = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``Popen`` from one long-lived thread.
+
+    bubblewrap's ``--die-with-parent`` (``PR_SET_PDEATHSIG``) fires when the *thread* that started
+    it exits: a worker started from a short-lived thread would be killed with that thread.
+    """
+    global _SPAWNER
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graders-spawner")
+    return _SPAWNER.submit(subprocess.Popen, cmd, **kwargs).result()
+
+
 class WorkerDied(RuntimeError):
     """The warm worker stopped answering (its job is reported as a crash; the pool starts another)."""
 
@@ -697,11 +716,12 @@ class Worker:
     def _start(self) -> None:
         argv = _worker_argv(self.share, isolated=self.mode == "bwrap")
         cmd = bwrap_command(self.share, argv) if self.mode == "bwrap" else argv
-        self.proc = subprocess.Popen(
+        self._log = tempfile.TemporaryFile()  # the worker's own stderr (never the student's): for diagnosis
+        self.proc = _spawn(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
             env=_worker_env(self.share),
             cwd="/tmp" if self.mode == "bwrap" else str(self.share),
             start_new_session=True,
@@ -728,8 +748,17 @@ class Worker:
         line = self.proc.stdout.readline()
         if not line:
             self.stop()
-            raise WorkerDied("the grading worker exited")
+            raise WorkerDied(f"the grading worker exited{self._log_tail()}")
         return json.loads(line)
+
+    def _log_tail(self) -> str:
+        try:
+            self._log.seek(0, os.SEEK_END)
+            self._log.seek(max(0, self._log.tell() - 300))
+            lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, AttributeError):
+            return ""
+        return f": {lines[-1]}" if lines else ""
 
     def new_job_dir(self) -> Path:
         self._jobs += 1

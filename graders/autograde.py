@@ -1,0 +1,296 @@
+"""``graders autograde WEEK [--jobs N]``: grade a cohort in parallel, record it as ``nbgrader autograde`` does.
+
+Two things happen at once:
+
+- **grading**, in parallel: every submitted notebook's definitions go to a pool of ``N`` warm
+  workers (:mod:`graders.isolation`: torch, the registry and the week's cases loaded once per
+  worker; a fresh isolated child per submission); the trusted parent compares the outputs with
+  the reference;
+- **recording**, in this one process: nbgrader's own ``Autograde`` converter walks the
+  submissions in its usual order (copy to ``autograded/``, sanitise, grade cells, ``SaveAutoGrades``
+  into the gradebook, late penalties), and :class:`graders.nbgrader_plugin.TrustedGrades` waits for
+  each submission's verdict instead of grading it itself. The gradebook (one SQLite file) is
+  written from one process only, exactly as ``nbgrader autograde`` writes it, so
+  ``nbgrader export`` and ``nbgrader generate_feedback`` work unchanged.
+
+A notebook that cannot be read (broken JSON, an empty file) scores 0 on every exercise, with a
+one-line reason in its feedback; it is listed in the summary and the run still exits 0.
+Grading refuses to start without OS-level isolation unless ``allow_unisolated`` is set.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.apps import AutogradeApp
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import BaseConverter, NbGraderException
+from nbgrader.utils import setenv
+
+from graders.core import Result, result_for_missing
+from graders.nbgrader_plugin import TrustedGrades
+from graders.registry import get_exercise
+from graders.release import CHECK_CALL
+from graders.sandbox import Limits, check_file
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why nbgrader could not read this notebook (one line), or None when it can."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty"
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # noqa: BLE001 - every reason is reported, none is fatal
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"it is not a valid notebook ({text[:160]})"
+    return None
+
+
+def _graded_ids(notebook: Path) -> list[str]:
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    ids: set[str] = set()
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            ids.update(CHECK_CALL.findall(source))
+    return sorted(ids)
+
+
+@dataclass
+class Submission:
+    student: str
+    notebook: str
+    path: Path
+    exercise_ids: list[str]
+    unreadable: str | None = None
+    results: list[Result] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Summary:
+    week: str
+    mode: str
+    submissions: list[Submission]
+    wall_seconds: float
+    nbgrader_errors: list[str] = field(default_factory=list)
+
+    @property
+    def unreadable(self) -> list[Submission]:
+        return [s for s in self.submissions if s.unreadable]
+
+    def pass_rates(self) -> dict[str, tuple[int, int]]:
+        rates: dict[str, tuple[int, int]] = {}
+        for s in self.submissions:
+            for r in s.results:
+                passed, n = rates.get(r.exercise, (0, 0))
+                rates[r.exercise] = (passed + int(r.passed), n + 1)
+        return rates
+
+    def scores(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for s in self.submissions:
+            out[s.student] = out.get(s.student, 0.0) + sum(r.points for r in s.results)
+        return out
+
+    def text(self) -> str:
+        n = len(self.submissions)
+        lines = [
+            f"{self.week}: graded {n - len(self.unreadable)} submission(s), {len(self.unreadable)} could not be read, "
+            f"in {self.wall_seconds:.0f} s",
+            f"mode: {self.mode}",
+        ]
+        if self.unreadable:
+            lines.append("could not be read (0 points, reason in their feedback):")
+            lines += [f"  {s.student}/{s.notebook}.ipynb: {s.unreadable}" for s in self.unreadable]
+        rates = self.pass_rates()
+        if rates:
+            lines.append(f"{'exercise':<45} {'pass rate':>9} {'n':>4}")
+            for exercise, (passed, total) in sorted(rates.items(), key=lambda kv: kv[1][0] / max(kv[1][1], 1)):
+                lines.append(f"{exercise:<45} {passed / max(total, 1):>9.0%} {total:>4}")
+        if self.nbgrader_errors:
+            lines.append("nbgrader could not record: " + ", ".join(self.nbgrader_errors))
+        return "\n".join(lines)
+
+
+class CohortAutograde(Autograde):
+    """nbgrader's converter, except that an unreadable submission is recorded (0 points, a reason)
+    from the released notebook instead of failing the run with a traceback."""
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        reason = unreadable_reason(Path(notebook_filename))
+        if reason is None:
+            super().convert_single_notebook(notebook_filename)
+            return
+        self.log.warning("%s could not be read (%s): recorded with 0 points", notebook_filename, reason)
+        self._sanitizing = True
+        self._init_preprocessors()
+        resources = self.init_single_notebook_resources(notebook_filename)
+        name = os.path.basename(notebook_filename)
+        stand_in = self._stand_in(resources["nbgrader"]["assignment"], name)
+        resources.setdefault("metadata", {}).update(
+            {"name": os.path.splitext(name)[0], "path": os.path.dirname(notebook_filename)}
+        )
+        output, resources = self.exporter.from_notebook_node(stand_in, resources=resources)
+        self.write_single_notebook(output, resources)
+        built = os.path.join(self.writer.build_directory, name)
+        self._sanitizing = False
+        self._init_preprocessors()
+        try:
+            with setenv(NBGRADER_EXECUTION="autograde"):
+                BaseConverter.convert_single_notebook(self, built)
+        finally:
+            self._sanitizing = True
+
+    def _stand_in(self, assignment: str, name: str) -> nbformat.NotebookNode:
+        """The released notebook (no solutions in it) stands in for the unreadable one."""
+        release = Path(self.coursedir.format_path(self.coursedir.release_directory, ".", assignment)) / name
+        if release.exists():
+            return nbformat.read(str(release), as_version=4)
+        source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".", assignment)) / name
+        nb = nbformat.read(str(source), as_version=4)
+        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+        return nb
+
+
+class CohortAutogradeApp(AutogradeApp):
+    """``nbgrader autograde`` with :class:`CohortAutograde` as its converter."""
+
+    def start(self) -> None:
+        super(AutogradeApp, self).start()
+        if len(self.extra_args) == 1:
+            self.coursedir.assignment_id = self.extra_args[0]
+        converter = CohortAutograde(coursedir=self.coursedir, parent=self)
+        converter.start()
+
+
+def _discover(app: CohortAutogradeApp, week: str, force: bool) -> list[Submission]:
+    cd = app.coursedir
+    source = Path(cd.format_path(cd.source_directory, ".", week))
+    notebooks = sorted(source.glob("*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(
+            f"no source notebooks in {source} (run `graders build {week}` and `nbgrader generate_assignment {week}`)"
+        )
+    ids = {nb.stem: _graded_ids(nb) for nb in notebooks}
+    submissions = []
+    for folder in sorted(glob.glob(cd.format_path(cd.submitted_directory, "*", week))):
+        student = Path(folder).parent.name
+        if not force and Path(cd.format_path(cd.autograded_directory, student, week)).exists():
+            continue  # nbgrader skips it too (use --force to grade again)
+        for name, exercise_ids in ids.items():
+            path = Path(folder) / f"{name}.ipynb"
+            if path.exists():
+                submissions.append(Submission(student, name, path, exercise_ids, unreadable_reason(path)))
+    return sorted(submissions, key=lambda s: (s.student, s.notebook))
+
+
+def _grade(sub: Submission, limits: Limits, mode: str, pool: Any) -> list[Result]:
+    started = time.monotonic()
+    try:
+        if sub.unreadable:
+            reason = (
+                f"your notebook could not be read: {sub.unreadable}. It scored 0; submit it again, saved from Jupyter."
+            )
+            return [result_for_missing(get_exercise(i), reason) for i in sub.exercise_ids]
+        try:
+            return check_file(sub.path, sub.exercise_ids, limits, isolation=mode, pool=pool)
+        except (OSError, ValueError) as exc:
+            reason = f"your notebook could not be graded: {exc}"
+            return [result_for_missing(get_exercise(i), reason) for i in sub.exercise_ids]
+    finally:
+        sub.seconds = time.monotonic() - started
+
+
+def autograde(
+    week: str,
+    jobs: int | None = None,
+    *,
+    force: bool = False,
+    allow_unisolated: bool = False,
+    course_root: Path | None = None,
+    limits: Limits | None = None,
+    progress: bool = True,
+) -> Summary:
+    """Grade every submission of ``week`` and record the grades in nbgrader's gradebook."""
+    from graders.isolation import Pool, probe, resolve_mode
+
+    started = time.monotonic()
+    mode = resolve_mode("auto" if allow_unisolated else "bwrap")
+    described = (
+        probe().describe()
+        if mode == "bwrap"
+        else "UNISOLATED (--allow-unisolated): resource limits and the audit hook only"
+    )
+    limits = limits or Limits()
+    jobs = max(1, jobs or os.cpu_count() or 1)
+
+    argv = [week, "--log-level=ERROR", *(["--force"] if force else [])]
+    if course_root is not None:
+        argv.append(f"--CourseDirectory.root={course_root}")
+    app = CohortAutogradeApp()
+    app.initialize(argv)
+    if TrustedGrades not in app.config.Autograde.get("autograde_preprocessors", []):
+        from graders.nbgrader_plugin import configure
+
+        configure(app.config)  # never stock nbgrader's grading (see nbgrader_plugin), whatever the config
+    submissions = _discover(app, week, force)
+    all_ids = sorted({i for s in submissions for i in s.exercise_ids})
+    print(
+        f"graders autograde {week}: {len(submissions)} submission(s), {jobs} worker(s), mode: {described}",
+        file=sys.stderr,
+    )
+
+    pool = Pool(all_ids, mode, jobs=jobs) if all_ids else None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(submissions), desc=f"grading {week}", unit="notebook", file=sys.stderr)
+    lock = threading.Lock()
+    futures: dict[tuple[str, str], Future[list[Result]]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as executor:
+            if pool is not None:
+                executor.submit(pool.warm_up)
+            for sub in submissions:
+                future = executor.submit(_grade, sub, limits, mode, pool)
+
+                def done(f: Future[list[Result]], sub: Submission = sub) -> None:
+                    sub.results = f.result() if not f.exception() else []
+                    if bar is not None:
+                        with lock:
+                            bar.update(1)
+
+                future.add_done_callback(done)
+                futures[(sub.student, sub.notebook)] = future
+            TrustedGrades.precomputed = futures
+            TrustedGrades.graded_mode = described
+            try:
+                app.start()
+            except NbGraderException:
+                pass  # nbgrader has logged which submissions failed; they are listed below
+            for future in futures.values():
+                future.exception()  # wait for all
+    finally:
+        TrustedGrades.precomputed = {}
+        if bar is not None:
+            bar.close()
+        if pool is not None:
+            pool.close()
+    cd = app.coursedir
+    failed = [
+        s.student for s in submissions if not Path(cd.format_path(cd.autograded_directory, s.student, week)).exists()
+    ]
+    return Summary(week, described, submissions, time.monotonic() - started, sorted(set(failed)))
