@@ -81,15 +81,16 @@ def _default_call(fn: Callable[..., Any], case: Case) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _module_imports(module_name: str) -> str:
-    """The plain imports at the top of a module (not ``graders`` or ``__future__``), as code."""
+def _module_tree(module_name: str) -> ast.Module | None:
     module = sys.modules.get(module_name)
     try:
-        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+        return ast.parse(inspect.getsource(module)) if module is not None else None
     except (OSError, TypeError):
-        tree = None
-    if tree is None:
-        return ""
+        return None
+
+
+def _plain_imports(tree: ast.Module) -> list[str]:
+    """The module's top-level imports, except ``graders`` and ``__future__``, as code."""
     keep = []
     for node in tree.body:
         if isinstance(node, ast.Import) and not any(a.name.split(".")[0] == "graders" for a in node.names):
@@ -97,24 +98,52 @@ def _module_imports(module_name: str) -> str:
         elif isinstance(node, ast.ImportFrom) and node.module not in ("__future__",):
             if not (node.module or "").startswith("graders") and node.level == 0:
                 keep.append(ast.unparse(node))
-    return "\n".join(keep)
+    return keep
+
+
+def _helpers_used(tree: ast.Module, node: ast.AST, own_name: str) -> list[str]:
+    """Source of the module's undecorated top-level functions and UPPER_CASE constants that
+    ``node`` uses, directly or through each other, in the order the module defines them."""
+    defined: dict[str, ast.stmt] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not stmt.decorator_list:
+            defined[stmt.name] = stmt
+        elif isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in stmt.targets):
+            for target in stmt.targets:
+                defined[target.id] = stmt  # type: ignore[union-attr]
+    needed: set[str] = set()
+    todo = [node]
+    while todo:
+        for sub in ast.walk(todo.pop()):
+            if isinstance(sub, ast.Name) and sub.id in defined and sub.id not in needed and sub.id != own_name:
+                needed.add(sub.id)
+                todo.append(defined[sub.id])
+    chosen = {id(defined[name]) for name in needed}
+    return [ast.unparse(stmt) for stmt in tree.body if id(stmt) in chosen]
 
 
 def snippet_source(obj: Callable[..., Any] | type, rename_to: str) -> str:
     """Self-contained source of a function or class written in a spec module, renamed.
 
     The definition loses its decorators and takes the exercise's name; the plain imports of the
-    module it was written in come first. It must not use the module's other helpers (the
-    grader-trust tests submit this source on its own, as a student would).
+    module it was written in come first, then the module's undecorated helper functions and
+    UPPER_CASE constants that it uses (so several mistakes can share a preamble such as "the
+    log-probs of a batch"). The result runs on its own, as a student's file would: the
+    grader-trust tests submit it to the sandbox.
     """
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
-    node = tree.body[0]
+    node = ast.parse(textwrap.dedent(inspect.getsource(obj))).body[0]
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         raise TypeError(f"{obj!r} is not a function or class definition")
+    own_name = node.name
     node.decorator_list = []
     node.name = rename_to
-    imports = _module_imports(obj.__module__)
-    return (imports + "\n\n\n" if imports else "") + ast.unparse(node) + "\n"
+    tree = _module_tree(obj.__module__)
+    parts = []
+    if tree is not None:
+        parts += ["\n".join(_plain_imports(tree))] if _plain_imports(tree) else []
+        parts += _helpers_used(tree, node, own_name)
+    parts.append(ast.unparse(node))
+    return "\n\n\n".join(parts) + "\n"
 
 
 @dataclass(frozen=True)

@@ -371,3 +371,13 @@ def test_outcome_record_round_trip():
     assert back.grads["y"] is None and torch.equal(back.grads["x"], outcome.grads["x"])
     error = outcome_from_record(outcome_to_record(Outcome(error_type="ValueError", error="bad"), {}), {})
     assert error.failed and error.error == "bad"
+
+
+def test_snippet_source_brings_the_helpers_and_constants_it_uses():
+    exercise = get_exercise("w00_orientation.train_bigram")
+    source = exercise.mistakes[0].source
+    assert "def _bigram_step(" in source and "def train_bigram(" in source
+    assert "def _bigram_cases(" not in source, "only the helpers the mistake uses"
+    namespace = namespace_from_source(source)
+    W, losses = namespace["train_bigram"](torch.tensor([[0, 1, 2, 1]]), 3, 2, 0.5)
+    assert W.shape == (3, 3) and len(losses) == 2

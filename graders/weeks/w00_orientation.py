@@ -600,36 +600,34 @@ TRAIN_BIGRAM = Exercise(
 )
 
 
+def _bigram_step(W, tokens, lr, shift=True, reduction="mean", ascend=False, zero=True):
+    """One full-batch step of the bigram loop, with a switch per mistake; returns the loss before it."""
+    inputs, targets = (tokens[:, :-1], tokens[:, 1:]) if shift else (tokens, tokens)
+    loss = F.cross_entropy(W[inputs].reshape(-1, W.shape[0]), targets.reshape(-1), reduction=reduction)
+    loss.backward()
+    with torch.no_grad():
+        W += (lr if ascend else -lr) * W.grad
+        if zero:
+            W.grad.zero_()
+    return loss.item()
+
+
 @TRAIN_BIGRAM.mistake(
     "never zeroed the gradient, so each step used the sum of all gradients so far",
     "PyTorch accumulates into W.grad: call W.grad.zero_() (or set it to None) after every update.",
 )
 def no_zero_grad(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
+    losses = [_bigram_step(W, tokens, lr, zero=False) for _ in range(steps)]
     return W.detach(), losses
 
 
 @TRAIN_BIGRAM.mistake(
-    "stepped up the gradient (W += lr · grad), maximising the loss",
-    "gradient *descent* subtracts: W ← W − lr · ∇W.",
+    "stepped up the gradient (W += lr · grad), maximising the loss", "descent subtracts: W ← W − lr · ∇W."
 )
 def gradient_ascent(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            W += lr * W.grad
-            W.grad.zero_()
+    losses = [_bigram_step(W, tokens, lr, ascend=True) for _ in range(steps)]
     return W.detach(), losses
 
 
@@ -641,12 +639,8 @@ def loss_after_update(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
     losses = []
     for _ in range(steps):
-        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            W.grad.zero_()
-            losses.append(F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1)).item())
+        _bigram_step(W, tokens, lr)
+        losses.append(F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1)).item())
     return W.detach(), losses
 
 
@@ -656,14 +650,7 @@ def loss_after_update(tokens, vocab_size, steps, lr):
 )
 def no_shift(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(W[tokens].reshape(-1, vocab_size), tokens.reshape(-1))
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            W.grad.zero_()
+    losses = [_bigram_step(W, tokens, lr, shift=False) for _ in range(steps)]
     return W.detach(), losses
 
 
@@ -673,14 +660,7 @@ def no_shift(tokens, vocab_size, steps, lr):
 )
 def summed_loss(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1), reduction="sum")
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            W.grad.zero_()
+    losses = [_bigram_step(W, tokens, lr, reduction="sum") for _ in range(steps)]
     return W.detach(), losses
 
 
@@ -692,12 +672,7 @@ def fresh_weights_each_step(tokens, vocab_size, steps, lr):
     losses = []
     for _ in range(steps):
         W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
-        loss = F.cross_entropy(W[tokens[:, :-1]].reshape(-1, vocab_size), tokens[:, 1:].reshape(-1))
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-            W.grad.zero_()
+        losses.append(_bigram_step(W, tokens, lr))
     return W.detach(), losses
 
 
