@@ -41,7 +41,7 @@ from graders.core import Result, result_for_missing
 from graders.nbgrader_plugin import TrustedGrades
 from graders.registry import get_exercise
 from graders.release import CHECK_CALL
-from graders.sandbox import Limits, check_file
+from graders.sandbox import Limits, check_file, preload_modules
 
 
 def unreadable_reason(path: Path) -> str | None:
@@ -252,7 +252,7 @@ def autograde(
         file=sys.stderr,
     )
 
-    pool = Pool(all_ids, mode, jobs=jobs) if all_ids else None
+    pool = Pool(all_ids, mode, jobs=jobs, preload=preload_modules(all_ids)) if all_ids else None
     bar = None
     if progress:
         from tqdm.auto import tqdm

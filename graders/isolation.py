@@ -434,7 +434,7 @@ def worker_main(argv: list[str]) -> None:
     request = json.loads(sys.stdin.readline())
     from graders import sandbox
 
-    state = sandbox._prepare_child(request["exercises"])
+    state = sandbox._prepare_child(request["exercises"], request.get("preload", []))
     out.write(json.dumps({"ready": True, "nested_error": nested_error, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
@@ -547,6 +547,7 @@ def _worker_env(share: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONWARNINGS": "ignore",
         "COURSE_NO_PROGRESS": "1",
+        "MPLBACKEND": "Agg",
         "CUDA_VISIBLE_DEVICES": "",
     }
 
@@ -705,8 +706,9 @@ class WorkerDied(RuntimeError):
 class Worker:
     """One warm worker: torch, the registry and the cases loaded once; one isolated child per job."""
 
-    def __init__(self, exercise_ids: list[str], mode: str) -> None:
+    def __init__(self, exercise_ids: list[str], mode: str, preload: list[str] | None = None) -> None:
         self.exercise_ids = list(exercise_ids)
+        self.preload = list(preload or [])
         self.mode = mode
         self.share = _make_share()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -728,7 +730,8 @@ class Worker:
             umask=0o022,
         )
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps({"exercises": self.exercise_ids}) + "\n").encode())
+        request = {"exercises": self.exercise_ids, "preload": self.preload}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         reply = self._read(READY_TIMEOUT)
         if not reply.get("ready"):
@@ -814,13 +817,15 @@ class Worker:
 class Pool:
     """Up to ``jobs`` warm workers for the same exercises; thread-safe."""
 
-    def __init__(self, exercise_ids: list[str], mode: str, jobs: int = 1) -> None:
+    def __init__(self, exercise_ids: list[str], mode: str, jobs: int = 1, preload: list[str] | None = None) -> None:
         self.exercise_ids = list(exercise_ids)
+        self.preload = list(preload or [])
         self.mode = mode
         self.jobs = max(1, jobs)
         self._free: list[Worker] = []
         self._all: list[Worker] = []
         self._cond = threading.Condition()
+        self.local = threading.local()  # .status: the last job's status in this thread (benchmarks)
 
     def _acquire(self) -> Worker:
         with self._cond:
@@ -828,7 +833,7 @@ class Pool:
                 self._cond.wait()
             if self._free:
                 return self._free.pop()
-            worker = Worker(self.exercise_ids, self.mode)
+            worker = Worker(self.exercise_ids, self.mode, self.preload)
             self._all.append(worker)
             return worker
 
@@ -847,6 +852,7 @@ class Pool:
                 status = worker.run(job_dir, timeout)
             except WorkerDied as exc:
                 status = {"error": str(exc), "timed_out": exc.timed_out}
+            self.local.status = status
             return job_dir, status
         finally:
             self._release(worker)
@@ -856,7 +862,7 @@ class Pool:
         workers = []
         with self._cond:
             while len(self._all) < self.jobs:
-                worker = Worker(self.exercise_ids, self.mode)
+                worker = Worker(self.exercise_ids, self.mode, self.preload)
                 self._all.append(worker)
                 workers.append(worker)
         threads = [threading.Thread(target=w._start, daemon=True) for w in workers]

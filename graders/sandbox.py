@@ -124,7 +124,7 @@ def shared_pool(exercise_ids: list[str], isolation: str = "auto") -> Any:
         if key not in _POOLS:
             if len(_POOLS) >= 4:  # a long-lived process grading many weeks: keep a few warm
                 _POOLS.pop(next(iter(_POOLS))).close()
-            _POOLS[key] = Pool(sorted(exercise_ids), mode, jobs=1)
+            _POOLS[key] = Pool(sorted(exercise_ids), mode, jobs=1, preload=preload_modules(exercise_ids))
         return _POOLS[key]
 
 
@@ -213,6 +213,19 @@ def _death_reason(status: dict[str, Any], limits: Limits) -> str:
     return "the process running your code crashed" + (f": {tail[0][:300]}" if tail else "")
 
 
+_CASES: dict[str, list[Any]] = {}
+_CASES_LOCK = threading.Lock()
+
+
+def _parent_cases(exercise: Any) -> list[Any]:
+    """The exercise's cases, built once per process (a cohort grades hundreds of answers on them;
+    every run gets fresh copies of the inputs, so sharing them is safe)."""
+    with _CASES_LOCK:
+        if exercise.id not in _CASES:
+            _CASES[exercise.id] = exercise.cases()
+        return _CASES[exercise.id]
+
+
 def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
     from graders.reference import load_reference
 
@@ -223,7 +236,7 @@ def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str,
     if output.get("setup_error"):
         return result_for_missing(exercise, f"running your code's definitions failed: {output['setup_error']}")
     reference = vars(load_reference(exercise.week))
-    cases = exercise.cases()
+    cases = _parent_cases(exercise)
     outcomes = output["outcomes"]
     if len(outcomes) != len(cases):
         return result_for_missing(
@@ -295,8 +308,35 @@ def _install_guard(workdir: Path) -> None:
     sys.addaudithook(hook)
 
 
-def _prepare_child(exercise_ids: list[str]) -> dict[str, Any]:
-    """What the warm worker loads once, before any student code: torch, the exercises, their cases."""
+def preload_modules(exercise_ids: list[str]) -> list[str]:
+    """The modules the weeks' released notebooks import (matplotlib, courselib, ...).
+
+    The warm worker imports them once, so that each submission's child does not spend seconds
+    re-importing them. Read from ``course/`` (what students start from), never from submissions.
+    """
+    import ast
+
+    from graders.reference import released_notebook
+
+    names: list[str] = []
+    for week in sorted({i.split(".")[0] for i in exercise_ids}):
+        path = released_notebook(week)
+        try:
+            code, _ = definitions_from_file(path)
+            tree = ast.parse(code)
+        except (OSError, SourceError, SyntaxError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.append(node.module)
+    return sorted(set(names))
+
+
+def _prepare_child(exercise_ids: list[str], preload: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """What the warm worker loads once, before any student code: torch, the exercises, their cases,
+    and the libraries the week's notebook imports."""
     import safetensors.torch  # noqa: F401 - imported before the guard, used by every job
     import torch
 
@@ -304,6 +344,14 @@ def _prepare_child(exercise_ids: list[str]) -> dict[str, Any]:
     from graders import source  # noqa: F401
 
     torch.set_num_threads(1)
+    import importlib
+
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional library only costs time later
+            pass
+    torch.set_num_threads(1)  # in case a library changed it
     exercises = {i: graders.registry.get_exercise(i) for i in exercise_ids}
     return {"exercises": exercises, "cases": {i: e.cases() for i, e in exercises.items()}}
 
