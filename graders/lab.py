@@ -22,6 +22,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from graders.reference import COURSE, REPO_ROOT
 
@@ -53,7 +54,8 @@ def prepare_instructor(root: Path = REPO_ROOT, week_list: list[str] | None = Non
     Each week's nbgrader source notebook is written from ``solutions/`` (``build/source/``), then
     generated (``build/release/``) and registered in ``build/gradebook.db`` with its grade cells,
     so that the formgrader lists it and can autograde submissions at once (a week whose source
-    cannot be built is left out, with a warning). Settings come from the
+    cannot be built is left out, with a warning; a week unchanged since the last run is not
+    generated again). Settings come from the
     same :func:`graders.nbgrader_plugin.configure` as ``nbgrader_config.py``. A week that nbgrader
     refuses to regenerate (say, its graded cells changed after submissions were graded) is
     reported on stderr and left as it was.
@@ -74,17 +76,37 @@ def prepare_instructor(root: Path = REPO_ROOT, week_list: list[str] | None = Non
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     prepared = []
     for week in week_list:
+        before = _snapshot(course / "source" / week)
         try:
             write_nbgrader_sources(course, [week])
         except (OSError, ValueError) as exc:  # a broken source must not keep the other weeks out
             print(f"warning: {week} left out: {exc}", file=sys.stderr)
             continue
+        prepared.append(week)
+        released = course / "release" / week / f"{week}.ipynb"
+        if before and before == _snapshot(course / "source" / week) and released.exists() and _registered(api, week):
+            continue  # unchanged since the last run: a restart stays quick
         outcome = api.generate_assignment(week, force=True)
         if not outcome.get("success"):
             log = (outcome.get("log") or "") + (outcome.get("error") or "")
             print(f"warning: nbgrader could not generate {week}:\n{log[-2000:]}", file=sys.stderr)
-        prepared.append(week)
     return prepared
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path → content); empty when there is none."""
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _registered(api: Any, week: str) -> bool:
+    """Whether nbgrader's gradebook knows ``week`` (generated before, with its grade cells)."""
+    try:
+        with api.gradebook as gradebook:
+            return week in {a.name for a in gradebook.assignments}
+    except Exception:  # a gradebook nbgrader cannot open: generate, which reports why
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

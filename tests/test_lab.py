@@ -68,3 +68,19 @@ def test_student_lab_serves_course_on_the_port_and_token_from_the_environment(tm
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_prepare_instructor_registers_weeks_and_skips_unchanged_ones(tmp_path: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    week = "w00_orientation"
+    assert lab.prepare_instructor(tmp_path, [week]) == [week]
+    build = tmp_path / "build"
+    released = build / "release" / week / f"{week}.ipynb"
+    assert (build / "source" / week / f"{week}.ipynb").exists() and released.exists()
+    with Gradebook(f"sqlite:///{build / 'gradebook.db'}") as gradebook:
+        assignment = gradebook.find_assignment(week)
+        assert assignment.max_score > 0, "grade cells registered: the formgrader can autograde at once"
+    stamp = released.stat().st_mtime_ns
+    assert lab.prepare_instructor(tmp_path, [week]) == [week]
+    assert released.stat().st_mtime_ns == stamp, "an unchanged week is not generated again"
