@@ -19,6 +19,7 @@ autograding started from the formgrader grades in the sandbox.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -76,28 +77,33 @@ def prepare_instructor(root: Path = REPO_ROOT, week_list: list[str] | None = Non
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     prepared = []
     for week in week_list:
-        before = _snapshot(course / "source" / week)
         try:
             write_nbgrader_sources(course, [week])
         except (OSError, ValueError) as exc:  # a broken source must not keep the other weeks out
             print(f"warning: {week} left out: {exc}", file=sys.stderr)
             continue
         prepared.append(week)
+        stamp = course / f".generated-{week}"  # the digest of the source that was last generated
+        digest = _digest(course / "source" / week)
         released = course / "release" / week / f"{week}.ipynb"
-        if before and before == _snapshot(course / "source" / week) and released.exists() and _registered(api, week):
-            continue  # unchanged since the last run: a restart stays quick
+        if stamp.exists() and stamp.read_text() == digest and released.exists() and _registered(api, week):
+            continue  # generated from this very source before: a restart stays quick
+        stamp.unlink(missing_ok=True)
         outcome = api.generate_assignment(week, force=True)
-        if not outcome.get("success"):
+        if outcome.get("success"):
+            stamp.write_text(digest)
+        else:
             log = (outcome.get("log") or "") + (outcome.get("error") or "")
             print(f"warning: nbgrader could not generate {week}:\n{log[-2000:]}", file=sys.stderr)
     return prepared
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path → content); empty when there is none."""
-    if not folder.is_dir():
-        return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+def _digest(folder: Path) -> str:
+    """A digest of every file under ``folder`` (paths and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _registered(api: Any, week: str) -> bool:

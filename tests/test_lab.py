@@ -84,3 +84,6 @@ def test_prepare_instructor_registers_weeks_and_skips_unchanged_ones(tmp_path: P
     stamp = released.stat().st_mtime_ns
     assert lab.prepare_instructor(tmp_path, [week]) == [week]
     assert released.stat().st_mtime_ns == stamp, "an unchanged week is not generated again"
+    (build / f".generated-{week}").write_text("a source generated earlier (say, before `graders build`)")
+    assert lab.prepare_instructor(tmp_path, [week]) == [week]
+    assert released.stat().st_mtime_ns != stamp, "a source that was not the one generated is generated again"
