@@ -180,11 +180,11 @@ def check(
     result = grade(exercise, outcomes, cases, vars(load_reference(exercise.week)), answer_source=_source_of(answer))
     if not result.passed:
         raise CheckFailed("\n" + "\n".join(result.feedback), result, device)
+    global _last_printed
+    shell = _ipython()
+    if shell is not None:
+        _register_display(shell)  # a Result left as the cell's value shows as feedback, not a repr
     if not quiet:
-        global _last_printed
-        shell = _ipython()
-        if shell is not None:
-            _register_display(shell)
         print("\n".join(render_feedback(result, color=shell is not None or sys.stdout.isatty(), device=device)))
         _last_printed = id(result)
     return result
