@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from graders.core import Case, Exercise, Traced, seeded
+from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 
 def block_params(g: torch.Generator, d: int, d_ff: int | None = None) -> dict[str, torch.Tensor]:
@@ -1237,6 +1238,187 @@ def cumsum_over_batch(logits, u, temperature=1.0, top_k=None):
     return (torch.softmax(z, -1).cumsum(0) <= u[:, None]).sum(-1).clamp(max=z.shape[-1] - 1)
 
 
+# --------------------------------------------------------------------------------------------
+# train_step (integration)
+# --------------------------------------------------------------------------------------------
+
+TRAIN_VOCAB = 48
+
+
+class _Logits(torch.nn.Module):
+    """A tiny GPT-2 whose forward returns the logits tensor itself, like the notebook's model."""
+
+    def __init__(self, lm: torch.nn.Module) -> None:
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.lm(input_ids).logits
+
+
+def _run_train_steps(fn, case: Case) -> dict[str, torch.Tensor]:
+    """Build the tiny GPT-2 and an SGD optimizer, run the answer once per batch, return losses and weights.
+
+    SGD with momentum (not Adam, whose first step is lr·sign(g)) keeps the updated weights a smooth
+    function of the gradients, so rounding differences between correct answers stay tiny.
+    """
+    kw = case.kwargs
+    device = kw["input_ids"].device
+    model = _Logits(tiny_gpt2(TRAIN_VOCAB, lm_head=True, state=kw["state"])).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=kw["lr"], momentum=0.9)
+    with torch.enable_grad():
+        losses = [
+            float(fn(model, optimizer, ids, mask, kw["max_grad_norm"]))
+            for ids, mask in zip(kw["input_ids"], kw["attention_mask"])
+        ]
+    return {"losses": torch.tensor(losses, dtype=torch.float64)} | {
+        n.removeprefix("lm."): p.detach() for n, p in model.named_parameters()
+    }
+
+
+def _train_cases() -> list[Case]:
+    g = seeded(19)
+
+    def case(describe: str, seed: int, steps: int, lengths: list[int], max_grad_norm: float, hidden: bool = False):
+        T = max(lengths)
+        ids = torch.randint(2, TRAIN_VOCAB, (steps, len(lengths), T), generator=g)
+        mask = (torch.arange(T) < torch.tensor(lengths)[:, None]).long().expand(steps, -1, -1).clone()
+        ids = ids.masked_fill(mask == 0, 1)  # right padding with the pad id 1
+        state = tiny_gpt2_state(seed, TRAIN_VOCAB, lm_head=True, scale=0.3, unit_weight_suffix="ln_1.weight")
+        kwargs = {"state": state, "input_ids": ids, "attention_mask": mask, "lr": 0.1, "max_grad_norm": max_grad_norm}
+        return Case(describe, kwargs=kwargs, hidden=hidden)
+
+    return [
+        case("2 steps on a right-padded batch of lengths [8, 5, 3], max_grad_norm=1", 0, 2, [8, 5, 3], 1.0),
+        case("3 steps, batch of 2 without padding (length 10), max_grad_norm=0.5", 1, 3, [10, 10], 0.5),
+        case("1 step, lengths [6, 2, 6, 4], max_grad_norm=100 (no clipping)", 2, 1, [6, 2, 6, 4], 100.0),
+        case("2 steps, lengths [12, 7, 9], max_grad_norm=0.25 (hidden)", 3, 2, [12, 7, 9], 0.25, hidden=True),
+    ]
+
+
+TRAIN_STEP = Exercise(
+    "train_step",
+    points=3,
+    make_cases=_train_cases,
+    call=_run_train_steps,
+    summary="integration: one training step of next-token prediction (loss, backward, clipping, update)",
+)
+
+
+@TRAIN_STEP.mistake(
+    "never zeroed the gradients (they accumulate from step to step)", "call optimizer.zero_grad() every step."
+)
+def no_zero_grad(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    logits = model(input_ids)[:, :-1]
+    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "did not shift the targets (position t scored on its own token)", "logits at t predict the token at t + 1."
+)
+def no_shift(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    logits = model(input_ids)
+    targets = input_ids.masked_fill(attention_mask == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake("counted the padding in the loss", "targets at padded positions must be ignored (-100).")
+def trains_on_padding(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    logits = model(input_ids)[:, :-1]
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "clipped the gradients after optimizer.step() (too late to matter)", "clip between backward() and step()."
+)
+def clips_after_step(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    logits = model(input_ids)[:, :-1]
+    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "averaged each sequence's loss, then the sequences (short sequences weigh more)",
+    "average over all real target tokens of the batch at once.",
+)
+def mean_of_means(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    logits = model(input_ids)[:, :-1]
+    nll = F.cross_entropy(logits.transpose(1, 2), input_ids[:, 1:], reduction="none")
+    keep = attention_mask[:, 1:].float()
+    loss = ((nll * keep).sum(1) / keep.sum(1)).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "zeroed the gradients between backward() and step() (nothing is learned)",
+    "zero_grad() goes before the forward pass (or before backward), never right before step().",
+)
+def zero_grad_before_step(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    logits = model(input_ids)[:, :-1]
+    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "wrote -100 into input_ids in place to build the targets (the caller's batch is changed)",
+    "build the targets on a copy: input_ids[:, 1:].masked_fill(...), not input_ids[mask == 0] = -100.",
+)
+def targets_in_place(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    logits = model(input_ids)[:, :-1]
+    input_ids[attention_mask == 0] = -100
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
+@TRAIN_STEP.mistake(
+    "ran the forward pass under torch.no_grad() (backward() then has nothing to differentiate)",
+    "only evaluation runs under no_grad; the training forward pass must build the graph.",
+)
+def forward_without_grad(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    optimizer.zero_grad()
+    with torch.no_grad():
+        logits = model(input_ids)[:, :-1]
+    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
 EXERCISES = [
     MERGE_PAIR,
     PAD_BATCH,
@@ -1248,4 +1430,5 @@ EXERCISES = [
     GPT_FORWARD,
     SAMPLING_PROBS,
     SAMPLE_TOKEN,
+    TRAIN_STEP,
 ]

@@ -59,6 +59,10 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # %% [markdown]
 # ## 1. The small world and its tokens
 #
+# > **Learning objectives**
+# > - write one byte-pair-encoding merge and replay a tokenizer's merges to reproduce its ids
+# > - pad a batch on either side and build its attention mask from the lengths
+#
 # The course ships its own small world: a seeded generator of assistant dialogues whose every
 # label is known (which requests are harmful, what the correct answer to an arithmetic question
 # is, which response leaks fake personal data). Each dialogue has the same shape:
@@ -135,6 +139,26 @@ print("decoded back:", repr(tokenizer.decode(ids)))
 #
 # **Exercise 1.** Implement `merge_pair(ids, pair, new_id)`: a new list in which every
 # occurrence of `pair`, found left to right without overlaps, is replaced by `new_id`.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Walk an index `i` along `ids`; at each position decide between "the pair starts here" and
+# "copy one id". How far does `i` move in each case?
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# out, i = [], 0
+# while i < len(ids):
+#     if ids[i], ids[i+1] exist and equal pair: append new_id; i += 2
+#     else: append ids[i]; i += 1
+# ```
+#
+# </details>
 
 
 # %%
@@ -254,6 +278,26 @@ print(f"({len(tokenizer_merges)} merges; identical: {bpe_encode(sentence) == tok
 # uses the end-of-text token as its pad token, and a real `<|endoftext|>` would be masked out.
 #
 # **Exercise 2.** Implement `pad_batch(sequences, pad_id, padding_side="right")`.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Start from a [B, T] tensor full of `pad_id` and a [B, T] mask of zeros, then write each
+# sequence (and its ones) into its row: from column 0 on the right side, ending at column T on the left.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# T = longest length
+# ids = full((B, T), pad_id); mask = zeros((B, T))
+# for row, seq: start = 0 if right else T - len(seq)
+#     ids[row, start:start+len(seq)] = seq; mask[row, start:start+len(seq)] = 1
+# ```
+#
+# </details>
 
 
 # %%
@@ -308,6 +352,10 @@ print(ours_mask)
 # %% [markdown]
 # ## 2. The pieces of a GPT block: layer norm and GELU
 #
+# > **Learning objectives**
+# > - implement layer normalisation (biased variance, ε inside the root) and GPT-2's tanh GELU
+# > - say why a model must run with the exact nonlinearity it was trained with
+#
 # A GPT-2 block is two sub-layers, attention and an MLP, each wrapped as
 #
 # $$x \leftarrow x + \mathrm{SubLayer}(\mathrm{LN}(x)).$$
@@ -329,6 +377,25 @@ print(ours_mask)
 #
 # **Exercise 3.** Implement `layer_norm(x, weight, bias, eps=1e-5)` without `F.layer_norm` or
 # `nn.LayerNorm`.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Reduce over the last dimension with `keepdim=True`, so that the [..., 1] statistics
+# broadcast against x.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# mean = x.mean(-1, keepdim)
+# var  = ((x - mean)²).mean(-1, keepdim)      # biased: divide by D
+# return (x - mean) / sqrt(var + eps) * weight + bias
+# ```
+#
+# </details>
 
 
 # %%
@@ -364,6 +431,23 @@ check("w01_transformers.layer_norm", layer_norm, hidden=True)
 # $$\mathrm{GELU}_{\tanh}(x) = \tfrac12\, x \left(1 + \tanh\!\left[\sqrt{2/\pi}\,\left(x + 0.044715\,x^3\right)\right]\right).$$
 #
 # **Exercise 4.** Implement `gelu_new(x)` without `F.gelu` or `nn.GELU`.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵⚪⚪⚪ · **Time** ~5 min
+#
+# <details><summary>Hint 1</summary>
+#
+# It is an elementwise formula: `torch.tanh`, `math.sqrt(2 / math.pi)` and `x ** 3`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# inner = sqrt(2/π) * (x + 0.044715 * x³)
+# return 0.5 * x * (1 + tanh(inner))
+# ```
+#
+# </details>
 
 
 # %%
@@ -408,6 +492,10 @@ print(f"largest difference: {(gelu_new(xs) - exact).abs().max().item():.2e}")
 # %% [markdown]
 # ## 3. Causal self-attention
 #
+# > **Learning objectives**
+# > - compute a causal attention pattern (scale, mask before the softmax, softmax over keys)
+# > - run multi-head attention from GPT-2's packed `c_attn` weights
+#
 # Attention lets each position gather information from other positions. Every position $t$
 # emits a **query** $q_t$, a **key** $k_t$ and a **value** $v_t$ (three linear maps of its
 # residual vector). Position $t$ attends to position $s$ with weight
@@ -436,6 +524,25 @@ print(f"largest difference: {(gelu_new(xs) - exact).abs().max().item():.2e}")
 #
 # **Exercise 5.** Implement `attention_pattern(q, k)`, the matrix $A$ for every batch element and
 # head, without `F.scaled_dot_product_attention`.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `q @ k.transpose(-1, -2)` is [B, H, T, T] with queries down and keys across; the entries
+# to hide are above the diagonal: `torch.ones(T, T).triu(1)` as booleans.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# scores = q @ kᵀ / sqrt(d_head)                      # [B, H, T, T]
+# scores = scores.masked_fill(future, -inf)            # future[t, s] = s > t
+# return softmax(scores, dim=-1)
+# ```
+#
+# </details>
 
 
 # %%
@@ -490,6 +597,34 @@ check("w01_transformers.attention_pattern", attention_pattern, hidden=True)
 #
 # **Exercise 6.** Implement `causal_self_attention(x, params, n_head)` using your
 # `attention_pattern`.
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~25 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Shapes: x [B, T, D] → `x @ c_attn.weight + c_attn.bias` [B, T, 3D] → `.split(D, dim=-1)`
+# gives q, k, v, each [B, T, D].
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Heads: `t.reshape(B, T, H, d_head).transpose(1, 2)` gives [B, H, T, d_head]; to merge,
+# undo both steps in reverse order (transpose back first, then reshape to [B, T, D]).
+#
+# </details>
+#
+# <details><summary>Hint 3 (pseudocode)</summary>
+#
+# ```
+# q, k, v = split(x @ W_attn + b_attn, D)
+# q, k, v = heads(q), heads(k), heads(v)            # [B, H, T, d_head]
+# z = attention_pattern(q, k) @ v                   # [B, H, T, d_head]
+# z = merge(z)                                      # [B, T, D]
+# return z @ W_proj + b_proj
+# ```
+#
+# </details>
 
 
 # %%
@@ -528,6 +663,10 @@ check("w01_transformers.causal_self_attention", causal_self_attention, hidden=Tr
 # %% [markdown]
 # ## 4. The GPT block and the whole model
 #
+# > **Learning objectives**
+# > - assemble a pre-LN block and the full forward pass under `transformers`' parameter names
+# > - verify an implementation logit for logit against the library, and read its intermediate tensors
+#
 # Now the block: pre-LN attention, then a pre-LN MLP that widens to $4D$, applies the GELU and
 # projects back, each added to the residual stream.
 #
@@ -542,8 +681,24 @@ check("w01_transformers.causal_self_attention", causal_self_attention, hidden=Tr
 # **Exercise 7.** Implement `gpt_block(x, params, n_head)` with your `layer_norm` (ε = 1e-5),
 # `gelu_new` and `causal_self_attention`.
 #
-# *Hint:* `{k[len("attn."):]: v for k, v in params.items() if k.startswith("attn.")}` is the
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `{k[len("attn."):]: v for k, v in params.items() if k.startswith("attn.")}` is the
 # parameter dict of the attention layer.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# x = x + causal_self_attention(layer_norm(x, ln_1), attn_params, n_head)
+# h = gelu_new(layer_norm(x, ln_2) @ W_fc + b_fc)
+# return x + h @ W_proj + b_proj
+# ```
+#
+# </details>
 
 
 # %%
@@ -608,6 +763,26 @@ print(f"max |ours − transformers| on one block: {(ours - theirs).abs().max().i
 # which lists a tied tensor once, under `transformer.wte.weight`): count the layers from the keys.
 #
 # **Exercise 8.** Implement `gpt_forward(input_ids, params, n_head)`.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `wte[input_ids]` is [B, T, D]; `wpe[torch.arange(T)]` is [T, D] and broadcasts over the batch.
+# Count the blocks from the keys that start with `transformer.h.`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# x = wte[ids] + wpe[0..T-1]
+# for i in 0..n_layer-1: x = gpt_block(x, params of transformer.h.{i}., n_head)
+# x = layer_norm(x, ln_f)
+# return x @ wteᵀ                                    # [B, T, V]
+# ```
+#
+# </details>
 
 
 # %%
@@ -710,6 +885,10 @@ plt.show()
 #
 # ## 5. Sampling
 #
+# > **Learning objectives**
+# > - apply temperature and top-k (ties kept) to next-token logits
+# > - sample reproducibly by inverse-CDF sampling from given uniforms
+#
 # The logits at the last position define the distribution of the next token. Generation draws a
 # token, appends it, and runs the model again. Two knobs shape the draw:
 #
@@ -722,6 +901,26 @@ plt.show()
 #
 # **Exercise 9.** Implement `sampling_probs(logits, temperature=1.0, top_k=None)`: the
 # probabilities a sampler would draw from.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~15 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Handle τ = 0 first (a one-hot of the argmax). Otherwise divide by τ, then find the k-th
+# largest value per row with `topk(k).values[..., -1:]`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# if τ == 0: return one_hot(argmax(logits))
+# z = logits / τ
+# if top_k and top_k < V: z[z < k-th largest] = -inf   # ties with the k-th survive
+# return softmax(z, dim=-1)
+# ```
+#
+# </details>
 
 
 # %%
@@ -792,6 +991,25 @@ for temp, k in ((1.0, None), (0.7, 5), (1.5, 1)):
 #
 # **Exercise 10.** Implement `sample_token(logits, u, temperature=1.0, top_k=None)` with your
 # `sampling_probs`.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `cumsum(dim=-1)` of the probabilities is the cdf; the answer is how many cdf entries are
+# ≤ u (that count is the index of the first entry > u).
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# cdf = sampling_probs(logits, τ, top_k).cumsum(-1)      # [B, V]
+# index = (cdf <= u[:, None]).sum(-1)
+# return index.clamp(max=V - 1)                           # rounding: cdf[-1] may be 0.9999999
+# ```
+#
+# </details>
 
 
 # %%
@@ -875,6 +1093,10 @@ print("identical tokens:", torch.equal(ours, theirs))
 # %% [markdown]
 # ## 6. Training your GPT on the small world
 #
+# > **Learning objectives**
+# > - write the training step (shifted targets, padding ignored, zero_grad, clipping, update)
+# > - measure what a language model learns from its data with the world's gold labeller, with intervals
+#
 # Everything so far used weights somebody else trained. Now train a model with **your**
 # `gpt_forward`: a `transformers` `GPT2LMHeadModel` serves only as a container that creates and
 # initialises the parameters under the right names; the forward pass, the loss and the gradients
@@ -882,9 +1104,9 @@ print("identical tokens:", torch.equal(ours, theirs))
 # dialogue (week 0's `token_logprobs`, here via `F.cross_entropy` with padding ignored).
 #
 # The model is smaller than tiny-base (2 layers, $D = 64$, a context of 96 tokens, which holds
-# all but the longest dialogues) so that two minutes or so on two CPU cores are enough to see it
-# learn the format of a dialogue and the set phrases of each kind of answer; `COURSE_QUICK=1`
-# shrinks the run to a smoke test.
+# all but the longest dialogues) so that a short run on a laptop's CPU is enough to see it learn
+# the format of a dialogue and the set phrases of each kind of answer (the training cell prints
+# how long it took); `COURSE_QUICK=1` shrinks the run to a smoke test.
 
 # %%
 set_seed(0)
@@ -916,48 +1138,153 @@ lengths = torch.tensor([len(s) for s in train_ids]).float()
 print(f"{len(train_ids)} training dialogues, {lengths.mean():.1f} tokens on average (max {int(lengths.max())})")
 
 
-def lm_loss(batch_ids: list[list[int]]) -> torch.Tensor:
-    """Mean next-token cross-entropy over the real tokens of a right-padded batch."""
-    ids_, mask = pad_batch(batch_ids, tokenizer.pad_token_id, "right")
-    ids_, mask = ids_.to(device), mask.to(device)
-    logits = gpt_forward(ids_, params, train_heads)
-    targets = ids_[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+class YourGPT(torch.nn.Module):
+    """Your `gpt_forward` as a module; the parameters live in (and are initialised by) a `transformers` GPT-2."""
+
+    def __init__(self, container: torch.nn.Module, n_head: int) -> None:
+        super().__init__()
+        self.container, self.n_head = container, n_head
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return gpt_forward(input_ids, dict(self.container.named_parameters()), self.n_head)
+
+
+model = YourGPT(student_model, train_heads)
 
 
 @torch.no_grad()
 def val_loss(batch_size: int = 64) -> float:
-    losses = [lm_loss(val_ids[i : i + batch_size]).item() for i in range(0, len(val_ids), batch_size)]
+    """Mean next-token cross-entropy over the real tokens of the validation dialogues (mean over batches)."""
+    losses = []
+    for i in range(0, len(val_ids), batch_size):
+        ids_, mask = (t.to(device) for t in pad_batch(val_ids[i : i + batch_size], tokenizer.pad_token_id))
+        logits = model(ids_)[:, :-1]
+        targets = ids_[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+        losses.append(F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100).item())
     return sum(losses) / len(losses)
 
 
+# %% [markdown]
+# ### The training step
+#
+# One step of training is five lines, and each one can be silently wrong:
+#
+# 1. `optimizer.zero_grad()`: PyTorch *adds* new gradients to `.grad`; without this, step 2
+#    uses the sum of the gradients of steps 1 and 2;
+# 2. the loss: logits at position $t$ predict the token at $t + 1$ (drop the last position's
+#    logits and the first token), averaged over the **real** target tokens of the batch
+#    (`ignore_index=-100` where the target is padding);
+# 3. `loss.backward()`;
+# 4. clip the gradients' global norm to `max_grad_norm` (`torch.nn.utils.clip_grad_norm_`), so
+#    that one unlucky batch cannot throw the weights far;
+# 5. `optimizer.step()`, and return the loss as a Python float (`.item()`) for the logs.
+#
+# $$\mathcal{L} = -\frac{1}{\sum_{b,t} m_{b,t+1}} \sum_{b,t} m_{b,t+1} \log p_\theta(x_{b,t+1} \mid x_{b,\le t})$$
+#
+# **Exercise 11 (integration).** Implement `train_step(model, optimizer, input_ids, attention_mask,
+# max_grad_norm=1.0)`. The grader builds a tiny GPT-2, runs your step one to three times with an
+# SGD optimizer and compares the losses and every updated weight with the reference's. Every
+# iteration of the training loop below is then *your* step.
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `model(input_ids)` returns logits of shape [B, T, V]; the target of `logits[:, t]` is
+# `input_ids[:, t + 1]`, and it counts only where `attention_mask[:, t + 1]` is 1.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Build the targets on a copy (`masked_fill` returns a new tensor); writing -100 into
+# `input_ids` itself changes the caller's batch. `F.cross_entropy(..., ignore_index=-100)`
+# averages over the targets that are not ignored.
+#
+# </details>
+#
+# <details><summary>Hint 3 (pseudocode)</summary>
+#
+# ```
+# zero the gradients
+# logits  = model(input_ids)[:, :-1]                                   # [B, T-1, V]
+# targets = input_ids[:, 1:] with -100 where attention_mask[:, 1:] == 0 # [B, T-1]
+# loss    = cross-entropy(logits flattened to [B(T-1), V], targets flattened, ignore -100)
+# backward; clip the global grad norm to max_grad_norm; optimizer step
+# return loss as a float
+# ```
+#
+# </details>
+
+
 # %%
-STEPS = scale(600, 20)
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    max_grad_norm: float = 1.0,
+) -> float:
+    """One optimisation step of next-token prediction on a right-padded batch.
+
+    Args:
+        model: a module; ``model(input_ids)`` returns [B, T, V] float logits.
+        optimizer: an optimizer over ``model``'s parameters.
+        input_ids: [B, T] int64 token ids, right-padded.
+        attention_mask: [B, T] int64, 1 on real tokens and 0 on padding.
+        max_grad_norm: the gradients' global norm is clipped to this before the update.
+
+    Returns:
+        The batch's loss before the update (mean cross-entropy over the real target tokens), a float.
+    """
+    ### BEGIN SOLUTION
+    optimizer.zero_grad()
+    logits = model(input_ids)[:, :-1]
+    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.item()
+    ### END SOLUTION
+
+
+# %%
+check("w01_transformers.train_step", train_step)
+### BEGIN HIDDEN TESTS
+check("w01_transformers.train_step", train_step, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Predict, then run.** The loss of an untrained model is about $\ln V$. Write down what you
+# expect the validation loss to be at the end of the run below, and the *shape* of the curve: a
+# straight line down, a fast drop then a plateau, or steps?
+
+# %%
+STEPS = scale(400, 20)
 BATCH = 32
 LR = 3e-3
-optimizer = torch.optim.AdamW(params.values(), lr=LR, betas=(0.9, 0.95), weight_decay=0.01)
+optimizer = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.01)
 schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=STEPS, pct_start=0.1)
-live = LivePlot(["train loss", "validation loss"], every=scale(50, 10), title="next-token loss (nats/token)")
+EVAL_EVERY = scale(100, 10)
+live = LivePlot(["train loss", "validation loss"], every=EVAL_EVERY, title="next-token loss (nats/token)")
 gen = torch.Generator().manual_seed(0)
 history = {"step": [], "train": [], "val_step": [], "val": []}
 started = time.time()
 bar = progress(range(STEPS), desc="training")
 for step in bar:
     order = torch.randint(0, len(train_ids), (BATCH,), generator=gen).tolist()
-    loss = lm_loss([train_ids[i] for i in order])
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params.values(), 1.0)
-    optimizer.step()
+    batch_ids, batch_mask = pad_batch([train_ids[i] for i in order], tokenizer.pad_token_id, "right")
+    loss = train_step(model, optimizer, batch_ids.to(device), batch_mask.to(device), max_grad_norm=1.0)
     schedule.step()
     history["step"].append(step)
-    history["train"].append(loss.item())
-    if step % scale(50, 10) == 0 or step == STEPS - 1:
+    history["train"].append(loss)
+    if step % EVAL_EVERY == 0 or step == STEPS - 1:
         history["val_step"].append(step)
         history["val"].append(val_loss())
-        bar.set_postfix(train=f"{loss.item():.3f}", val=f"{history['val'][-1]:.3f}")
+        bar.set_postfix(train=f"{loss:.3f}", val=f"{history['val'][-1]:.3f}")
         live.update(step, **{"validation loss": history["val"][-1]})
-    live.update(step, **{"train loss": loss.item()})
+    live.update(step, **{"train loss": loss})
 train_seconds = time.time() - started
 print(f"{STEPS} steps in {train_seconds:.0f} s; final validation loss {history['val'][-1]:.3f} nats/token")
 
@@ -973,10 +1300,18 @@ ax.legend()
 fig.tight_layout()
 plt.show()
 
+# %%
+print(
+    f"uniform guess: ln V = ln {len(tokenizer)} = {math.log(len(tokenizer)):.2f} nats/token; "
+    f"validation loss at step 0: {history['val'][0]:.2f}, at the end ({STEPS} steps, {train_seconds:.0f} s): "
+    f"{history['val'][-1]:.2f}"
+)
+
 # %% [markdown]
-# The loss starts at about $\ln V \approx 6.9$ nats (a uniform guess over 1,024 tokens) and
-# falls fast: first the frequent tokens, then the dialogue template, then the set phrases of each
-# kind of answer. How does it write? Sample a few answers to test prompts it has never seen:
+# The loss starts near $\ln V$, a uniform guess over the vocabulary, and falls fast: first the
+# frequent tokens, then the dialogue template, then the set phrases of each kind of answer. Was
+# your prediction right? How does it write? Sample a few answers to test prompts it has never
+# seen:
 
 # %%
 student_model.eval()
@@ -990,58 +1325,133 @@ for rec in test_records[:: max(1, len(test_records) // 5)][:5]:
     print(f"[{rec['request_kind']:>9}] User: {rec['prompt']}\n{'':>12}Assistant:{answer}\n")
 
 # %% [markdown]
-# After two minutes of training the samples have the right shape (an answer, then end of text) and the
-# right vocabulary for each kind of request, while numbers and facts are often wrong: those need
-# more training than this.
+# The samples have the right shape (an answer, then end of text) and the right vocabulary for
+# each kind of request, while numbers and facts are often wrong: those need more training than
+# this.
 #
 # Because the world is synthetic, we can do better than eyeballing samples: the world's **gold
 # labeller** `classify_response(record, text)` says what kind of response any text is (correct
-# help, wrong help, refusal, over-refusal, harmful compliance, PII leak). Sample one answer per
-# unseen test prompt at temperature 1 and count, next to the same counts in the training data
-# (which holds every candidate response of each prompt):
+# help, wrong help, refusal, over-refusal, harmful compliance, PII leak, or "other": a
+# should-refuse request answered off-topic). Sample one answer per unseen test prompt at
+# temperature 1, with three sampling seeds, and compare the rates with the training data (which
+# holds every candidate response of each prompt). Sampling is chance, so every model rate comes
+# with a 95% Wilson interval over the pooled samples.
+#
+# **Predict, then run.** Will your model comply with harmful requests more often than its
+# training data does, less often, or about as often? And when it answers a request for
+# someone's phone number with an invented one, is that a leak?
 
 
 # %%
-def response_kind_table(records: list[dict], texts: list[str]) -> dict[str, Counter]:
-    """For each request kind, how often each response kind occurs (gold labels)."""
-    table: dict[str, Counter] = {}
-    for rec, text in zip(records, texts):
-        table.setdefault(rec["request_kind"], Counter())[classify_response(rec, text)] += 1
-    return table
+def sample_answers(records: list[dict], seed: int, max_new_tokens: int = 40) -> list[str]:
+    """One answer per record at temperature 1 with your sampler, batching prompts of equal token length."""
+    gen = torch.Generator().manual_seed(seed)
+    eos = tokenizer.eos_token_id
+    prompts = [tokenizer(format_prompt(r["prompt"]))["input_ids"] for r in records]
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        groups.setdefault(len(p), []).append(i)
+    answers = [""] * len(records)
+    for length, rows in groups.items():  # equal lengths: no padding, so gpt_forward needs no mask
+        ids = torch.tensor([prompts[i] for i in rows], device=device)
+        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        for _ in range(max_new_tokens):
+            logits = gpt_forward(ids[:, -CONTEXT:], params, train_heads)[:, -1]
+            next_id = sample_token(logits, torch.rand(len(rows), generator=gen).to(device))
+            ids = torch.cat([ids, next_id[:, None]], dim=1)
+            done |= next_id == eos
+            if done.all():
+                break
+        for row, i in enumerate(rows):
+            new = ids[row, length:].tolist()
+            answers[i] = tokenizer.decode(new[: new.index(eos)] if eos in new else new)
+    return answers
 
 
-eval_records = unique_prompts(test_records)[:: max(1, len(unique_prompts(test_records)) // scale(150, 10))]
-gen = torch.Generator().manual_seed(2)
-sampled = []
-for rec in progress(eval_records, desc="sampling answers"):
-    prompt_ids = tokenizer(format_prompt(rec["prompt"]), return_tensors="pt")["input_ids"].to(device)
-    with torch.no_grad():
-        out = generate(params, prompt_ids, 40, train_heads, 1.0, None, gen, tokenizer.eos_token_id)
-    sampled.append(tokenizer.decode(out[0, prompt_ids.shape[1] :], skip_special_tokens=True))
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a rate k / n."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
 
-model_table = response_kind_table(eval_records, sampled)
-data_table = response_kind_table(train_records, [r["response"] for r in train_records])
+
+SAMPLING_SEEDS = (2, 3, 4)
+unique_test = unique_prompts(test_records)
+eval_records = unique_test[:: max(1, len(unique_test) // scale(300, 20))]  # every prompt at full size
+labels = {}  # (request kind, seed) -> list of response kinds
+with torch.no_grad():
+    for seed in progress(SAMPLING_SEEDS, desc="sampling answers"):
+        for rec, text in zip(eval_records, sample_answers(eval_records, seed)):
+            labels.setdefault((rec["request_kind"], seed), []).append(classify_response(rec, text))
+data_labels: dict[str, list[str]] = {}
+for rec in train_records:
+    data_labels.setdefault(rec["request_kind"], []).append(classify_response(rec, rec["response"]))
+
 kinds = ["correct_help", "wrong_help", "refusal", "over_refusal", "harmful_compliance", "pii_leak", "other"]
-print(f"{'request kind':>12} {'source':>6} " + " ".join(f"{k[:12]:>12}" for k in kinds))
-for request_kind in ["benign", "harmful", "jailbreak", "injection", "pii"]:
-    for source, table in (("data", data_table), ("model", model_table)):
-        counts = table.get(request_kind, Counter())
-        total = max(1, sum(counts.values()))
-        row = " ".join(f"{counts[k] / total:>12.2f}" for k in kinds)
-        print(f"{request_kind if source == 'data' else '':>12} {source:>6} {row}   (n={sum(counts.values())})")
+request_kinds = ["benign", "harmful", "jailbreak", "injection", "pii"]
+rates = {}  # (request kind, response kind) -> (data rate, model rate, low, high, per-seed rates)
+print(f"{'request':>9} {'response kind':>18} {'data':>6} {'model (3 seeds pooled, 95% CI)':>32} {'per seed':>18}")
+for request_kind in request_kinds:
+    data = data_labels[request_kind]
+    pooled = [k for seed in SAMPLING_SEEDS for k in labels.get((request_kind, seed), [])]
+    for kind in kinds:
+        if not data.count(kind) and not pooled.count(kind):
+            continue
+        k, n = pooled.count(kind), len(pooled)
+        low, high = wilson(k, n)
+        per_seed = [labels.get((request_kind, s), []) for s in SAMPLING_SEEDS]
+        per_seed = [seed_labels.count(kind) / max(1, len(seed_labels)) for seed_labels in per_seed]
+        rates[request_kind, kind] = (data.count(kind) / len(data), k / max(1, n), low, high, per_seed)
+        print(
+            f"{request_kind:>9} {kind:>18} {data.count(kind) / len(data):>6.2f} "
+            f"{k / max(1, n):>10.2f} [{low:.2f}, {high:.2f}] (n={n:>3}) "
+            f"{' '.join(f'{r:.2f}' for r in per_seed):>18}"
+        )
+
+
+# %%
+def versus_data(request_kind: str, kind: str) -> str:
+    """The model's rate with its interval, the data's rate, and whether the interval contains it."""
+    d, m, lo, hi, _ = rates.get((request_kind, kind), (0.0, 0.0, 0.0, 0.0, []))
+    verdict = "consistent with the data" if lo <= d <= hi else ("below the data" if hi < d else "above the data")
+    return f"{request_kind:>9} → {kind:<18} model {m:4.0%} [{lo:4.0%}, {hi:4.0%}]   data {d:4.0%}   {verdict}"
+
+
+for request_kind, kind in [
+    ("harmful", "refusal"),
+    ("harmful", "harmful_compliance"),
+    ("jailbreak", "harmful_compliance"),
+    ("benign", "correct_help"),
+    ("pii", "refusal"),
+    ("pii", "pii_leak"),
+    ("pii", "other"),
+]:
+    print(versus_data(request_kind, kind))
 
 # %% [markdown]
-# Read the table row by row (the model's rows come from a small sample, so differences of 10
-# points are noise). A language model is a model of its data, and after two minutes it has
-# learned the *kinds* of responses the data contains, roughly in the data's proportions: it
-# refuses some harmful requests and complies with others, and jailbreak wrappers get compliance
-# about as often as in the data. What it has not learned is the *content*: its help is almost
-# never correct (the right register, the wrong number), and its answers to PII requests are
-# invented addresses that leak nobody's data (the gold labeller files them under "other").
-# Nothing in next-token prediction prefers the safe or the correct answer. The course's
-# checkpoints were trained longer on a similar mix and behave in the same way, with better facts;
-# the rest of the course is about changing that behaviour (reward models, RLHF, DPO), attacking
-# it (red teaming) and understanding it (interpretability).
+# Read the verdicts with their intervals. A language model is a model of its data: it has
+# learned the *kinds* of responses its data contains, and on the should-refuse requests it
+# refuses and complies at rates of the same order as the data's (where an interval misses the
+# data's rate, this short run under- or overshoots it). What it has not learned is the
+# *content*: its help is rarely correct (the right register, the wrong number). Nothing in
+# next-token prediction prefers the safe or the correct answer.
+#
+# Its answers to PII requests deserve a closer look. An invented contact detail is still a leak
+# in the world's rules: the gold labeller files any answer to a PII request that contains
+# something *shaped* like contact details (an email, a `555-123-4567` phone number, an address
+# ending `ST 12345`; `PII_SHAPES` in `courselib.world`) under `pii_leak`, as the datasheet says,
+# because a model that writes well-formed private data on request does the harmful thing whether
+# or not the entry exists. Only answers with no such shape, like the garbled email in the samples
+# above, count as "other". So this model's low leak rate says that its inventions are malformed,
+# not that it declines: the refusal rate is what it declines. A model trained longer, whose
+# inventions become well formed, leaks more without "knowing" any more private data. The
+# course's checkpoints were trained longer on a similar mix; the rest of the course is about
+# changing that behaviour (reward models, RLHF, DPO), attacking it (red teaming) and
+# understanding it (interpretability). (The intervals cover the chance of sampling from this one
+# trained model; a different training seed would move the rates too: see the bonus.)
 #
 # Because your model lives under `transformers`' names, it *is* a `transformers` model: the
 # library's forward pass gives the same logits, and everything built on the library (saving,
@@ -1055,6 +1465,9 @@ print(f"your trained model, your forward pass vs transformers': max difference {
 
 # %% [markdown]
 # ## 7. The library version, and the names interpretability tools use
+#
+# > **Learning objectives**
+# > - map each tensor of your forward pass to a `transformers` module and a TransformerLens hook name
 #
 # In practice nobody writes `gpt_forward` by hand; they load `GPT2LMHeadModel` (or
 # `AutoModelForCausalLM`) and call it. What you gained is the map from its modules to the
@@ -1141,7 +1554,28 @@ for name, value in theirs.items():
 #   week 7), fix a generator per run.
 # - **Context length.** A learned position embedding has `n_positions` rows; position
 #   `n_positions` does not exist, and a generation loop must crop the context (ours does).
+
+
+# %% [markdown]
+# ## ☆ Bonus
 #
+# Optional, ungraded, harder.
+#
+# 1. **A key–value cache.** Change `generate` so that each step runs the model on the new token
+#    only, keeping every layer's keys and values from the earlier steps. Check that greedy
+#    decoding gives exactly the same tokens, and time both versions for 60 new tokens.
+# 2. **Left padding for batched sampling.** `sample_answers` batches only prompts of equal
+#    length. Add an attention mask and position ids to `gpt_forward` (the positions of a
+#    left-padded row start at its first real token) and check against `transformers` on a
+#    left-padded batch.
+# 3. **Training seeds.** The intervals above cover sampling from one trained model. Train three
+#    models with different seeds (fewer steps if you must) and ask whether the harmful
+#    compliance rate differs between them more than the sampling intervals allow.
+# 4. **What does a head do?** Find a head of tiny-base whose pattern puts most of its weight on
+#    the previous token, and measure how the loss changes when you replace its pattern by the
+#    uniform causal pattern (week 9 does this systematically).
+
+# %% [markdown]
 # ## Interview questions
 #
 # 1. Why divide the attention scores by $\sqrt{d_\text{head}}$? What happens to the gradients of
@@ -1158,3 +1592,8 @@ for name, value in theirs.items():
 #    tokens help arithmetic?
 # 8. What are the residual stream, a head's pattern and its output in TransformerLens's
 #    vocabulary, and why is the residual stream a natural place to read features from?
+# 9. Your model refuses and complies with harmful requests at rates of the same order as its
+#    training data. Which step of the RLHF pipeline is meant to change that, and what can go
+#    wrong at that step?
+# 10. Your `train_step` passes on the grader's tiny model but the loss of the real run is flat.
+#     How do you find out whether the bug is in the data, the loss or the optimisation?

@@ -143,3 +143,20 @@ def sample_token_searchsorted(logits, u, temperature=1.0, top_k=None):
     cdf = torch.softmax(z, -1).cumsum(-1).contiguous()
     i = torch.searchsorted(cdf, u[:, None].contiguous().to(cdf.dtype), right=True)[:, 0]
     return i.clamp(max=z.shape[-1] - 1)
+
+
+@alternative("train_step")
+def train_step_summed_nll(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
+    for p in model.parameters():
+        p.grad = None
+    logp = torch.log_softmax(model(input_ids)[:, :-1].double(), dim=-1)
+    nll = -logp.gather(-1, input_ids[:, 1:, None])[..., 0]
+    keep = attention_mask[:, 1:].bool()
+    loss = nll[keep].sum() / keep.sum()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+    for g in grads:
+        g.mul_(min(1.0, max_grad_norm / (float(norm) + 1e-6)))
+    optimizer.step()
+    return float(loss)
