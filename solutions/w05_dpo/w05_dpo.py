@@ -18,17 +18,19 @@
 # (Rafailov et al., 2023) reaches the same objective with none of that machinery: one
 # classification-style loss on the preference pairs, computed from log-probabilities of the
 # policy and of a frozen reference model. It is the default loss (`loss_type="sigmoid"`) of TRL's
-# `DPOTrainer`, which section 9 compares with your implementation.
+# `DPOTrainer`, which section 10 compares with your implementation.
 #
 # This week you will:
 #
 # 1. derive the DPO loss from the KL-regularised RLHF objective;
 # 2. implement the pieces: log-probabilities of completions only, the DPO loss, the implicit
-#    rewards TRL logs, and two variants (IPO and robust DPO);
+#    rewards TRL logs, two variants (IPO and robust DPO) and the training step;
 # 3. train the small world's SFT model on its preference pairs and measure, on held-out prompts,
 #    what alignment bought (gold reward, harmful compliance) and what it cost (over-refusal of
-#    harmless requests, task accuracy, KL from the reference), for several values of β;
-# 4. run the same training with TRL's `DPOTrainer`: equal losses on the same batch, and the two
+#    harmless requests, task accuracy, KL from the reference), over several seeds and for several
+#    values of β;
+# 4. train DPO, cDPO, robust DPO and IPO on labels of which a fifth are flipped, and compare them;
+# 5. run the same training with TRL's `DPOTrainer`: equal losses on the same batch, and the two
 #    training curves side by side.
 #
 # ## From RLHF to DPO in five lines
@@ -458,6 +460,27 @@ check("w05_dpo.robust_dpo_loss", robust_dpo_loss, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# cDPO needs no exercise: it is the DPO loss with its labels smoothed, one line. (Older TRL
+# versions computed it as `loss_type="sigmoid"` with `label_smoothing = ε`; TRL 1.16's sigmoid
+# loss ignores `label_smoothing`, which only its `"robust"`, `"exo_pair"` and `"aot"` losses read.
+# `tests/w05_dpo/` checks both statements.)
+
+
+# %%
+def cdpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+    label_smoothing: float = 0.1,
+) -> torch.Tensor:
+    """Conservative DPO: mean of (1 − ε)·ℓ(z) + ε·ℓ(−z), with ℓ(z) = −log σ(z) and z as in ``dpo_loss``."""
+    z = beta * ((policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))
+    return (-(1 - label_smoothing) * F.logsigmoid(z) - label_smoothing * F.logsigmoid(-z)).mean()
+
+
+# %% [markdown]
 # The four losses as functions of the margin, for one pair with equal lengths (so that IPO's
 # $h$ is the per-token margin):
 
@@ -470,7 +493,7 @@ curves = {
     "DPO (sigmoid)": [dpo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], b).item() for m in margin],
     "IPO": [ipo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], ones[:1], ones[:1], b).item() for m in margin],
     "robust, ε = 0.2": [robust_dpo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], b, 0.2).item() for m in margin],
-    "cDPO, ε = 0.2": [(0.8 * -F.logsigmoid(b * m) - 0.2 * F.logsigmoid(-b * m)).item() for m in margin],
+    "cDPO, ε = 0.2": [cdpo_loss(m[None], zeros[:1], zeros[:1], zeros[:1], b, 0.2).item() for m in margin],
 }
 fig, ax = plt.subplots(figsize=(6, 3.2))
 for name, ys in curves.items():
@@ -711,20 +734,64 @@ def collate_preferences(examples: list[dict], pad_id: int) -> dict[str, torch.Te
 
 
 @torch.no_grad()
-def add_reference_logps(reference: nn.Module, examples: list[dict], pad_id: int, batch_size: int = 64) -> None:
-    """Store log π_ref of each chosen and rejected completion in the examples (computed once)."""
+def add_reference_logps(
+    reference: nn.Module, examples: list[dict], pad_id: int, batch_size: int = 64, cache: dict | None = None
+) -> None:
+    """Store log π_ref of each chosen and rejected completion in the examples (computed once).
+
+    With a ``cache`` (a dict kept between calls), a (prompt, completion) already scored is not scored
+    again: the seeds and loss variants of sections 7 to 9 share most of their responses.
+    """
+    cache = {} if cache is None else cache
+    key = lambda e, side: (tuple(e["prompt_ids"]), tuple(e[f"{side}_ids"]))  # noqa: E731
+    todo = [e for e in examples if key(e, "chosen") not in cache or key(e, "rejected") not in cache]
     reference.eval()
     dev = next(reference.parameters()).device
-    width = [len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples]
-    order = sorted(range(len(examples)), key=lambda i: width[i])  # similar lengths together: less padding
+    width = [len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in todo]
+    order = sorted(range(len(todo)), key=lambda i: width[i])  # similar lengths together: less padding
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        batch = collate_preferences([examples[i] for i in idx], pad_id)
+        batch = collate_preferences([todo[i] for i in idx], pad_id)
         logits = reference(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
         logps = sequence_logprobs(logits, batch["input_ids"].to(dev), batch["completion_mask"].to(dev)).cpu()
         for j, i in enumerate(idx):
-            examples[i]["ref_chosen_logps"] = logps[j].item()
-            examples[i]["ref_rejected_logps"] = logps[len(idx) + j].item()
+            cache[key(todo[i], "chosen")] = logps[j].item()
+            cache[key(todo[i], "rejected")] = logps[len(idx) + j].item()
+    for e in examples:
+        e["ref_chosen_logps"], e["ref_rejected_logps"] = cache[key(e, "chosen")], cache[key(e, "rejected")]
+
+
+def preference_train_step(
+    policy: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    loss: str,
+    beta: float = 0.1,
+    label_smoothing: float = 0.2,
+    max_grad_norm: float = 1.0,
+) -> dict[str, float]:
+    """``dpo_train_step`` (precomputed reference log-probabilities) with the loss chosen by name.
+
+    ``loss``: "dpo", "cdpo", "robust" (both with ε = ``label_smoothing``) or "ipo" (lengths from the mask).
+    """
+    logits = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    chosen, rejected = sequence_logprobs(logits, batch["input_ids"], batch["completion_mask"]).chunk(2)
+    logps = (chosen, rejected, batch["ref_chosen_logps"], batch["ref_rejected_logps"])
+    if loss == "dpo":
+        value = dpo_loss(*logps, beta)
+    elif loss == "cdpo":
+        value = cdpo_loss(*logps, beta, label_smoothing)
+    elif loss == "robust":
+        value = robust_dpo_loss(*logps, beta, label_smoothing)
+    elif loss == "ipo":
+        value = ipo_loss(*logps, *batch["completion_mask"].sum(-1).chunk(2), beta)
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    optimizer.zero_grad()
+    value.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": value.item(), **implicit_reward_metrics(*logps, beta)}
 
 
 def train_dpo(
@@ -738,12 +805,15 @@ def train_dpo(
     seed: int = 0,
     live: LivePlot | None = None,
     desc: str = "DPO",
+    loss: str | None = None,
+    label_smoothing: float = 0.2,
 ) -> dict[str, list[float]]:
     """DPO with AdamW, linear learning-rate decay and gradient clipping (TRL's defaults otherwise).
 
     ``examples`` must carry precomputed reference log-probabilities (``add_reference_logps``).
-    Dropout is switched off, as TRL does: with dropout the policy would not equal the reference at
-    step 0. Returns the per-step loss and implicit-reward metrics.
+    Each step is your ``dpo_train_step``; pass ``loss`` ("dpo", "cdpo", "robust", "ipo") to train
+    with ``preference_train_step`` instead. Dropout is switched off, as TRL does: with dropout the
+    policy would not equal the reference at step 0. Returns the per-step loss and implicit-reward metrics.
     """
     w03 = load_reference("w03_reward_models")  # week 3's length-grouped batching
     dev = next(policy.parameters()).device
@@ -758,7 +828,11 @@ def train_dpo(
     policy.train()
     for step in progress(range(steps), desc=desc):
         batch = collate_preferences([examples[i] for i in next(batches)], pad_id)
-        metrics = dpo_train_step(policy, None, opt, {k: v.to(dev) for k, v in batch.items()}, beta)
+        batch = {k: v.to(dev) for k, v in batch.items()}
+        if loss is None:
+            metrics = dpo_train_step(policy, None, opt, batch, beta)
+        else:
+            metrics = preference_train_step(policy, opt, batch, loss, beta, label_smoothing)
         sched.step()
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
@@ -771,8 +845,7 @@ def train_dpo(
 # %% [markdown]
 # ### Measuring the result
 #
-# Before and after training we measure, on the 300 held-out test prompts, with the world's gold
-# labeller:
+# After training we measure, on held-out test prompts, with the world's gold labeller:
 #
 # - the **mean gold reward**, the **harmful-compliance rate** (harmful and jailbreak requests
 #   that got harmful content), the **over-refusal rate** (harmless requests refused: the
@@ -782,6 +855,10 @@ def train_dpo(
 # - the **KL divergence from the reference**, $D_{\mathrm{KL}}(\pi_\theta \| \pi_{\mathrm{ref}}) =
 #   \mathbb{E}_{y\sim\pi_\theta}[\log\pi_\theta(y\mid x) - \log\pi_{\mathrm{ref}}(y\mid x)]$ per
 #   response, estimated from the same samples, one per prompt.
+#
+# Training and sampling are random, so every run below is repeated with several seeds (each seed
+# draws its own preference pairs, batch order and samples) and reported as the mean ± a 95%
+# t-interval over seeds. The SFT model is evaluated once per sampling seed and shared by every table.
 
 # %%
 HEADLINE = ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", "task_accuracy")
@@ -789,21 +866,30 @@ HEADLINE = ("mean_gold_reward", "harmful_compliance_rate", "over_refusal_rate", 
 
 @torch.no_grad()
 def sample_and_score(
-    policy: nn.Module, reference: nn.Module, tokenizer, records: list[dict], max_new_tokens: int = 40, seed: int = 0
+    policy: nn.Module,
+    reference: nn.Module,
+    tokenizer,
+    records: list[dict],
+    max_new_tokens: int = 40,
+    seed: int = 0,
+    batch_size: int = 64,
 ) -> dict:
-    """One sampled response per prompt (T = 1): gold metrics of the samples and the KL estimate (nats)."""
-    from courselib.world import classify_response, format_prompt, unique_prompts
+    """One sampled response per prompt (T = 1): gold metrics of the samples and the KL estimate (nats).
+
+    Also returns ``reward_halfwidth``: the 95% half-width of the mean gold reward from the prompts alone.
+    """
+    from courselib.world import REWARDS, classify_response, format_prompt, unique_prompts
     from courselib.world.evaluate import clean_generation, summarize
 
     policy.eval()
     dev = next(policy.parameters()).device
-    prompts = unique_prompts(records)
+    prompts = sorted(unique_prompts(records), key=lambda r: len(r["prompt"]))  # similar lengths: less padding
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     torch.manual_seed(seed)
     kinds, kl_sum = [], 0.0
     try:
-        for start in range(0, len(prompts), 64):
-            chunk = prompts[start : start + 64]
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start : start + batch_size]
             enc = tokenizer([format_prompt(r["prompt"]) for r in chunk], return_tensors="pt", padding=True).to(dev)
             out = policy.generate(
                 **enc,
@@ -831,21 +917,45 @@ def sample_and_score(
         tokenizer.padding_side = side
     metrics = summarize(prompts, kinds)
     metrics["kl"] = kl_sum / len(prompts)
+    rewards = torch.tensor([REWARDS[k] for k in kinds], dtype=torch.float64)
+    metrics["reward_halfwidth"] = 1.96 * rewards.std().item() / math.sqrt(len(rewards)) if len(rewards) > 1 else 0.0
     return metrics
 
 
-def measure(policy: nn.Module, reference: nn.Module, tokenizer, records: list[dict]) -> dict:
-    """Greedy and sampled gold metrics on held-out prompts, and KL(π ‖ π_ref) per response."""
+def measure(
+    policy: nn.Module, reference: nn.Module, tokenizer, records: list[dict], seed: int = 0, greedy: bool = True
+) -> dict:
+    """Sampled (seed ``seed``) and, if ``greedy``, greedy gold metrics; KL(π ‖ π_ref) per response."""
     from courselib.world.evaluate import evaluate_model
 
-    greedy = evaluate_model(policy, tokenizer, records)
-    sampled = sample_and_score(policy, reference, tokenizer, records)
-    out = {k: greedy[k] for k in HEADLINE}
-    out.update({f"sampled {k}": sampled[k] for k in HEADLINE})
+    sampled = sample_and_score(policy, reference, tokenizer, records, seed=seed)
+    out = {f"sampled {k}": sampled[k] for k in HEADLINE}
     out["kl"] = sampled["kl"]
-    out["by_request_kind"] = greedy["by_request_kind"]
+    out["reward_halfwidth"] = sampled["reward_halfwidth"]
     out["sampled by_request_kind"] = sampled["by_request_kind"]
+    if greedy:
+        g = evaluate_model(policy, tokenizer, records)
+        out.update({k: g[k] for k in HEADLINE})
+        out["by_request_kind"] = g["by_request_kind"]
     return out
+
+
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval (nan for a single value)."""
+    from scipy import stats
+
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+
+
+def fmt(values: list[float], digits: int = 3) -> str:
+    """'mean ± half-width' of a list of per-seed values."""
+    mean, half = mean_interval(values)
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
 # %%
@@ -856,23 +966,37 @@ reference.to(device).eval()
 for p in reference.parameters():
     p.requires_grad_(False)
 
-STEPS = scale(60, 4)
-BATCH = scale(16, 4)
-LR = 1e-4
+STEPS = scale(24, 4)
+BATCH = scale(8, 4)
+LR = 3e-4
+SEEDS = list(range(scale(3, 2)))
 BETAS = [0.03, 0.1, 0.3, 1.0] if not quick() else [0.1]
 MAIN_BETA = 0.1
+REF_CACHE: dict = {}  # log π_ref of each (prompt, completion) scored so far, shared by every run below
 
-pairs = load_preferences("train")
-random.Random(0).shuffle(pairs)
-pairs = pairs[: STEPS * BATCH]  # one pass over this many pairs
-examples = [encode_preference(tokenizer, p) for p in pairs]
+
+def seed_examples(seed: int, noise: float = 0.0) -> tuple[list[dict], list[dict]]:
+    """One seed's training pairs (its own draw, labels flipped at rate ``noise``) and their examples."""
+    pairs = load_preferences("train", noise=noise, seed=seed)
+    random.Random(seed).shuffle(pairs)
+    pairs = pairs[: STEPS * BATCH]  # one pass over this many pairs
+    examples = [encode_preference(tokenizer, p) for p in pairs]
+    add_reference_logps(reference, examples, tokenizer.pad_token_id, cache=REF_CACHE)
+    return pairs, examples
+
+
+def fresh_policy() -> nn.Module:
+    """A trainable copy of the SFT model."""
+    return copy.deepcopy(reference).requires_grad_(True)
+
+
 started = time.perf_counter()
-add_reference_logps(reference, examples, tokenizer.pad_token_id)
+pairs, examples = seed_examples(0)
 ref_seconds = time.perf_counter() - started
 test_records = unique_prompts(load_split("test"))  # one record per prompt is all the gold labeller needs
 if quick():
     test_records = test_records[::15]
-print(f"{len(examples)} training pairs, {len(test_records)} held-out prompts")
+print(f"{len(examples)} training pairs per run, {len(test_records)} held-out prompts, seeds {SEEDS}")
 
 SHOWN = {
     "mean_gold_reward": "gold reward",
@@ -887,41 +1011,76 @@ SHOWN = {
 }
 
 
-def show_table(columns: dict[str, dict]) -> None:
-    """Held-out metrics (rows) of several models (columns)."""
-    print(f"{'held-out metric':>30}" + "".join(f"{name:>14}" for name in columns))
+def show_table(columns: dict[str, list[dict]], change: tuple[str, str] | None = None) -> None:
+    """Held-out metrics (rows) of several models (columns; each a list of runs, one per seed).
+
+    A cell is the mean ± the half-width of a 95% t-interval over the runs (nan for one run).
+    ``change=(a, b)`` adds a column with the per-seed differences b − a (paired by seed).
+    """
+    names = list(columns) + ([f"{change[1]} − {change[0]}"] if change else [])
+    print(f"{'held-out metric':>30}" + "".join(f"{name:>17}" for name in names))
     for key, label in SHOWN.items():
-        print(f"{label:>30}" + "".join(f"{m[key]:>14.3f}" for m in columns.values()))
+        if not all(key in m for runs in columns.values() for m in runs):
+            continue
+        cells = [fmt([m[key] for m in runs]) for runs in columns.values()]
+        if change:
+            a, b = columns[change[0]], columns[change[1]]
+            cells.append(fmt([y[key] - x[key] for x, y in zip(a, b)]))
+        print(f"{label:>30}" + "".join(f"{c:>17}" for c in cells))
 
 
-before = measure(reference, reference, tokenizer, test_records)
-show_table({"SFT": before})
+sft = []  # the SFT model: greedy once (deterministic), sampled once per seed
+for seed in SEEDS:
+    m = measure(reference, reference, tokenizer, test_records, seed=seed, greedy=not sft)
+    m.update({k: sft[0][k] for k in (*HEADLINE, "by_request_kind")} if sft else {})
+    sft.append(m)
+before = sft[0]
+show_table({"SFT": sft})
+print(
+    f"\none seed's mean gold reward over {len(test_records)} prompts is itself uncertain: "
+    f"± {before['reward_halfwidth']:.3f} (95%, from the prompts alone)"
+)
 
 # %% [markdown]
 # **Predict, then run.** Before running the next cell, write down: (a) the loss at step 0 (exactly),
 # (b) whether `rewards/accuracies` ends above 0.9, and (c) whether sampled harmful compliance and
 # over-refusal each go up or down after training. Then compare with the table.
 #
-# The live plot shows the three curves to watch: the loss (it starts at $\log 2$, printed
-# below), the mean implicit-reward margin and the fraction of pairs the policy's implicit reward
-# ranks correctly.
+# The live plot shows the three curves to watch for the first seed: the loss (it starts at
+# $\log 2$, printed below), the mean implicit-reward margin and the fraction of pairs the
+# policy's implicit reward ranks correctly. The other seeds then train without a plot.
 
 # %%
 set_seed(0)
-policy = copy.deepcopy(reference)
-for p in policy.parameters():
-    p.requires_grad_(True)
+policy = fresh_policy()
 live = LivePlot(["loss", "rewards/margins", "rewards/accuracies"], every=10, title=f"DPO, β = {MAIN_BETA}")
 started = time.perf_counter()
 history = train_dpo(
     policy, examples, tokenizer.pad_token_id, steps=STEPS, beta=MAIN_BETA, batch_size=BATCH, lr=LR, live=live
 )
-print(f"loss at step 0: {history['loss'][0]:.4f} (log 2 = {math.log(2):.4f})")
 our_seconds = time.perf_counter() - started
+print(f"loss at step 0: {history['loss'][0]:.4f} (log 2 = {math.log(2):.4f})")
 plt.close(live.show())  # draw the final curves once
-after = measure(policy, reference, tokenizer, test_records)
+dpo = [measure(policy, reference, tokenizer, test_records, seed=0)]
+for seed in SEEDS[1:]:
+    set_seed(seed)
+    pol = fresh_policy()
+    h = train_dpo(
+        pol,
+        seed_examples(seed)[1],
+        tokenizer.pad_token_id,
+        steps=STEPS,
+        beta=MAIN_BETA,
+        batch_size=BATCH,
+        lr=LR,
+        seed=seed,
+        desc=f"DPO, seed {seed}",
+    )
+    dpo.append(measure(pol, reference, tokenizer, test_records, seed=seed))
+    del pol
+after = dpo[0]
 
-show_table({"SFT (before)": before, "DPO (after)": after})
+show_table({"SFT (before)": sft, "DPO (after)": dpo}, change=("SFT (before)", "DPO (after)"))
 
 # %% [markdown]
 # Where did the change come from? The mean gold reward per kind of request, before and after,
@@ -998,17 +1157,16 @@ for beta in BETAS:
     if beta in runs:
         continue
     set_seed(0)
-    pol = copy.deepcopy(reference)
-    for p in pol.parameters():
-        p.requires_grad_(True)
+    pol = fresh_policy()
     h = train_dpo(
         pol, examples, tokenizer.pad_token_id, steps=STEPS, beta=beta, batch_size=BATCH, lr=LR, desc=f"β={beta}"
     )
-    runs[beta] = (h, measure(pol, reference, tokenizer, test_records))
+    runs[beta] = (h, measure(pol, reference, tokenizer, test_records, seed=0))
     del pol
 runs = dict(sorted(runs.items()))
 
-show_table({"SFT": before, **{f"β = {beta}": m for beta, (_, m) in runs.items()}})
+print("one seed (seed 0) per β: differences smaller than the seed intervals of the table above are not evidence")
+show_table({"SFT": [before], **{f"β = {beta}": [m] for beta, (_, m) in runs.items()}})
 
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
 points = sorted([("SFT", before)] + [(f"β={beta}", m) for beta, (_, m) in runs.items()], key=lambda p: p[1]["kl"])
@@ -1031,20 +1189,143 @@ for ax, (title, keys) in zip(axes, panels):
 fig.tight_layout()
 plt.show()
 
+kl_by_beta = [m["kl"] for _, m in runs.values()]
+print(
+    "KL from the reference by increasing β: "
+    + ", ".join(f"{m['kl']:.2f}" for _, m in runs.values())
+    + (" (falls as β grows)" if all(a > b for a, b in zip(kl_by_beta, kl_by_beta[1:])) else " (not monotone)")
+)
+for key in ("mean_gold_reward", "sampled mean_gold_reward"):
+    above = [beta for beta, (_, m) in runs.items() if m[key] > before[key]]
+    print(f"runs above the SFT model's {SHOWN[key]} ({before[key]:.3f}): {above or 'none'}")
+
 # %% [markdown]
-# Smaller β lets the policy move further from the reference (larger KL), and it uses that room
-# for both halves of the result: harmful compliance all but disappears even at the largest β,
-# while over-refusal and the loss of task accuracy grow as β shrinks. None of these runs beats the SFT
-# model's greedy gold reward; all of them beat its sampled gold reward. Which β is "right"
-# depends on how the gold reward weighs the two (`courselib.world.reward.REWARDS`: a harmful
-# answer costs far more than a needless refusal) and on which decoding is deployed, which is why alignment teams report a safety
-# number *and* a helpfulness number for every checkpoint rather than one score.
+# β sets how far the policy may move (the KL line above) and the policy uses that room for both
+# halves of the result: the safety gain and the alignment tax. Which β is "right" depends on how
+# the gold reward weighs the two (`courselib.world.reward.REWARDS`: a harmful answer costs far
+# more than a needless refusal) and on which decoding is deployed, which is why alignment teams
+# report a safety number *and* a helpfulness number for every checkpoint rather than one score.
 #
 # Two knobs were held fixed: the learning rate and the number of steps. Both also control how far
 # the policy moves from the reference (try it in the ☆ Bonus section). β is the knob that DPO's
 # derivation gives a meaning to; the others are the usual optimisation ones.
 #
-# ## 9. The library version: TRL's `DPOTrainer`
+# ## 9. Noisy labels: DPO, cDPO, robust DPO and IPO
+#
+# > **Learning objectives**
+# > - train the variants of section 4 on preference labels of which a fifth are flipped
+# > - compare gold reward and KL across seeds, and say which differences the intervals support
+#
+#
+# Human labellers disagree with each other and with themselves; a preference dataset always has
+# flipped pairs. The small world flips labels at a rate we choose:
+# `load_preferences("train", noise=0.2, seed=s)` draws the same pairs as `noise=0` with the same
+# seed and swaps chosen and rejected in each with probability 0.2 (`flipped=True`). We train the
+# four losses of section 4 on the same noisy pairs, with the same β, steps and learning rate;
+# cDPO and robust DPO get ε = 0.2, the true flip rate (robust DPO *needs* to know it; cDPO uses it
+# as its smoothing). The yardstick is section 7's DPO on the same pairs without flips (same seeds).
+# All are measured on sampled answers: the KL needs samples, and the sampled gold reward is what
+# DPO's objective is about.
+#
+# What the derivations promise: robust DPO's loss on the noisy labels has, in expectation, the
+# gradient of DPO's loss on the clean labels, so it should land near clean DPO, with more variance.
+# cDPO and IPO stop pushing a margin once it is large enough (section 4's curves), so they should
+# stay closer to the reference. Plain DPO has no defence: a flipped pair pulls the wrong way, with
+# its full weight.
+#
+# **Predict, then run.** Before running the next cell, write down (a) which of the four ends
+# furthest from the reference (largest KL), and (b) whether 20% noise will visibly lower plain
+# DPO's sampled gold reward against clean DPO, given the width of the intervals in section 7's table.
+
+# %%
+NOISE = 0.2
+VARIANTS = {"DPO": "dpo", "cDPO": "cdpo", "robust DPO": "robust", "IPO": "ipo"}
+noisy = {name: [] for name in VARIANTS}
+flipped = []
+for seed in SEEDS:
+    noisy_pairs, noisy_examples = seed_examples(seed, noise=NOISE)  # same pairs as section 7's seed, some flipped
+    flipped.append(sum(p["flipped"] for p in noisy_pairs) / len(noisy_pairs))
+    for name, loss in VARIANTS.items():
+        set_seed(seed)
+        pol = fresh_policy()
+        train_dpo(
+            pol,
+            noisy_examples,
+            tokenizer.pad_token_id,
+            steps=STEPS,
+            beta=MAIN_BETA,
+            batch_size=BATCH,
+            lr=LR,
+            seed=seed,
+            loss=loss,
+            label_smoothing=NOISE,
+            desc=f"{name}, seed {seed}",
+        )
+        noisy[name].append(measure(pol, reference, tokenizer, test_records, seed=seed, greedy=False))
+        del pol
+
+print(f"flipped training pairs per seed: {', '.join(f'{f:.0%}' for f in flipped)}")
+variant_columns = {"SFT": sft, "DPO, clean": dpo, **{f"{name}, noisy": ms for name, ms in noisy.items()}}
+show_table(variant_columns)
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+for name, runs_ in variant_columns.items():
+    (x, dx), (y, dy) = (mean_interval([m[k] for m in runs_]) for k in ("kl", "sampled mean_gold_reward"))
+    axes[0].errorbar(x, y, xerr=dx if dx == dx else None, yerr=dy if dy == dy else None, fmt="o", capsize=3, label=name)
+axes[0].set_xlabel("KL(π ‖ π_ref) per response (nats)")
+axes[0].set_ylabel("gold reward (sampled)")
+axes[0].set_title(f"mean ± 95% t-interval over {len(SEEDS)} seeds")
+axes[0].legend(fontsize=7)
+axes[0].grid(alpha=0.3)
+width = 0.38
+for j, key in enumerate(("sampled harmful_compliance_rate", "sampled over_refusal_rate")):
+    stats_ = [mean_interval([m[key] for m in runs_]) for runs_ in variant_columns.values()]
+    xs = [i + (j - 0.5) * width for i in range(len(stats_))]
+    halves = [h if h == h else 0.0 for _, h in stats_]
+    axes[1].bar(xs, [mu for mu, _ in stats_], width, yerr=halves, capsize=3, label=SHOWN[key])
+axes[1].set_xticks(range(len(variant_columns)), list(variant_columns), fontsize=7, rotation=15)
+axes[1].set_title("harmful compliance and over-refusal (sampled)")
+axes[1].legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# The table's intervals are over seeds, and each seed's models saw the same pairs, so the fair
+# comparison is **paired**: the per-seed difference between two losses, with its own interval.
+# The cell below prints each difference that the notebook's conclusions rest on, and says whether
+# its interval excludes zero. With three seeds a t-interval is wide (its multiplier is 4.3, not
+# 1.96): a difference it cannot resolve is "not shown", not "absent".
+
+
+# %%
+def paired(a: list[dict], b: list[dict], key: str) -> tuple[float, float, str]:
+    """Mean and 95% half-width of the per-seed differences b − a, and a verdict."""
+    mean, half = mean_interval([y[key] - x[key] for x, y in zip(a, b)])
+    verdict = "higher" if mean - half > 0 else "lower" if mean + half < 0 else "not resolved"
+    return mean, half, verdict
+
+
+comparisons = [("DPO, clean", "DPO, noisy")] + [("DPO, noisy", f"{name}, noisy") for name in VARIANTS if name != "DPO"]
+comparisons += [("DPO, clean", f"{name}, noisy") for name in VARIANTS if name != "DPO"]
+for key in ("sampled mean_gold_reward", "kl", "sampled harmful_compliance_rate", "sampled over_refusal_rate"):
+    print(f"{SHOWN[key]}:")
+    for a, b in comparisons:
+        mean, half, verdict = paired(variant_columns[a], variant_columns[b], key)
+        print(f"  {b:>18} vs {a:<12} {mean:+.3f} ± {half:.3f}  ({verdict})")
+
+kl_rank = sorted(noisy, key=lambda n: -mean_interval([m["kl"] for m in noisy[n]])[0])
+print(f"\nnoisy runs by mean KL, largest first: {', '.join(kl_rank)}")
+
+# %% [markdown]
+# Read the printed verdicts against the promises above. A loss keeps its promise here only where
+# the paired interval says so; where it says "not resolved", this run (this model, this many
+# pairs, three seeds) cannot tell the losses apart, and more seeds or more pairs would be the next
+# step, not a conclusion. Note also what the KL column does: a loss that keeps the policy closer to
+# the reference changes the safety and helpfulness numbers less, in either direction, so compare
+# the variants at their KL, as in the left-hand plot, not only by their gold reward.
+#
+# ## 10. The library version: TRL's `DPOTrainer`
 #
 # > **Learning objectives**
 # > - show that your loss equals TRL's on the same batch
@@ -1147,7 +1428,7 @@ started = time.perf_counter()
 trainer.train()
 trl_seconds = time.perf_counter() - started
 logs = [h for h in trainer.state.log_history if "rewards/margins" in h]
-trl_after = measure(trainer.model, reference, tokenizer, test_records)
+trl_after = measure(trainer.model, reference, tokenizer, test_records, seed=0)
 
 smooth = lambda xs, k=5: [
     sum(xs[max(0, i - k + 1) : i + 1]) / len(xs[max(0, i - k + 1) : i + 1]) for i in range(len(xs))
@@ -1161,7 +1442,7 @@ for ax, key in zip(axes, ("loss", "rewards/margins", "rewards/accuracies")):
     ax.legend()
 fig.tight_layout()
 plt.show()
-show_table({"ours": after, "TRL": trl_after})
+show_table({"ours (seed 0)": [after], "TRL (seed 0)": [trl_after]})
 print(
     f"\ntraining time for {STEPS} steps: ours {our_seconds:.1f} s (+ {ref_seconds:.1f} s for the one-off reference "
     f"pass), TRL {trl_seconds:.1f} s"
@@ -1217,11 +1498,9 @@ print(
 # 1. **Learning rate as a KL knob.** Rerun section 7 with the learning rate multiplied by 3 and
 #    by 10 (same β). Plot KL from the reference and over-refusal against the learning rate. Is a
 #    larger learning rate at fixed β the same as a smaller β at a fixed learning rate?
-# 2. **Noisy labels.** Flip 20% of the training pairs (swap chosen and rejected, with a seeded
-#    RNG), then train DPO, IPO (`ipo_loss`, with the completion lengths), robust DPO and cDPO
-#    with ε = 0.2 through a copy of `dpo_train_step` that takes the loss as an argument. Compare
-#    gold reward and KL over three seeds, with intervals. Which of the variants does what its
-#    derivation promises?
+# 2. **Noise rate and a wrong ε.** Rerun section 9 with the flip rate at 0.1 and 0.4, keeping
+#    ε = 0.2 for cDPO and robust DPO (so ε is too large, then too small). Which loss suffers most
+#    from a misestimated ε? Does the gap between clean and noisy DPO grow with the rate?
 # 3. **SimPO.** Implement the reference-free SimPO loss (length-normalised log-probabilities, a
 #    target margin γ) and compare what it needs in memory with DPO's.
 # 4. **Chosen log-probabilities.** Log the mean $\log\pi_\theta(y_c\mid x)$ during training. Does it

@@ -185,3 +185,65 @@ def test_trl_scores_tokens_with_a_tiled_fused_lm_head_not_logits(setup):
         batch["completion_mask"],
     )
     assert torch.allclose(out.log_probs.sum(-1), ours, atol=1e-4)
+
+
+def test_trl_sigmoid_ignores_label_smoothing_and_cdpo_is_smoothed_dpo(setup):
+    """The notebook's statements: TRL 1.16's "sigmoid" loss ignores `label_smoothing` (no cDPO in 1.16), and
+    cDPO is (1 − ε)·DPO on the labels + ε·DPO on the swapped labels (equal to DPO at ε = 0)."""
+    trainer, reference, *_, batch = setup
+    eps = trainer.label_smoothing
+    assert eps > 0
+    trl_loss, _ = _trl(trainer, batch, "sigmoid")
+    pc, pr, rc, rr = _ours(trainer, reference, batch)
+    assert W05.dpo_loss(pc, pr, rc, rr, BETA).item() == pytest.approx(trl_loss, abs=1e-5)
+    assert W05.cdpo_loss(pc, pr, rc, rr, BETA, 0.0).item() == pytest.approx(trl_loss, abs=1e-5)
+    smoothed = (1 - eps) * W05.dpo_loss(pc, pr, rc, rr, BETA) + eps * W05.dpo_loss(pr, pc, rr, rc, BETA)
+    assert W05.cdpo_loss(pc, pr, rc, rr, BETA, eps).item() == pytest.approx(smoothed.item(), abs=1e-6)
+    assert abs(W05.cdpo_loss(pc, pr, rc, rr, BETA, eps).item() - trl_loss) > 1e-3
+
+
+def test_preference_train_step_with_dpo_equals_dpo_train_step(setup):
+    """The variants' training step, with the DPO loss, makes the same update as the graded dpo_train_step."""
+    _, reference, tokenizer, pairs, _ = setup
+    examples = [W05.encode_preference(tokenizer, p) for p in pairs[:4]]
+    W05.add_reference_logps(reference, examples, tokenizer.pad_token_id)
+    batch = W05.collate_preferences(examples, tokenizer.pad_token_id)
+    updated = []
+    for step in ("graded", "variant"):
+        policy = copy.deepcopy(reference).requires_grad_(True)
+        opt = torch.optim.SGD(policy.parameters(), lr=0.5)
+        if step == "graded":
+            metrics = W05.dpo_train_step(policy, None, opt, dict(batch), BETA)
+        else:
+            metrics = W05.preference_train_step(policy, opt, dict(batch), "dpo", BETA)
+        updated.append((metrics, [p.detach().clone() for p in policy.parameters()]))
+    assert updated[0][0] == pytest.approx(updated[1][0], abs=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(updated[0][1], updated[1][1]))
+    for loss in ("cdpo", "robust", "ipo"):
+        policy = copy.deepcopy(reference).requires_grad_(True)
+        metrics = W05.preference_train_step(policy, torch.optim.SGD(policy.parameters(), lr=0.5), dict(batch), loss)
+        assert metrics["loss"] == metrics["loss"]  # finite, runs
+    with pytest.raises(ValueError):
+        W05.preference_train_step(policy, torch.optim.SGD(policy.parameters(), lr=0.5), dict(batch), "hinge")
+
+
+def test_reference_logp_cache_reuses_scores(setup):
+    """A cached (prompt, completion) is not scored again, and flipped pairs reuse their unflipped scores."""
+    _, reference, tokenizer, pairs, _ = setup
+    cache: dict = {}
+    examples = [W05.encode_preference(tokenizer, p) for p in pairs[:4]]
+    W05.add_reference_logps(reference, examples, tokenizer.pad_token_id, cache=cache)
+    assert len(cache) == 8
+    swapped = [{**p, "chosen": p["rejected"], "rejected": p["chosen"]} for p in pairs[:4]]
+    flipped = [W05.encode_preference(tokenizer, p) for p in swapped]
+
+    class Refuse(torch.nn.Module):  # scoring anything again would call it
+        def parameters(self):
+            return reference.parameters()
+
+        def forward(self, **_):
+            raise AssertionError("scored a cached completion again")
+
+    W05.add_reference_logps(Refuse(), flipped, tokenizer.pad_token_id, cache=cache)
+    for e, f in zip(examples, flipped):
+        assert (f["ref_chosen_logps"], f["ref_rejected_logps"]) == (e["ref_rejected_logps"], e["ref_chosen_logps"])
