@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 LAB_ARGS ?=
 
-.PHONY: lab instructor test install lint build benchmark clean-venv
+.PHONY: lab instructor test install sandbox lint build benchmark clean-venv
 
 lab: install
 	$(BIN)/python -m graders.lab $(LAB_ARGS)
@@ -21,7 +21,19 @@ instructor: install
 test: install lint
 	$(BIN)/python -m pytest -q -ra
 
-install: $(STAMP)
+install: $(STAMP) sandbox
+
+# The grading sandbox needs bubblewrap (graders/isolation.py); `graders doctor` shows what works.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing bubblewrap (the grading sandbox)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+		else \
+			echo "WARNING: bubblewrap (bwrap) is not installed: autograding refuses to run without it."; \
+			echo "  Debian/Ubuntu: sudo apt-get install bubblewrap   Fedora: sudo dnf install bubblewrap"; \
+			echo "  Arch: sudo pacman -S bubblewrap   (then check with: .venv/bin/graders doctor)"; \
+		fi; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
