@@ -32,7 +32,6 @@ _BOLD_GREEN = "\x1b[1;32m"
 _RED = "\x1b[31m"
 _BOLD = "\x1b[1m"
 _BOLD_MAGENTA = "\x1b[1;35m"
-_CYAN = "\x1b[36m"
 _DIM = "\x1b[2m"
 
 
@@ -41,7 +40,11 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _wrap(prefix: str, style: str, rest: str, color: bool, indent: str = "") -> list[str]:
-    """``prefix`` (styled) followed by ``rest``, wrapped to :data:`WIDTH` with a hanging indent."""
+    """``prefix`` (styled) followed by ``rest``, wrapped to :data:`WIDTH` with a hanging indent.
+
+    Lines after a newline in ``rest`` (a multi-line error message) are kept as they are, indented.
+    """
+    rest, *verbatim = rest.split("\n")
     plain = indent + prefix + rest
     lines = textwrap.wrap(
         plain,
@@ -53,7 +56,7 @@ def _wrap(prefix: str, style: str, rest: str, color: bool, indent: str = "") -> 
     head = indent + prefix
     if prefix and lines[0].startswith(head):
         lines[0] = indent + _paint(prefix, style, color) + lines[0][len(head) :]
-    return lines
+    return lines + [indent + "    " + line.rstrip() for line in verbatim if line.strip()]
 
 
 def _summary(result: Result, device: torch.device | str | None) -> tuple[str, str]:
