@@ -279,15 +279,19 @@ class SparseJudge(nn.Module):
 
 
 def train_judge(
-    model: nn.Module, steps: int, ks: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 10), batch: int = 256, seed: int = 0
+    model: nn.Module,
+    steps: int,
+    ks: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 10),
+    batch: int = 256,
+    seed: int = 0,
+    plot: bool = True,
 ) -> nn.Module:
     """Train ``model`` to classify digits from random subsets of k nonzero pixels (k cycles over ``ks``)."""
     g = torch.Generator(device=X_train.device).manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    live = LivePlot(
-        ["loss", "accuracy"], every=max(1, steps // len(ks) // 10), title=f"training {type(model).__name__}"
-    )
+    title = f"training {type(model).__name__} (seed {seed})"
+    live = LivePlot(["loss", "accuracy"], every=max(1, steps // len(ks) // 10), title=title) if plot else None
     model.train()
     window_loss, window_acc = [], []
     for step in progress(range(steps), desc="judge"):
@@ -300,12 +304,15 @@ def train_judge(
         loss.backward()
         opt.step()
         sched.step()
+        if live is None:
+            continue
         window_loss.append(loss.item())
         window_acc.append((logits.argmax(-1) == y_train[idx]).float().mean().item())
         if len(window_loss) == len(ks):  # one full cycle of k values, so the curve is not a saw-tooth
             live.update(step, loss=np.mean(window_loss), accuracy=np.mean(window_acc))
             window_loss, window_acc = [], []
-    plt.close(live.show())  # the final curves are displayed by show(); close the returned copy
+    if live is not None:
+        plt.close(live.show())  # the final curves are displayed by show(); close the returned copy
     return model.eval()
 
 
@@ -315,8 +322,9 @@ def train_judge(
 # down.
 
 # %%
-TRAIN_STEPS = scale(2000, 150)
-judge = train_judge(SparseJudge().to(device), TRAIN_STEPS)
+TRAIN_STEPS = scale(1000, 150)
+torch.manual_seed(0)  # the initial weights; train_judge's seed draws the batches and pixels
+judge = train_judge(SparseJudge().to(device), TRAIN_STEPS, seed=0)
 
 # %% [markdown]
 # How good is the judge on its own? On held-out digits, with $k$ random nonzero pixels, taking
@@ -814,8 +822,8 @@ check("w11_debate.negamax", negamax, hidden=True)
 # A search strategy never looks past the end of the game: with `moves_left` moves to go it
 # searches `min(depth, moves_left)` deep, so its last move is always exactly greedy.
 # Depth-2 search evaluates about $30 \times 30$ positions per move (the legal pixels of a digit,
-# then the replies): cheap on a GPU, a few milliseconds per move on a CPU. We play games in
-# chunks to bound memory.
+# then the replies), one batched judge call per level: cheap on a GPU, affordable on a CPU. We
+# play games in chunks to bound memory.
 
 
 # %%
@@ -1149,6 +1157,7 @@ check("w11_debate.evaluate_debate", evaluate_debate, hidden=True)
 
 # %%
 N_TEST = scale(N_HELD_OUT, 80)
+LIE_DRAWS = 32  # simulated random-pixel draws from which the strongest precommitted lie is chosen
 Xe, ye = X_test[:N_TEST], y_test[:N_TEST]
 g_eval = torch.Generator(device=device).manual_seed(7)
 random_lies = (ye + torch.randint(1, 10, (N_TEST,), generator=g_eval, device=device)) % 10
@@ -1163,9 +1172,9 @@ def random_pixel_outcomes(model, k: int, lies: torch.Tensor, seed: int = 11):
     # the tie rule of evaluate_debate everywhere: a tie with any rival class counts as wrong
     alone = truth_logit > logits.scatter(1, ye[:, None], -math.inf).amax(-1)
     precommit = truth_logit > logits.gather(-1, lies[:, None]).squeeze(-1)
-    # strongest precommitted lie: the wrong class that beats the truth most often over 32 other draws
+    # strongest precommitted lie: the wrong class that beats the truth most often over LIE_DRAWS other draws
     wins = torch.zeros(N_TEST, 10, device=device)
-    for _ in range(32):
+    for _ in range(LIE_DRAWS):
         sim = model(reveal_input(Xe, random_reveal_mask(Xe, k, torch.rand(Xe.shape, generator=g, device=device))))
         wins += (sim > sim.gather(-1, ye[:, None])).float()
     wins.scatter_(1, ye[:, None], -1.0)
@@ -1181,25 +1190,40 @@ def debate_outcomes(model, k: int, lies: torch.Tensor, honest, liar, chunk=256):
     return honest_first, liar_first
 
 
-def strongest_liar_outcomes(model, k: int, honest, liar, chunk=256):
-    """Honest wins against every one of the nine lies, (honest first, liar first)."""
-    hf = torch.ones(N_TEST, dtype=torch.bool, device=device)
-    lf = torch.ones(N_TEST, dtype=torch.bool, device=device)
-    for shift in range(1, 10):
-        a, b = debate_outcomes(model, k, (ye + shift) % 10, honest, liar, chunk=chunk)
-        hf &= a
-        lf &= b
-    return hf, lf
+def strongest_liar_outcomes(model, k: int, honest, liar, chunk=256, orders=(True, False)):
+    """Honest wins against every one of the nine lies, one [N] tensor per order in ``orders`` (honest first?).
+
+    A digit the honest side has lost is not replayed against the remaining lies: it is lost already.
+    """
+    results = []
+    for honest_first in orders:
+        alive = torch.ones(N_TEST, dtype=torch.bool, device=device)
+        for shift in range(1, 10):
+            idx = alive.nonzero().squeeze(-1)
+            if len(idx) == 0:
+                break
+            x, t = Xe[idx], ye[idx]
+            alive[idx] = evaluate_debate(model, x, t, (t + shift) % 10, k, honest, liar, honest_first, chunk)[1]
+        results.append(alive)
+    return tuple(results)
+
+
+def table_outcomes(model, k: int) -> dict[str, torch.Tensor]:
+    """Every row of the table for one judge and one k: per-digit outcomes (and the hard lies)."""
+    alone, pre, pre_strong, hard_lies = random_pixel_outcomes(model, k, random_lies)
+    d_hf, d_lf = debate_outcomes(model, k, random_lies, greedy_move, greedy_move)
+    s_hf, s_lf = strongest_liar_outcomes(model, k, greedy_move, greedy_move)
+    return dict(
+        alone=alone, pre=pre, pre_strong=pre_strong, d_hf=d_hf, d_lf=d_lf, s_hf=s_hf, s_lf=s_lf, hard_lies=hard_lies
+    )
 
 
 PAPER = {4: {"judge alone": "48.2%", "debate": "85.2%"}, 6: {"judge alone": "59.4%", "debate": "88.9%"}}
 rows, outcomes = [], {}
 for k in progress((4, 6), desc="table"):
-    alone, pre, pre_strong, hard_lies = random_pixel_outcomes(judge, k, random_lies)
-    d_hf, d_lf = debate_outcomes(judge, k, random_lies, greedy_move, greedy_move)
-    s_hf, s_lf = strongest_liar_outcomes(judge, k, greedy_move, greedy_move)
-    outcomes[k] = dict(
-        alone=alone, pre=pre, pre_strong=pre_strong, d_hf=d_hf, d_lf=d_lf, s_hf=s_hf, s_lf=s_lf, hard_lies=hard_lies
+    outcomes[k] = table_outcomes(judge, k)
+    alone, pre, pre_strong, d_hf, d_lf, s_hf, s_lf = (
+        outcomes[k][c] for c in ("alone", "pre", "pre_strong", "d_hf", "d_lf", "s_hf", "s_lf")
     )
     rows += [
         (k, "judge alone (10 classes)", "—", fmt_ci(alone), PAPER[k]["judge alone"]),
@@ -1236,6 +1260,127 @@ for name, other in (("judge alone", "alone"), ("precommit, random pixels", "pre"
 # - Against the **strongest liar** everything drops, and this is the fairest comparison to the
 #   paper's debate number (its liar chooses its lie too). The gap between "precommit, random
 #   pixels" and "debate" is the part of the improvement that debate, not precommitment, buys.
+#
+# ### Seeds: how much of the table is the judge's luck?
+#
+# The Wilson intervals above cover one source of chance only: *which* digits happen to be held
+# out. The judge is random too: its initial weights, its training batches and the pixels it was
+# trained on all come from a seed. A different seed gives a different judge, and every number of
+# the table moves with it. So we retrain the judge with further seeds (`JUDGE_SEEDS`; the judge
+# above is seed 0) and replay the headline rows, against the strongest liar, on the **same**
+# held-out digits and the same random pixels. For each row we report the mean over the $S$ seeds
+# with a 95% interval from Student's $t$ distribution,
+# $ar a \pm t_{0.975,\,S-1}\, s / \sqrt{S}$ ($s$: the standard deviation across seeds),
+# next to the Wilson interval of the seed-0 judge.
+#
+# The two intervals answer different questions (the first: where is the *average* judge? the
+# second: where is *this* judge's accuracy on all digits like ours?), so to compare the two
+# sources of variation we compare standard deviations of one judge's accuracy: $s$ across seeds,
+# against the binomial $\sqrt{ar a (1 - ar a)/n}$ from sampling $n$ test digits.
+
+# %% [markdown]
+# **Predict, then run.** Which moves a judge's accuracy more: retraining it with another seed,
+# or drawing another set of held-out digits? Does your answer differ between the judge alone and
+# debate against the strongest liar?
+
+# %%
+from IPython.display import Markdown
+from scipy.stats import t as student_t
+
+JUDGE_SEEDS = (0, 1, 2)
+HEADLINE = {
+    "judge alone (10 classes)": "alone",
+    "precommit, random pixels": "pre_strong",
+    "debate, honest first": "s_hf",
+}
+
+
+def headline_outcomes(model, k: int) -> dict[str, torch.Tensor]:
+    """The headline rows against the strongest liar (debate: honest first) for one judge."""
+    alone, _, pre_strong, _ = random_pixel_outcomes(model, k, random_lies)
+    (s_hf,) = strongest_liar_outcomes(model, k, greedy_move, greedy_move, orders=(True,))
+    return dict(alone=alone, pre_strong=pre_strong, s_hf=s_hf)
+
+
+seed_outcomes = {0: outcomes}  # the judge above
+for seed in progress(JUDGE_SEEDS[1:], desc="seeds"):
+    torch.manual_seed(seed)
+    seed_judge = train_judge(SparseJudge().to(device), TRAIN_STEPS, seed=seed, plot=False)
+    seed_outcomes[seed] = {k: headline_outcomes(seed_judge, k) for k in (4, 6)}
+
+t95 = float(student_t.ppf(0.975, len(JUDGE_SEEDS) - 1))
+seed_rows, seeds_larger = [], []
+for k in (4, 6):
+    for condition, key in HEADLINE.items():
+        acc = np.array([seed_outcomes[s][k][key].float().mean().item() for s in JUDGE_SEEDS])
+        mean, sd = acc.mean(), acc.std(ddof=1)
+        sampling_sd = math.sqrt(mean * (1 - mean) / N_TEST)
+        seeds_larger.append(sd > sampling_sd)
+        seed_rows.append(
+            (k, condition)
+            + tuple(f"{a:.1%}" for a in acc)
+            + (
+                f"{mean:.1%} ± {100 * t95 * sd / math.sqrt(len(acc)):.1f}",
+                fmt_ci(seed_outcomes[0][k][key]),
+                f"{100 * sd:.1f}",
+                f"{100 * sampling_sd:.1f}",
+            )
+        )
+seed_table = pd.DataFrame(
+    seed_rows,
+    columns=["k", "condition (strongest liar)"]
+    + [f"seed {s}" for s in JUDGE_SEEDS]
+    + [
+        f"mean ± 95% over {len(JUDGE_SEEDS)} seeds (t, ± points)",
+        f"seed 0 (n={N_TEST}, 95% Wilson)",
+        "sd across seeds (points)",
+        "sd from test sampling (points)",
+    ],
+).set_index(["k", "condition (strongest liar)"])
+display(seed_table)
+n_rows, n_seeds_larger = len(seeds_larger), int(sum(seeds_larger))
+if n_seeds_larger == 0:
+    verdict = "**test-set sampling is the larger source of variation in every row**"
+elif n_seeds_larger == n_rows:
+    verdict = "**the judge's seed is the larger source of variation in every row**"
+else:
+    verdict = (
+        f"the judge's seed is the larger source of variation in {n_seeds_larger} of the {n_rows} rows "
+        f"and test-set sampling in the other {n_rows - n_seeds_larger}"
+    )
+
+
+def seed_gaps(better: str, worse: str, k: int) -> str:
+    """The smallest and largest accuracy gap between two rows over the seeds, in points."""
+    gaps = [
+        100 * (seed_outcomes[s][k][better].float().mean() - seed_outcomes[s][k][worse].float().mean()).item()
+        for s in JUDGE_SEEDS
+    ]
+    return f"{min(gaps):+.1f} to {max(gaps):+.1f}"
+
+
+gap_lines = "".join(
+    f"\n- k = {k}: debate over precommit {seed_gaps('s_hf', 'pre_strong', k)} points, "
+    f"precommit over the judge alone {seed_gaps('pre_strong', 'alone', k)} points across the seeds"
+    for k in (4, 6)
+)
+display(
+    Markdown(
+        f"With {len(JUDGE_SEEDS)} judges on the same {N_TEST} digits, {verdict} "
+        f"(sd across seeds against the binomial sd of one judge's accuracy, last two columns). "
+        f"The gaps against the strongest liar, per seed:{gap_lines}"
+    )
+)
+
+# %% [markdown]
+# Read the last two columns together. Where the seeds' spread is below the sampling spread, the
+# Wilson intervals of the table already cover most of the chance in its numbers; where it is
+# above, one judge's table can mislead by more than its intervals say, and only more seeds (not
+# more test digits) would fix that. Two cautions: with this few seeds, $s$ is itself a rough
+# estimate (an order of magnitude, not a precise number), and the $t$ interval for the mean is
+# wide because $t_{0.975,\,S-1}$ is large for small $S$. The gaps the table is about, debate
+# over precommitment and precommitment over the judge alone, should be compared with both
+# spreads: a gap that survives every seed is a property of the method, not of one judge.
 #
 # ### Does search help, and whom?
 #
@@ -1298,10 +1443,19 @@ pd.DataFrame(
 K_SWEEP = (1, 2, 3, 4, 5, 6, 8, 10) if not quick() else (1, 2, 3, 6)
 sweep = {name: [] for name in ("judge alone", "precommit, random pixels", "debate, honest first", "debate, liar first")}
 for k in progress(K_SWEEP, desc="k sweep"):
-    alone, pre, _, _ = random_pixel_outcomes(judge, k, random_lies)
-    d_hf, d_lf = debate_outcomes(judge, k, random_lies, greedy_move, greedy_move)
+    if k in outcomes:  # k = 4 and 6: already played for the table
+        alone, pre, d_hf, d_lf = (outcomes[k][c] for c in ("alone", "pre", "d_hf", "d_lf"))
+    else:
+        alone, pre, _, _ = random_pixel_outcomes(judge, k, random_lies)
+        d_hf, d_lf = debate_outcomes(judge, k, random_lies, greedy_move, greedy_move)
     for name, hits in zip(sweep, (alone, pre, d_hf, d_lf)):
         sweep[name].append(hits)
+display(
+    pd.DataFrame(
+        {name: [f"{h.float().mean().item():.1%}" for h in hits_list] for name, hits_list in sweep.items()},
+        index=pd.Index(K_SWEEP, name="k (random liar)"),
+    ).T
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for (name, hits_list), marker in zip(sweep.items(), "osD^"):
@@ -1311,8 +1465,9 @@ for (name, hits_list), marker in zip(sweep.items(), "osD^"):
     ax.errorbar(K_SWEEP, acc, yerr=err, marker=marker, capsize=3, label=name)
 strong = [outcomes[k]["s_hf"].float().mean().item() for k in (4, 6)]
 ax.plot([4, 6], strong, "P", color="tab:purple", ms=9, label="ours: debate vs strongest liar")
-ax.plot([4, 6], [0.482, 0.594], "k+", ms=12, mew=2, label="paper: judge alone (MNIST)")
-ax.plot([4, 6], [0.852, 0.889], "kx", ms=10, mew=2, label="paper: debate (MNIST)")
+for key, marker in (("judge alone", "+"), ("debate", "x")):
+    paper = [float(PAPER[k][key].rstrip("%")) / 100 for k in (4, 6)]
+    ax.plot([4, 6], paper, "k" + marker, ms=11, mew=2, label=f"paper: {key} (MNIST)")
 ax.set_xlabel("k, pixels revealed")
 ax.set_ylabel("judge accuracy (held out, 95% CI)")
 ax.set_ylim(0, 1.02)
@@ -1357,10 +1512,8 @@ _ = draw_debate(judge, X_test[example], example_truth, example_lie, k=3, honest_
 # %%
 linear_judge = train_judge(nn.Sequential(nn.Flatten(-3), nn.Linear(128, 10)).to(device), TRAIN_STEPS, seed=1)
 weak_rows, weak_outcomes = [], {}
-for name, model in (("MLP judge", judge), ("linear judge", linear_judge)):
-    alone, pre, pre_strong, _ = random_pixel_outcomes(model, 6, random_lies)
-    d_hf, d_lf = debate_outcomes(model, 6, random_lies, greedy_move, greedy_move)
-    s_hf, s_lf = strongest_liar_outcomes(model, 6, greedy_move, greedy_move)
+for name, k6 in (("MLP judge", outcomes[6]), ("linear judge", table_outcomes(linear_judge, 6))):  # MLP: from the table
+    alone, pre, d_hf, pre_strong, s_hf, s_lf = (k6[c] for c in ("alone", "pre", "d_hf", "pre_strong", "s_hf", "s_lf"))
     weak_outcomes[name] = s_hf
     weak_rows.append((name, fmt_ci(alone), fmt_ci(pre), fmt_ci(d_hf), fmt_ci(pre_strong), fmt_ci(s_hf), fmt_ci(s_lf)))
 weak_table = pd.DataFrame(
@@ -1439,12 +1592,9 @@ print(
 # 1. **Debate without precommitment.** Let the liar choose its claim *after* seeing the revealed
 #    pixels (the verdict between the truth and the best wrong class for the liar). How far does
 #    the debate column fall? Compare with the "strongest liar" rows.
-# 2. **Seeds.** Retrain the judge with three seeds and report the $k = 6$ table as mean ± a 95%
-#    interval across seeds next to the per-digit Wilson intervals. Which source of variation is
-#    larger?
-# 3. **A judge trained on debates.** Fine-tune the judge on the pixels greedy debaters reveal
+# 2. **A judge trained on debates.** Fine-tune the judge on the pixels greedy debaters reveal
 #    (labels: the true class). Does the liar-first advantage at odd $k$ shrink?
-# 4. **Monte Carlo tree search.** Replace `negamax` by a small MCTS (the paper's choice) and
+# 3. **Monte Carlo tree search.** Replace `negamax` by a small MCTS (the paper's choice) and
 #    compare its moves with depth-2 search at equal judge calls.
 #
 # ## Interview questions
