@@ -31,6 +31,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -353,6 +354,10 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
     timed_out = memory_killed = False
     memory_cap = baseline_rss + limits["memory_bytes"]
     status = 0
+    try:
+        waker: int | None = os.pidfd_open(pid)  # readable when the child exits: no polling delay
+    except (AttributeError, OSError):
+        waker = None
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -360,13 +365,21 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
         elapsed = time.monotonic() - started
         if elapsed > limits["wall_seconds"]:
             timed_out = True
-        elif _tree_memory(pid) > memory_cap:
-            memory_killed = True
+        else:
+            # resident memory is cheap to read and bounds PSS from above: PSS only when it matters
+            tree = _tree(pid)
+            if sum(_rss_bytes(p) for p in tree) > memory_cap and _tree_memory(pid) > memory_cap:
+                memory_killed = True
         if timed_out or memory_killed:
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             break
-        time.sleep(0.02 if elapsed < 2 else 0.1)
+        if waker is not None:
+            select.select([waker], [], [], 0.1)
+        else:
+            time.sleep(0.05)
+    if waker is not None:
+        os.close(waker)
     elapsed = time.monotonic() - started
     try:
         with open(work / "stderr.txt", "rb") as f:
@@ -473,8 +486,8 @@ def _python_paths() -> list[Path]:
         real = p.resolve()
         if real.is_relative_to(REPO_ROOT) and not real.is_relative_to(venv):
             continue  # the repository itself (on sys.path via an editable install): bound piecemeal
-        if any(str(real).startswith(s) for s in ("/usr/", "/proc", "/dev", "/tmp")) or str(real) == "/usr":
-            continue
+        if str(real) in ("/", "/usr", "/tmp") or str(real).startswith(("/usr/", "/proc", "/dev")):
+            continue  # bound (or made) as a whole already
         keep.append(real)
     keep.sort(key=lambda p: len(p.parts))
     out: list[Path] = []

@@ -79,7 +79,8 @@ def check_file(
     if path.suffix not in (".py", ".ipynb"):
         raise SourceError(f"{path.name}: expected a .py file or a .ipynb notebook")
     try:
-        code, warnings = definitions_from_file(path)
+        with _PARSE_LOCK:
+            code, warnings = definitions_from_file(path)
     except SourceError as exc:
         if not path.is_file() or not os.access(path, os.R_OK):
             raise
@@ -88,7 +89,8 @@ def check_file(
     notes = [f"note: {w}" for w in warnings]
     import ast
 
-    defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    with _PARSE_LOCK:
+        defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     results: dict[str, Result] = {}
     to_run = []
     for exercise in exercises:
@@ -105,11 +107,16 @@ def check_file(
         outputs = _run_child(
             code, [e.id for e in to_run], limits, isolation, audit_hook, pool, pool_ids=[e.id for e in exercises]
         )
-        for exercise in to_run:
-            results[exercise.id] = _grade_child_output(exercise, outputs.get(exercise.id), code, notes)
+        with _PARSE_LOCK:  # the comparison parses and compiles too (forbidden calls, known mistakes)
+            for exercise in to_run:
+                results[exercise.id] = _grade_child_output(exercise, outputs.get(exercise.id), code, notes)
     return [results[e.id] for e in exercises]
 
 
+# CPython 3.11's parser is not safe to run from several threads at once ("SystemError: AST
+# constructor recursion depth mismatch"): the parent's parsing and comparing, one thread at a time
+# (the children still run in parallel; only this process's share is serialised)
+_PARSE_LOCK = threading.RLock()
 _POOLS: dict[tuple[Any, ...], Any] = {}
 _POOLS_LOCK = threading.Lock()
 

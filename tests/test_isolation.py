@@ -240,10 +240,13 @@ def test_fork_bomb_is_contained_and_cleaned_up(tmp_path):
 def test_memory_hog_is_stopped_without_the_address_space_limit(tmp_path):
     code = (
         "import torch\n\ndef log_softmax(logits, dim=-1):\n"
-        "    chunks = [torch.ones(2**27) for _ in range(64)]  # 512 MiB each, touched\n"
+        "    chunks = [torch.ones(2**28) for _ in range(16)]  # 1 GiB each, touched\n"
         "    return logits\n\n" + GOOD_MEAN
     )
-    results = _grade(tmp_path, code, audit_hook=True)
+    path = tmp_path / "hog.py"
+    path.write_text(code, encoding="utf-8")
+    limits = Limits(wall_seconds=120, exercise_seconds=60, setup_seconds=30, cpu_seconds=60, memory_bytes=2 * 2**30)
+    results = {r.exercise: r for r in check_file(path, IDS, limits, isolation="bwrap")}
     assert not results[IDS[0]].passed
     assert "memory" in " ".join(results[IDS[0]].feedback).lower(), results[IDS[0]].feedback
     assert results[IDS[1]].passed, results[IDS[1]].feedback
