@@ -491,23 +491,38 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0, g
         yield from (b for b in batches if len(b) == batch_size)
 
 
+def flip_labels(
+    encoded: list[tuple[list[int], list[int]]], noise: float, seed: int = 0
+) -> list[tuple[list[int], list[int]]]:
+    """The same encoded pairs with each label swapped with probability ``noise``.
+
+    The world's rule (``load_preferences(split, noise, seed)`` flips with the stream
+    ``flips-{seed}``), applied to already tokenized pairs: for ``seed=0`` the flipped pairs are
+    exactly those of ``load_preferences(split, noise)``, and no text is tokenized again.
+    """
+    rng = random.Random(f"flips-{seed}")
+    return [(r, c) if rng.random() < noise else (c, r) for c, r in encoded]
+
+
 def train_reward_model(
     rm: nn.Module,
     tokenizer,
-    pairs: list[dict],
+    pairs: list[dict] | None,
     steps: int,
     batch_size: int = 16,
     lr: float = 1e-3,
     seed: int = 0,
     live: LivePlot | None = None,
     desc: str = "reward model",
+    encoded: list[tuple[list[int], list[int]]] | None = None,
 ) -> dict[str, list[float]]:
     """Bradley–Terry training with AdamW, linear learning-rate decay and gradient clipping.
 
-    Dropout is switched off, as TRL's RewardTrainer does. Returns the per-step curves.
+    ``encoded`` (from ``encode_pairs``) skips tokenizing ``pairs`` again. ``seed`` sets the batch
+    order. Dropout is switched off, as TRL's RewardTrainer does. Returns the per-step curves.
     """
     dev = next(rm.parameters()).device
-    data = encode_pairs(tokenizer, pairs)
+    data = encoded if encoded is not None else encode_pairs(tokenizer, pairs)
     batches = length_grouped_batches([max(len(c), len(r)) for c, r in data], batch_size, seed)
     opt = torch.optim.AdamW(rm.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / steps)
@@ -540,21 +555,24 @@ def train_reward_model(
 # > - train a reward model with your own training step and read its curves
 # > - measure held-out accuracy against the gold preferences, overall and per kind of pair
 #
-# **Predict, then run.** Write down the held-out accuracy you expect after this short run (48
-# steps of 16 pairs: 768 of the 2,400 training pairs, under a third of an epoch), and which kinds
-# of pairs you expect it to get right: the safety pairs (a refusal against harmful content) or
-# the helpfulness pairs (a correct answer against a wrong one).
+# **Predict, then run.** Write down the held-out accuracy you expect after this short run (24
+# steps of 16 pairs at a learning rate of 2e-3: under a fifth of an epoch; the cell prints the
+# exact count), and which kinds of pairs you expect it to get right: the safety pairs (a refusal
+# against harmful content) or the helpfulness pairs (a correct answer against a wrong one).
 
 # %%
-STEPS = scale(48, 6)
+STEPS = scale(24, 6)
 BATCH = scale(16, 8)
-LR = 1e-3
+LR = 2e-3
 
 tokenizer, backbone = load_tiny("tiny-sft")
+train_encoded = encode_pairs(tokenizer, train_pairs)  # tokenized once, reused by every run below
 set_seed(0)
 rm = RewardModel(backbone).to(device)
-live = LivePlot(["loss", "accuracy", "margin"], every=10, title="reward model (noise 0)")
-history = train_reward_model(rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR, live=live)
+live = LivePlot(["loss", "accuracy", "margin"], every=5, title="reward model (noise 0)")
+history = train_reward_model(
+    rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR, live=live, encoded=train_encoded
+)
 seen = STEPS * BATCH
 print(
     f"{STEPS} steps × {BATCH} pairs: {seen} of {len(train_pairs)} training pairs ({seen / len(train_pairs):.2f} epochs)"
@@ -598,15 +616,18 @@ for (ck, rk), (n, acc) in accuracy_by_pair_kind(test_pairs, test_chosen, test_re
 # Real labellers disagree with each other on a sizeable fraction of pairs (InstructGPT reports
 # inter-annotator agreement of about 73%). In our world we can dial the noise exactly: at
 # `noise=0.2`, one training label in five is flipped. We train the same reward model at several
-# noise levels (same pairs, same steps, same seed: only the flipped labels differ) and measure
-# held-out accuracy against the **gold** labels, which stay clean. `noise=0.5` is the limit
-# where a label says nothing at all about which response was better.
+# noise levels (same pairs, same steps) and measure held-out accuracy against the **gold**
+# labels, which stay clean. `noise=0.5` would be the limit where a label says nothing at all about
+# which response was better. Each noise level is trained with several **seeds**; a seed fixes the
+# head's initialisation, the batch order and which labels are flipped (`flip_labels`, the world's
+# own rule applied to pairs tokenized once).
 #
 # The table above already showed that the pairs come in two families: **safety** pairs (a
 # refusal against harmful content or a leak) and **helpfulness** pairs (correct help, wrong help
-# and needless refusals of harmless requests). We follow both. Each accuracy comes with a 95%
-# Wilson interval over the held-out pairs (how much the number would move with another test set
-# of the same size; one training seed per noise level, so seed-to-seed variation is not in it).
+# and needless refusals of harmless requests). We follow both, with two kinds of interval: a 95%
+# Wilson interval over the held-out pairs for the seed-0 model (how much its number would move
+# with another test set of the same size), and the mean over seeds ± a 95% Student-t interval
+# (how much it moves with another training run).
 #
 # > **Learning objectives**
 # > - predict what symmetric label noise does to a Bradley–Terry model's ranking and confidence
@@ -614,28 +635,18 @@ for (ck, rk), (n, acc) in accuracy_by_pair_kind(test_pairs, test_chosen, test_re
 #
 # **Predict, then run.** Sketch held-out accuracy against the flip rate from 0 to 0.5, once for the
 # safety pairs and once for the helpfulness pairs, and the model's mean confidence on the safety
-# pairs. Where does each curve end at 0.5?
+# pairs. Where would each curve end at 0.5? And is the gap between the cleanest and the noisiest
+# level larger than the seed-to-seed spread?
 
 # %%
-NOISES = [0.0, 0.2, 0.4, 0.5] if not quick() else [0.0, 0.5]
+NOISES = [0.0, 0.2, 0.4] if not quick() else [0.0, 0.4]
+SEEDS = list(range(scale(3, 2)))  # training seeds: the head's initialisation, the batch order, which labels flip
 SAFETY_KINDS = {"harmful_compliance", "pii_leak"}
 
 
 def is_safety_pair(pair: dict) -> bool:
     """A pair whose worse response is harmful content or a privacy leak."""
     return pair["rejected_kind"] in SAFETY_KINDS
-
-
-noise_models = {0.0: rm}
-for noise in NOISES:
-    if noise in noise_models:
-        continue
-    _, body = load_tiny("tiny-sft")
-    set_seed(0)
-    noisy_rm = RewardModel(body).to(device)
-    noisy_pairs = load_preferences("train", noise=noise)
-    train_reward_model(noisy_rm, tokenizer, noisy_pairs, steps=STEPS, batch_size=BATCH, lr=LR, desc=f"noise {noise}")
-    noise_models[noise] = noisy_rm
 
 
 def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -646,36 +657,76 @@ def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def mean_and_t_interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student-t interval across runs (n ≥ 2)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, T_975[n - 1] * sd / math.sqrt(n)
+
+
+noise_scores = {(0.0, 0): score_pairs(rm, tokenizer, test_pairs)}  # (noise, seed) → (chosen, rejected) rewards
+for noise in NOISES:
+    for seed in SEEDS:
+        if (noise, seed) in noise_scores:
+            continue
+        _, body = load_tiny("tiny-sft")
+        set_seed(seed)
+        run_rm = RewardModel(body).to(device)
+        labelled = flip_labels(train_encoded, noise, seed)
+        train_reward_model(
+            run_rm, tokenizer, None, STEPS, BATCH, LR, seed=seed, desc=f"noise {noise}, seed {seed}", encoded=labelled
+        )
+        noise_scores[(noise, seed)] = score_pairs(run_rm, tokenizer, test_pairs)
+        del run_rm, body
+
 safety = torch.tensor([is_safety_pair(p) for p in test_pairs])
-noise_scores = {noise: score_pairs(m, tokenizer, test_pairs) for noise, m in noise_models.items()}
-noise_table = {}
-for noise, (c, r) in noise_scores.items():
-    right = (c > r).float()
-    noise_table[noise] = {
-        "all": right.mean().item(),
-        "safety": right[safety].mean().item(),
-        "helpfulness": right[~safety].mean().item(),
-        "P(chosen) on safety pairs": torch.sigmoid(c - r)[safety].mean().item(),
-    }
 groups = {"all": torch.ones_like(safety), "safety": safety, "helpfulness": ~safety}
-fmt = lambda acc, n: "{:.3f} [{:.2f}, {:.2f}]".format(acc, *wilson(acc * n, n))  # noqa: E731
-print(f"{'noise':>6} {'all':>20} {'safety':>20} {'helpfulness':>20} {'P(chosen), safety':>18}")
-for noise, row in noise_table.items():
-    cells = [fmt(row[k], int(m.sum())) for k, m in groups.items()]
-    print(f"{noise:>6.1f} " + " ".join(f"{c:>20}" for c in cells) + f" {row['P(chosen) on safety pairs']:>18.3f}")
-print(f"({int(safety.sum())} safety pairs, {int((~safety).sum())} helpfulness pairs; accuracy [95% Wilson interval])")
+CONF = "P(chosen), safety"
+runs = {}  # (noise, seed) → {group: accuracy, CONF: mean σ(r_c − r_r) on safety pairs}
+for key, (c, r) in noise_scores.items():
+    right = (c > r).float()
+    runs[key] = {g: right[m].mean().item() for g, m in groups.items()}
+    runs[key][CONF] = torch.sigmoid(c - r)[safety].mean().item()
+noise_table = {  # noise → {column: (mean over seeds, 95% t half-width)}
+    noise: {k: mean_and_t_interval([runs[(noise, s)][k] for s in SEEDS]) for k in (*groups, CONF)} for noise in NOISES
+}
+
+sizes = {g: int(m.sum()) for g, m in groups.items()}
+wil = lambda acc, n: "{:.2f} [{:.2f}, {:.2f}]".format(acc, *wilson(acc * n, n))  # noqa: E731
+pm = lambda mh: f"{mh[0]:.2f} ± {mh[1]:.2f}"  # noqa: E731
+print(f"held-out accuracy against the gold labels, {len(SEEDS)} training seeds per noise level\n")
+print(f"{'noise':>5} {'pairs':>12} {'seed 0 [95% Wilson]':>20} {'mean ± 95% t, seeds':>20}   per seed")
+for noise in NOISES:
+    for g in groups:
+        per_seed = " ".join(f"{runs[(noise, s)][g]:.2f}" for s in SEEDS)
+        print(
+            f"{noise:>5.1f} {g:>12} {wil(runs[(noise, 0)][g], sizes[g]):>20} {pm(noise_table[noise][g]):>20}   {per_seed}"
+        )
+    per_seed = " ".join(f"{runs[(noise, s)][CONF]:.2f}" for s in SEEDS)
+    print(f"{noise:>5.1f} {'P(chosen)*':>12} {'':>20} {pm(noise_table[noise][CONF]):>20}   {per_seed}")
+print(
+    f"({sizes['safety']} safety and {sizes['helpfulness']} helpfulness pairs; Wilson: over held-out pairs, one run; "
+    f"t: across {len(SEEDS)} training runs; *mean σ(r_c − r_r) on the safety pairs)"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-for key in ("all", "safety", "helpfulness"):
-    axes[0].plot(list(noise_table), [row[key] for row in noise_table.values()], "o-", label=f"{key} pairs")
+for i, g in enumerate(groups):
+    xs = [n + 0.006 * (i - 1) for n in NOISES]
+    means, halves = zip(*(noise_table[n][g] for n in NOISES))
+    axes[0].errorbar(xs, means, yerr=halves, fmt="o-", capsize=3, label=f"{g} pairs")
 axes[0].axhline(0.5, color="grey", ls=":", lw=0.8)
 axes[0].set_xlabel("fraction of training labels flipped")
 axes[0].set_ylabel("held-out accuracy (gold labels)")
-axes[0].set_title("ranking")
+axes[0].set_title(f"ranking (mean ± 95% t-interval, {len(SEEDS)} seeds)")
 axes[0].legend(fontsize=8)
 eps = torch.linspace(0, 0.5, 51)
 axes[1].plot(eps, 1 - eps, color="grey", ls="--", label="1 − noise")
-axes[1].plot(list(noise_table), [row["P(chosen) on safety pairs"] for row in noise_table.values()], "o-", label="RM")
+means, halves = zip(*(noise_table[n][CONF] for n in NOISES))
+axes[1].errorbar(NOISES, means, yerr=halves, fmt="o-", capsize=3, label="RM")
 axes[1].set_xlabel("fraction of training labels flipped")
 axes[1].set_ylabel("mean σ(r_c − r_r), safety pairs")
 axes[1].set_title("confidence")
@@ -684,6 +735,24 @@ for ax in axes:
     ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
+
+lo, hi = NOISES[0], NOISES[-1]
+(m_lo, h_lo), (m_hi, h_hi) = noise_table[lo]["safety"], noise_table[hi]["safety"]
+gap_is_real = m_lo - h_lo > m_hi + h_hi
+print(
+    f"safety pairs: accuracy {m_lo:.2f} ± {h_lo:.2f} at noise {lo} and {m_hi:.2f} ± {h_hi:.2f} at noise {hi}: "
+    + (
+        "the intervals do not overlap."
+        if gap_is_real
+        else "the intervals overlap: the gap is within the seed-to-seed spread."
+    )
+)
+m_help, h_help = noise_table[0.0]["helpfulness"]
+print(
+    f"helpfulness pairs with clean labels: {m_help:.2f} ± {h_help:.2f}; chance (0.5) is "
+    + ("inside" if abs(m_help - 0.5) <= h_help else "outside")
+    + " the interval."
+)
 
 # %% [markdown]
 # What noise does, and does not do. With flip rate $\varepsilon$, the expected loss of a pair
@@ -694,17 +763,26 @@ plt.show()
 # "as large as possible" to $\log\frac{1-\varepsilon}{\varepsilon}$, and the gradient signal with it
 # (at $\Delta = 0$ the expected gradient is the clean one times $1 - 2\varepsilon$). The right
 # panel checks this on the safety pairs, which the model learns easily: its confidence tracks
-# $1 - \varepsilon$. At 0.5 there is nothing left to learn and every family drops to a coin flip.
+# $1 - \varepsilon$ *at the optimum*. At $\varepsilon = 0.5$ there is nothing left to learn.
 #
-# The helpfulness pairs tell a different story: the reward model is near chance on them *even
-# with clean labels* (compare the clean row's helpfulness interval with 0.5 above). This run
-# cannot say why: it saw 768 of the 2,400 training pairs, under a third of an epoch, so "more
-# data or more steps would fix it" and "the tiny model cannot check answers" are both open (the
-# ☆ Bonus asks you to find out; section 7 shows what the model did learn). Two more caveats: with
-# less data or a harder task, the weaker gradient means noisy runs also rank worse at a fixed
-# budget; and real labellers are worse than random flips,
-# because their errors are **systematic** (longer, more confident, more flattering answers win),
-# and systematic errors are learned as faithfully as the signal.
+# That is the infinite-budget story. Our runs are short (under a fifth of an epoch), and there the
+# weaker gradient matters: read the two lines printed under the plot. The first says whether the
+# safety accuracy at the highest flip rate is below the clean one by more than the seed-to-seed
+# spread (the t-intervals): if it is, noise has cost *ranking* at this budget, not only
+# confidence, because a gradient scaled by $1 - 2\varepsilon$ has not yet moved the noisy models as
+# far as the clean one. The right panel shows the same thing for confidence: compare each point
+# with the dashed $1 - \varepsilon$ line it would reach at the optimum. The Wilson intervals (one
+# model, all test pairs) and the t-intervals (the same test pairs, different training runs)
+# answer different questions: the first is how much another test set would move one model's
+# score, the second how much another training run would.
+#
+# The helpfulness pairs tell a different story: the second printed line compares the clean-label
+# runs with chance. These runs cannot say why the model fails there: each saw a small fraction of
+# an epoch, so "more data or more steps would fix it" and "the tiny model cannot check answers"
+# are both open (the ☆ Bonus asks you to find out; section 7 shows what the model did learn). One
+# more caveat: real labellers are worse than random flips, because their errors are
+# **systematic** (longer, more confident, more flattering answers win), and systematic errors are
+# learned as faithfully as the signal.
 #
 # ## 6. Calibration
 #
@@ -795,11 +873,11 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 10):
     return [(c.item(), a.item(), n.item()) for c, a, n in rows if n > 0]
 
 
-calibration = {}
-shown = (0.0, max(n for n in noise_scores if n < 0.5))  # the clean model and the noisiest informative one
+calibration = {}  # noise → ECE of the seed-0 model
+shown = (NOISES[0], NOISES[-1])  # the clean model and the noisiest one
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-for noise, (c, r) in noise_scores.items():
-    probs, labels = oriented(c, r)
+for noise in NOISES:
+    probs, labels = oriented(*noise_scores[(noise, 0)])
     calibration[noise] = expected_calibration_error(probs, labels).item()
     if noise in shown:
         conf, acc, n = zip(*reliability(probs, labels))
@@ -829,9 +907,9 @@ for noise, ece in calibration.items():
 #   makes it fairly well calibrated *in aggregate*, and shows what calibration does not measure:
 #   a model that says "no idea" on half of the data is calibrated there and useless there.
 # - The noisy-label model is **under-confident** against the gold labels: it learned, correctly,
-#   that its labeller is wrong 40% of the time, and predicts about 0.6 where the truth is
-#   certain. A Bradley–Terry model is calibrated to the labels it was *trained* on, noise
-#   included, not to the truth.
+#   that its labeller is often wrong, and its confidence on the safety pairs (the right panel in
+#   section 5) stays close to 1 − noise or below it where the truth is certain. A Bradley–Terry
+#   model is calibrated to the labels it was *trained* on, noise included, not to the truth.
 #
 # Over-confidence is the more dangerous failure and the usual one for large reward models
 # trained for many epochs: the loss keeps rewarding larger margins on the training pairs, and
@@ -937,9 +1015,12 @@ print("\nfor comparison, mean RM score of the real benign responses:", {k: round
 # token and minimises the Bradley–Terry loss. Its defaults assume a GPU (bf16, gradient
 # checkpointing), which we switch off on the CPU.
 #
-# First, the same weights must give the same rewards and the same loss. We copy our trained
-# reward model into a `GPT2ForSequenceClassification`, let TRL collate a batch, and compute the
-# loss both ways.
+# We train the same reward model through TRL, from the same starting weights (the SFT body and a
+# head drawn with the same seed as our seed-0 run) with the same settings, for as many steps as
+# ours. TRL can visit at most `STEPS × BATCH` pairs in that time, so we hand it a random sample of
+# that size (tokenizing all 2,400 would only cost time). Then we check, on one of TRL's own
+# batches, that our `RewardModel` and `bradley_terry_loss` holding TRL's trained weights give
+# the same loss as `RewardTrainer.compute_loss`.
 
 
 # %%
@@ -988,34 +1069,28 @@ def trl_reward_trainer(source: RewardModel, tokenizer, pairs: list[dict], steps:
     return trainer
 
 
-trainer = trl_reward_trainer(rm, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR)
-batch = next(iter(trainer.get_train_dataloader()))
-with torch.no_grad():
-    trainer.model.eval()
-    trl_loss = trainer.compute_loss(trainer.model, dict(batch)).item()
-    ours = rm(batch["input_ids"].to(device), batch["attention_mask"].to(device))
-    our_loss = bradley_terry_loss(*ours.chunk(2)).item()
-print(f"TRL RewardTrainer loss {trl_loss:.6f}   our bradley_terry_loss on our RewardModel {our_loss:.6f}")
-assert abs(trl_loss - our_loss) < 1e-5
-
-# %% [markdown]
-# Equal to float precision. Now the whole training run through TRL, from the same starting
-# weights (the SFT body and a fresh head drawn with the same seed), with the same batch size,
-# learning rate, schedule (linear decay), optimiser (AdamW, no weight decay) and gradient
-# clipping. Only the order in which the pairs are visited differs.
-
-# %%
 _, body = load_tiny("tiny-sft")
 set_seed(0)
-fresh = RewardModel(body).to(device)
-trainer = trl_reward_trainer(fresh, tokenizer, train_pairs, steps=STEPS, batch_size=BATCH, lr=LR)
+fresh = RewardModel(body).to(device)  # the same start as our seed-0 run: SFT body, head drawn with seed 0
+trl_pairs = random.Random(0).sample(train_pairs, min(STEPS * BATCH, len(train_pairs)))  # all TRL can visit
+trainer = trl_reward_trainer(fresh, tokenizer, trl_pairs, steps=STEPS, batch_size=BATCH, lr=LR)
 trainer.train()
 logs = [h for h in trainer.state.log_history if "loss" in h and "accuracy" in h]
 trl_curves = {"loss": [h["loss"] for h in logs], "accuracy": [h["accuracy"] for h in logs]}
 
-trained = RewardModel(trainer.model.transformer)
+trained = RewardModel(trainer.model.transformer)  # our module around TRL's trained weights
 trained.score = trainer.model.score
+batch = next(iter(trainer.get_train_dataloader()))
+with torch.no_grad():
+    trainer.model.eval()
+    trl_loss = trainer.compute_loss(trainer.model, dict(batch)).item()
+    ours = trained(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+    our_loss = bradley_terry_loss(*ours.chunk(2)).item()
+print(f"one TRL batch: RewardTrainer.compute_loss {trl_loss:.6f}, our RewardModel + bradley_terry_loss {our_loss:.6f}")
+assert abs(trl_loss - our_loss) < 1e-5
+
 trl_accuracy = pair_accuracy(*score_pairs(trained.to(device), tokenizer, test_pairs))
+ours_by_seed = [runs[(0.0, s)]["all"] for s in SEEDS]
 
 smooth = lambda xs, k=5: [
     sum(xs[max(0, i - k + 1) : i + 1]) / len(xs[max(0, i - k + 1) : i + 1]) for i in range(len(xs))
@@ -1029,15 +1104,25 @@ for ax, key in zip(axes, ("loss", "accuracy")):
     ax.legend()
 fig.tight_layout()
 plt.show()
-print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
+n_test = len(test_pairs)
+print(
+    "held-out accuracy (clean labels): TRL {:.3f} [95% Wilson {:.2f}, {:.2f}]; ours, seed 0 {:.3f}".format(
+        trl_accuracy, *wilson(trl_accuracy * n_test, n_test), rm_accuracy
+    )
+    + f"; ours over {len(SEEDS)} seeds {min(ours_by_seed):.3f} to {max(ours_by_seed):.3f}"
+)
 
 # %% [markdown]
-# The two runs end at similar losses and held-out accuracies. Our per-batch curves swing more:
-# our loop groups pairs of similar length into a batch (about half the padding, so roughly twice
-# as fast on a CPU), and in this world similar lengths often means the same *kind* of pair, so
-# some batches are all easy safety pairs and others all hard helpfulness pairs. TRL draws its
-# batches uniformly at random. TRL's value is in everything around the loss: dataset preparation, multi-GPU,
-# mixed precision, logging, PEFT adapters, and the optional extras (`margin` column,
+# Same starting weights, batch size, learning rate, schedule (linear decay), optimiser (AdamW, no
+# weight decay) and gradient clipping; only the order in which pairs are visited differs, and on
+# one of TRL's batches our `RewardModel` and `bradley_terry_loss` give TRL's loss to float
+# precision. Compare TRL's held-out accuracy with the spread of our own seeds printed above: a
+# difference inside that spread is the batch order, not the library. Our per-batch curves swing
+# more: our loop groups pairs of similar length into a batch (less padding, so faster on a CPU),
+# and in this world similar lengths often means the same *kind* of pair, so some batches are all
+# easy safety pairs and others all hard helpfulness pairs. TRL draws its batches uniformly at
+# random. TRL's value is in everything around the loss: dataset preparation, multi-GPU, mixed
+# precision, logging, PEFT adapters, and the optional extras (`margin` column,
 # `center_rewards_coefficient`).
 #
 # ## What could go wrong in practice
@@ -1075,9 +1160,9 @@ print(f"held-out accuracy: ours {rm_accuracy:.3f}, TRL {trl_accuracy:.3f}")
 #    one, two and three full epochs (150, 300, 450 steps of 16 pairs) and with three seeds each,
 #    and plot helpfulness accuracy with its interval. If it stays at chance, try `tiny-base`
 #    instead of `tiny-sft`, or a wider head. Which explanation survives?
-# 2. **Seeds.** Repeat the noise table with three training seeds per noise level and report the
-#    mean and a 95% interval across seeds. Is the gap between noise 0 and 0.4 on the safety pairs
-#    larger than the seed-to-seed spread?
+# 2. **Budget or noise?** Train the noisiest level for two and four times as many steps (three
+#    seeds each). Does the safety accuracy catch up with the clean runs, as the infinite-budget
+#    argument of section 5 predicts, and does the confidence approach 1 − noise?
 # 3. **Margins.** Give safety pairs a margin of 1 (`bradley_terry_loss(..., margin=...)`) and see
 #    what happens to calibration.
 # 4. **An ensemble.** Average three reward models trained with different seeds. Does the ensemble's
