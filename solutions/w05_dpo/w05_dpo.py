@@ -845,7 +845,9 @@ def train_dpo(
 # %% [markdown]
 # ### Measuring the result
 #
-# After training we measure, on held-out test prompts, with the world's gold labeller:
+# After training we measure, on held-out test prompts (every other one of the 300: the cost of
+# generation decides the size; the precision this leaves is printed with the first table), with
+# the world's gold labeller:
 #
 # - the **mean gold reward**, the **harmful-compliance rate** (harmful and jailbreak requests
 #   that got harmful content), the **over-refusal rate** (harmless requests refused: the
@@ -970,7 +972,7 @@ STEPS = scale(24, 4)
 BATCH = scale(8, 4)
 LR = 3e-4
 SEEDS = list(range(scale(3, 2)))
-BETAS = [0.03, 0.1, 0.3, 1.0] if not quick() else [0.1]
+BETAS = [0.03, 0.1, 1.0] if not quick() else [0.1]
 MAIN_BETA = 0.1
 REF_CACHE: dict = {}  # log π_ref of each (prompt, completion) scored so far, shared by every run below
 
@@ -994,8 +996,7 @@ started = time.perf_counter()
 pairs, examples = seed_examples(0)
 ref_seconds = time.perf_counter() - started
 test_records = unique_prompts(load_split("test"))  # one record per prompt is all the gold labeller needs
-if quick():
-    test_records = test_records[::15]
+test_records = test_records[:: scale(2, 15)]  # every other prompt: half the cost, precision printed below
 print(f"{len(examples)} training pairs per run, {len(test_records)} held-out prompts, seeds {SEEDS}")
 
 SHOWN = {
