@@ -285,20 +285,25 @@ class Outcome:
 # --------------------------------------------------------------------------------------------
 
 
-def to_device(obj: Any, device: torch.device | str) -> Any:
+def to_device(obj: Any, device: torch.device | str, memo: dict[int, torch.Tensor] | None = None) -> Any:
     """A copy of ``obj`` (nested tuples, lists, dicts) with every tensor cloned onto ``device``.
 
     Always a copy, never the caller's tensors (``Tensor.to`` returns the same object when nothing
-    changes): each run of an answer or of the reference gets inputs of its own.
+    changes): each run of an answer or of the reference gets inputs of its own. A tensor that
+    appears twice (tied weights) is copied once, so the copies stay tied; pass the same ``memo``
+    to several calls to keep that across them.
     """
+    memo = {} if memo is None else memo
     if isinstance(obj, torch.Tensor):
-        return obj.detach().to(device, copy=True)
+        if id(obj) not in memo:
+            memo[id(obj)] = obj.detach().to(device, copy=True)
+        return memo[id(obj)]
     if isinstance(obj, tuple):
-        return tuple(to_device(o, device) for o in obj)
+        return tuple(to_device(o, device, memo) for o in obj)
     if isinstance(obj, list):
-        return [to_device(o, device) for o in obj]
+        return [to_device(o, device, memo) for o in obj]
     if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
+        return {k: to_device(v, device, memo) for k, v in obj.items()}
     return obj
 
 
@@ -413,16 +418,17 @@ def run_case(
     ``index`` is the case's position in the list being graded: it seeds the random cotangent of
     the gradient check, so the student's run and the reference's use the same one.
     """
-    args, kwargs = to_device(case.args, device), to_device(dict(case.kwargs), device)
+    memo: dict[int, torch.Tensor] = {}
+    args, kwargs = to_device(case.args, device, memo), to_device(dict(case.kwargs), device, memo)
     named = _argument_names(exercise, fn, args, kwargs)
     flat = [(path, t) for name, v in named.items() for path, t in _tensors(v, name)]
     pristine = {} if exercise.allow_inplace else {path: t.clone() for path, t in flat}
     inputs: dict[str, torch.Tensor] = {}
-    for name in exercise.grads:
-        tensor = named.get(name)
-        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
-            tensor.requires_grad_(True)
-            inputs[name] = tensor
+    for name in exercise.grads:  # a tensor input, or every float tensor inside a dict/list input
+        for path, tensor in _tensors(named.get(name), name):
+            if tensor.is_floating_point():
+                tensor.requires_grad_(True)
+                inputs[path] = tensor
     recorder = _ForbiddenCalls(exercise.forbidden) if exercise.forbidden else None
     try:
         with torch.enable_grad():  # as in a notebook: training loops and modules need autograd on
@@ -434,7 +440,7 @@ def run_case(
             grads: dict[str, torch.Tensor | None] = {}
             if exercise.needs_grad and case.grads:
                 targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
-                missing = [n for n in exercise.grads if n not in inputs]
+                missing = [n for n in exercise.grads if not any(p == n or p.startswith(n + "[") for p in inputs)]
                 grads = {**{n: None for n in missing}, **_gradients(value, targets, cotangent_seed(exercise.id, index))}
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
         return Outcome(error_type=type(exc).__name__, error=_short_error(exc))
@@ -558,8 +564,10 @@ def _no_gradient(grad: torch.Tensor | None) -> bool:
 
 def _same_behaviour(a: Outcome, b: Outcome) -> bool:
     """Whether two outcomes are indistinguishable (for naming a known mistake)."""
-    if a.failed or b.failed:
-        return a.error_type == b.error_type
+    if a.failed or b.failed:  # the same error, told apart by its message (not where it was raised)
+        return (
+            a.error_type == b.error_type and (a.error or "").split(" (line ")[0] == (b.error or "").split(" (line ")[0]
+        )
     if compare(a.value, b.value, rtol=1e-4, atol=1e-5) is not None:
         return False
     if bool(a.mutated) != bool(b.mutated):
@@ -585,7 +593,8 @@ def gradient_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str
             continue  # nothing to require where the reference itself has no gradient
         grad = got.grads.get(name)
         if _no_gradient(grad):
-            (missing_inputs if name in exercise.grads else missing_params).append(name)
+            is_input = any(name == n or name.startswith(n + "[") for n in exercise.grads)
+            (missing_inputs if is_input else missing_params).append(name)
             continue
         problem = compare(ref, grad, exercise.grad_rtol, exercise.grad_atol)
         if problem:

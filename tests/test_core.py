@@ -381,3 +381,40 @@ def test_snippet_source_brings_the_helpers_and_constants_it_uses():
     namespace = namespace_from_source(source)
     W, losses = namespace["train_bigram"](torch.tensor([[0, 1, 2, 1]]), 3, 2, 0.5)
     assert W.shape == (3, 3) and len(losses) == 2
+
+
+def test_tied_tensors_stay_tied_in_the_copies():
+    from graders.core import to_device
+
+    shared = torch.ones(2)
+    copy = to_device(({"a": shared, "b": shared}, shared), "cpu")
+    assert copy[0]["a"] is copy[0]["b"] is copy[1] and copy[1] is not shared
+
+
+def test_gradients_of_every_tensor_in_a_dict_input():
+    def make_cases():
+        g = torch.Generator().manual_seed(0)
+        return [Case("two weights", ({"w": torch.randn(3, generator=g), "b": torch.randn(3, generator=g)},))]
+
+    exercise = Exercise("affine_sum", points=1, make_cases=make_cases, grads=("params",))
+    exercise.week = "w99_unit"
+
+    def reference(params):
+        return (params["w"] * 2 + params["b"]).sum()
+
+    def frozen_bias(params):
+        return (params["w"] * 2 + params["b"].detach()).sum()
+
+    cases = exercise.cases()
+    assert grade(exercise, run_cases(exercise, reference, cases), cases, {"affine_sum": reference}).passed
+    bad = grade(exercise, run_cases(exercise, frozen_bias, cases), cases, {"affine_sum": reference})
+    assert not bad.passed and "no gradient reaches `params['b']`" in "\n".join(bad.feedback)
+
+
+def test_mistakes_that_raise_are_told_apart_by_their_message():
+    from graders.core import _same_behaviour
+
+    a = Outcome(error_type="RuntimeError", error="shape mismatch (line 3: `x @ y`)")
+    b = Outcome(error_type="RuntimeError", error="shape mismatch (line 7: `y @ x`)")
+    c = Outcome(error_type="RuntimeError", error="a leaf Variable that requires grad is used in-place")
+    assert _same_behaviour(a, b) and not _same_behaviour(a, c)
