@@ -989,8 +989,9 @@ print("\nfor comparison, mean RM score of the real benign responses:", {k: round
 # %% [markdown]
 # What this reward model has learned is one rule: **harmful content or a leaked address is
 # bad**. Everything else (correct help, wrong help, needless refusals, an apology, even an
-# empty reply) gets roughly the same high score, and the probes score as high as the real
-# correct answers while the gold labeller gives every one of them a negative reward. This is a
+# empty reply) gets roughly the same high score: compare the four probes on harmless requests
+# with the real correct answers, while the gold labeller gives each of those probes a negative
+# reward. This is a
 # real limitation, not bad luck:
 #
 # - **It cannot check answers.** Telling "18 metres is 1800 centimetres" from "18 metres is 180
