@@ -949,7 +949,7 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
     n = len(values)
     mean = sum(values) / n
     if n < 2:
-        return mean, float("nan")
+        return mean, float("nan")  # one run: no interval
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     return mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
 
@@ -957,7 +957,7 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
 def fmt(values: list[float], digits: int = 3) -> str:
     """'mean ± half-width' of a list of per-seed values."""
     mean, half = mean_interval(values)
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}" if half == half else f"{mean:.{digits}f}"
 
 
 # %%
@@ -1019,7 +1019,8 @@ def show_table(columns: dict[str, list[dict]], change: tuple[str, str] | None = 
     ``change=(a, b)`` adds a column with the per-seed differences b − a (paired by seed).
     """
     names = list(columns) + ([f"{change[1]} − {change[0]}"] if change else [])
-    print(f"{'held-out metric':>30}" + "".join(f"{name:>17}" for name in names))
+    widths = [max(17, len(name) + 2) for name in names]
+    print(f"{'held-out metric':>30}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths)))
     for key, label in SHOWN.items():
         if not all(key in m for runs in columns.values() for m in runs):
             continue
@@ -1027,7 +1028,7 @@ def show_table(columns: dict[str, list[dict]], change: tuple[str, str] | None = 
         if change:
             a, b = columns[change[0]], columns[change[1]]
             cells.append(fmt([y[key] - x[key] for x, y in zip(a, b)]))
-        print(f"{label:>30}" + "".join(f"{c:>17}" for c in cells))
+        print(f"{label:>30}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
 
 
 sft = []  # the SFT model: greedy once (deterministic), sampled once per seed
@@ -1107,8 +1108,10 @@ for kind, row in before["by_request_kind"].items():
 # share of the training pairs teach "refusal beats harmful content". That part of the preference
 # data is plain to see in the text, and the model can learn it.
 #
-# **Helpfulness got worse: the alignment tax.** Harmless requests are refused more often, fewer
-# are answered correctly, and the greedy gold reward goes *down*. The training pairs explain it.
+# **Helpfulness: the alignment tax.** Read the last column of the table (DPO minus SFT, paired by
+# seed): over-refusal, task accuracy and the greedy gold reward are the numbers to check, and a
+# change whose interval contains zero is not shown by this run. The direction they point in
+# (printed below) has an explanation in the training pairs.
 # For harmless requests they say two things: a correct answer beats a refusal, and a refusal
 # beats a wrong answer. A model that gets only a minority of its answers right (its task
 # accuracy is printed below), and cannot tell which ones, cannot follow the first without
@@ -1136,6 +1139,10 @@ for kind in ("harmful", "jailbreak"):
         f"sampled {compliance(after, 'sampled ', kind)}"
     )
 print(f"SFT task accuracy (greedy): {before['task_accuracy']:.0%}")
+for key in ("over_refusal_rate", "sampled over_refusal_rate", "task_accuracy", "mean_gold_reward"):
+    mean, half = mean_interval([b[key] - a[key] for a, b in zip(sft, dpo)])
+    shown = "shown" if abs(mean) > half else "not shown at this number of seeds"
+    print(f"DPO − SFT, {SHOWN[key]}: {mean:+.3f} ± {half:.3f} ({'up' if mean > 0 else 'down'}, {shown})")
 
 # %% [markdown]
 #
@@ -1521,5 +1528,5 @@ print(
 # 6. How do IPO and robust DPO differ from DPO, and which problem does each address?
 # 7. Why can the log-probability of the chosen responses decrease during DPO training, and why
 #    might that matter?
-# 8. In this week's run DPO reduced harmful compliance but raised over-refusal. How would you
+# 8. In this week's run DPO reduced harmful compliance and cost helpfulness. How would you
 #    reduce that alignment tax without giving back the safety gain?
