@@ -65,7 +65,9 @@ def gaussian(batch, n_features, feature_probability, generator):
     return values * (torch.rand(batch, n_features, generator=generator) < feature_probability)
 
 
-@SPARSE_FEATURES.mistake("one draw for both (on where the magnitude is below p)", "draw the on/off uniforms separately.")
+@SPARSE_FEATURES.mistake(
+    "one draw for both (on where the magnitude is below p)", "draw the on/off uniforms separately."
+)
 def one_draw(batch, n_features, feature_probability, generator):
     values = torch.rand(batch, n_features, generator=generator)
     return values * (values < feature_probability)
@@ -200,7 +202,9 @@ def without_self(W):
 @FEATURE_DIMENSIONALITY.mistake("forgot to square the dot products", "Σⱼ (Ŵᵢ · Wⱼ)², squared.")
 def not_squared(W):
     n = W.norm(dim=0)
-    return torch.where(n > 0, n**2 / ((W / n.clamp(min=1e-12)).T @ W).abs().sum(-1).clamp(min=1e-24), torch.zeros_like(n))
+    return torch.where(
+        n > 0, n**2 / ((W / n.clamp(min=1e-12)).T @ W).abs().sum(-1).clamp(min=1e-24), torch.zeros_like(n)
+    )
 
 
 @FEATURE_DIMENSIONALITY.mistake("NaN for an unrepresented feature (0/0)", "return 0 where ‖Wᵢ‖ = 0.")
@@ -209,7 +213,9 @@ def nan_for_zero(W):
     return n**2 / (((W / n).T @ W) ** 2).sum(-1)
 
 
-@FEATURE_DIMENSIONALITY.mistake("used rows of W instead of columns", "feature i is column W[:, i]; the norms are over dim 0.")
+@FEATURE_DIMENSIONALITY.mistake(
+    "used rows of W instead of columns", "feature i is column W[:, i]; the norms are over dim 0."
+)
 def rows(W):
     n = W.norm(dim=1)
     return torch.where(n > 0, n**2 / (((W / n.clamp(min=1e-12)[:, None]) @ W.T) ** 2).sum(-1), torch.zeros_like(n))
@@ -257,7 +263,9 @@ def relu_before_bias(x, W_enc, b_enc, b_dec):
     return torch.relu((x - b_dec) @ W_enc) + b_enc
 
 
-@SAE_ENCODE.mistake("used b_dec under torch.no_grad() (it trains through the encoder too)", "b_dec needs the gradient from both uses.")
+@SAE_ENCODE.mistake(
+    "used b_dec under torch.no_grad() (it trains through the encoder too)", "b_dec needs the gradient from both uses."
+)
 def b_dec_detached(x, W_enc, b_enc, b_dec):
     return torch.relu((x - b_dec.detach()) @ W_enc + b_enc)
 
@@ -275,7 +283,11 @@ def _decode_cases() -> list[Case]:
 
 
 SAE_DECODE = Exercise(
-    "sae_decode", points=1, make_cases=_decode_cases, grads=("feature_acts", "W_dec", "b_dec"), summary="the SAE decoder"
+    "sae_decode",
+    points=1,
+    make_cases=_decode_cases,
+    grads=("feature_acts", "W_dec", "b_dec"),
+    summary="the SAE decoder",
 )
 
 
@@ -294,7 +306,9 @@ def dec_relu(feature_acts, W_dec, b_dec):
     return torch.relu(feature_acts @ W_dec + b_dec)
 
 
-@SAE_DECODE.mistake("normalised the decoder rows inside decode", "decode with W_dec as it is; the loss handles its norms.")
+@SAE_DECODE.mistake(
+    "normalised the decoder rows inside decode", "decode with W_dec as it is; the loss handles its norms."
+)
 def dec_normalised(feature_acts, W_dec, b_dec):
     return feature_acts @ (W_dec / W_dec.norm(dim=-1, keepdim=True)) + b_dec
 
@@ -315,7 +329,9 @@ def _loss_cases() -> list[Case]:
     def case(describe, b, d_in, d_sae, l1, dtype=torch.float32, **kw):
         x = _r(g, b, d_in, dtype=dtype)
         f = torch.relu(_r(g, b, d_sae, dtype=dtype))
-        return Case(describe, (x, x + _r(g, b, d_in, s=0.3, dtype=dtype), f, _r(g, d_sae, d_in, s=0.4, dtype=dtype), l1), **kw)
+        return Case(
+            describe, (x, x + _r(g, b, d_in, s=0.3, dtype=dtype), f, _r(g, d_sae, d_in, s=0.4, dtype=dtype), l1), **kw
+        )
 
     return [case("batch 8, d_in 6, d_sae 16, λ = 0.1", 8, 6, 16, 0.1), case("a batch of one, λ = 1", 1, 5, 12, 1.0),
             case("float64, batch 5, d_sae 4 < d_in 7, λ = 0.5", 5, 7, 4, 0.5, torch.float64),
@@ -324,16 +340,24 @@ def _loss_cases() -> list[Case]:
 
 
 SAE_LOSS = Exercise(
-    "sae_loss", points=3, make_cases=_loss_cases, grads=("x_hat", "feature_acts", "W_dec"), summary="SAELens's standard SAE loss"
+    "sae_loss",
+    points=3,
+    make_cases=_loss_cases,
+    grads=("x_hat", "feature_acts", "W_dec"),
+    summary="SAELens's standard SAE loss",
 )
 
 
-@SAE_LOSS.mistake("F.mse_loss-style mean over the model dimension too", "sum the squared error over d_in, then mean over the batch.")
+@SAE_LOSS.mistake(
+    "F.mse_loss-style mean over the model dimension too", "sum the squared error over d_in, then mean over the batch."
+)
 def mse_mean(x, x_hat, feature_acts, W_dec, l1_coefficient):
     return ((x_hat - x) ** 2).mean() + l1_coefficient * (feature_acts.abs() * W_dec.norm(dim=-1)).sum(-1).mean()
 
 
-@SAE_LOSS.mistake("L1 without the decoder-norm weighting", "weight |fᵢ| by ‖W_dec[i]‖, or the SAE can shrink f and grow W_dec.")
+@SAE_LOSS.mistake(
+    "L1 without the decoder-norm weighting", "weight |fᵢ| by ‖W_dec[i]‖, or the SAE can shrink f and grow W_dec."
+)
 def unweighted_l1(x, x_hat, feature_acts, W_dec, l1_coefficient):
     return ((x_hat - x) ** 2).sum(-1).mean() + l1_coefficient * feature_acts.abs().sum(-1).mean()
 
@@ -353,7 +377,9 @@ def not_squared_error(x, x_hat, feature_acts, W_dec, l1_coefficient):
     "the norms are part of the loss: gradients must reach W_dec through them too.",
 )
 def norms_detached(x, x_hat, feature_acts, W_dec, l1_coefficient):
-    return ((x_hat - x) ** 2).sum(-1).mean() + l1_coefficient * (feature_acts.abs() * W_dec.detach().norm(dim=-1)).sum(-1).mean()
+    return ((x_hat - x) ** 2).sum(-1).mean() + l1_coefficient * (feature_acts.abs() * W_dec.detach().norm(dim=-1)).sum(
+        -1
+    ).mean()
 
 
 @SAE_LOSS.mistake("squared decoder norms", "‖W_dec[i]‖₂, not its square.")
@@ -381,7 +407,9 @@ def fold_no_bias(W_enc, b_enc, W_dec):
     return W_enc * n, b_enc, W_dec / n[:, None]
 
 
-@FOLD_DECODER_NORM.mistake("divided the encoder instead of multiplying", "the decoder shrinks by n, the encoder grows by n.")
+@FOLD_DECODER_NORM.mistake(
+    "divided the encoder instead of multiplying", "the decoder shrinks by n, the encoder grows by n."
+)
 def fold_divided(W_enc, b_enc, W_dec):
     n = W_dec.norm(dim=-1)
     return W_enc / n, b_enc / n, W_dec / n[:, None]
@@ -479,13 +507,17 @@ def at_window(steps_since_fired, feature_acts, window):
     return new, new >= window
 
 
-@UPDATE_DEAD_LATENTS.mistake("forgot to add one to latents that did not fire", "every counter grows by 1 unless it fired.")
+@UPDATE_DEAD_LATENTS.mistake(
+    "forgot to add one to latents that did not fire", "every counter grows by 1 unless it fired."
+)
 def no_increment(steps_since_fired, feature_acts, window):
     new = torch.where((feature_acts != 0).any(-2), 0, steps_since_fired)
     return new, new > window
 
 
-@UPDATE_DEAD_LATENTS.mistake("a latent counted as fired only if it fired on every row", "any row is enough: .any over the batch.")
+@UPDATE_DEAD_LATENTS.mistake(
+    "a latent counted as fired only if it fired on every row", "any row is enough: .any over the batch."
+)
 def all_rows(steps_since_fired, feature_acts, window):
     new = torch.where((feature_acts != 0).all(-2), 0, steps_since_fired + 1)
     return new, new > window
@@ -517,7 +549,9 @@ def _aux_cases() -> list[Case]:
         x = _r(g, b, d_in)
         dead = torch.zeros(d_sae, dtype=torch.bool)
         dead[torch.randperm(d_sae, generator=g)[:n_dead]] = True
-        return Case(describe, (x, x + _r(g, b, d_in, s=0.5), _r(g, b, d_sae), _r(g, d_sae, d_in, s=0.3), dead, coef), **kw)
+        return Case(
+            describe, (x, x + _r(g, b, d_in, s=0.5), _r(g, b, d_sae), _r(g, d_sae, d_in, s=0.3), dead, coef), **kw
+        )
 
     return [case("d_in 8, d_sae 20, 10 dead (k_aux = 4, scale 1)", 6, 8, 20, 10),
             case("d_in 8, 2 dead (k_aux = 2, scale 1/2)", 5, 8, 16, 2),
@@ -526,11 +560,17 @@ def _aux_cases() -> list[Case]:
 
 
 TOPK_AUX_LOSS = Exercise(
-    "topk_aux_loss", points=3, make_cases=_aux_cases, grads=("hidden_pre", "W_dec"), summary="the AuxK loss for dead latents"
+    "topk_aux_loss",
+    points=3,
+    make_cases=_aux_cases,
+    grads=("hidden_pre", "W_dec"),
+    summary="the AuxK loss for dead latents",
 )
 
 
-@TOPK_AUX_LOSS.mistake("ReLU'd the dead latents' pre-activations", "SAELens uses the raw top pre-activations of dead latents.")
+@TOPK_AUX_LOSS.mistake(
+    "ReLU'd the dead latents' pre-activations", "SAELens uses the raw top pre-activations of dead latents."
+)
 def aux_relu(x, x_hat, hidden_pre, W_dec, dead_mask, aux_coefficient=1.0):
     n = int(dead_mask.sum())
     if n == 0:
@@ -562,7 +602,9 @@ def aux_all_latents(x, x_hat, hidden_pre, W_dec, dead_mask, aux_coefficient=1.0)
     return aux_coefficient * min(n / k, 1.0) * ((acts @ W_dec - (x - x_hat).detach()) ** 2).sum(-1).mean()
 
 
-@TOPK_AUX_LOSS.mistake("reconstructed x instead of the residual x − x̂", "the dead latents model what the live ones missed.")
+@TOPK_AUX_LOSS.mistake(
+    "reconstructed x instead of the residual x − x̂", "the dead latents model what the live ones missed."
+)
 def aux_target_x(x, x_hat, hidden_pre, W_dec, dead_mask, aux_coefficient=1.0):
     n = int(dead_mask.sum())
     if n == 0:
@@ -579,7 +621,9 @@ def aux_all_dead(x, x_hat, hidden_pre, W_dec, dead_mask, aux_coefficient=1.0):
     if n == 0:
         return x_hat.new_tensor(0.0)
     acts = torch.where(dead_mask, hidden_pre, torch.zeros_like(hidden_pre))
-    return aux_coefficient * min(n / (x.shape[-1] // 2), 1.0) * ((acts @ W_dec - (x - x_hat).detach()) ** 2).sum(-1).mean()
+    return (
+        aux_coefficient * min(n / (x.shape[-1] // 2), 1.0) * ((acts @ W_dec - (x - x_hat).detach()) ** 2).sum(-1).mean()
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,10 +644,14 @@ def _metrics_cases() -> list[Case]:
             case("batch 64, d_in 16, d_sae 64", 64, 16, 64, hidden=True)]  # fmt: skip
 
 
-SAE_METRICS = Exercise("sae_metrics", points=2, make_cases=_metrics_cases, summary="L0, explained variance, dead fraction")
+SAE_METRICS = Exercise(
+    "sae_metrics", points=2, make_cases=_metrics_cases, summary="L0, explained variance, dead fraction"
+)
 
 
-@SAE_METRICS.mistake("per-row explained variance averaged (SAELens's 'legacy' metric)", "a ratio of means, not a mean of ratios.")
+@SAE_METRICS.mistake(
+    "per-row explained variance averaged (SAELens's 'legacy' metric)", "a ratio of means, not a mean of ratios."
+)
 def legacy_ev(x, x_hat, feature_acts):
     a = feature_acts != 0
     ev = 1 - ((x_hat - x) ** 2).sum(-1) / ((x - x.mean(0)) ** 2).sum(-1)
@@ -624,7 +672,9 @@ def l0_fraction(x, x_hat, feature_acts):
     return {"l0": a.float().mean().item(), "explained_variance": ev.item(), "dead_fraction": (~a.any(0)).float().mean().item()}  # fmt: skip
 
 
-@SAE_METRICS.mistake("dead fraction as the fraction of zero entries", "a latent is dead when it is zero on *every* row.")
+@SAE_METRICS.mistake(
+    "dead fraction as the fraction of zero entries", "a latent is dead when it is zero on *every* row."
+)
 def dead_entries(x, x_hat, feature_acts):
     a = feature_acts != 0
     ev = 1 - ((x_hat - x) ** 2).sum(-1).mean() / ((x - x.mean(0)) ** 2).sum(-1).mean()
@@ -687,7 +737,9 @@ def _mmcs_cases() -> list[Case]:
 MMCS = Exercise("mmcs", points=2, make_cases=_mmcs_cases, summary="mean max cosine similarity")
 
 
-@MMCS.mistake("max over truth, averaged over learned (the wrong direction)", "for each *true* feature, its best learned match.")
+@MMCS.mistake(
+    "max over truth, averaged over learned (the wrong direction)", "for each *true* feature, its best learned match."
+)
 def wrong_direction(learned, truth):
     c = (truth / truth.norm(dim=-1, keepdim=True)) @ (learned / learned.norm(dim=-1, keepdim=True)).T
     return c.max(dim=0).values.mean()
@@ -772,7 +824,10 @@ def step_no_clip(sae, optimizer, x, l1_coefficient):
     return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
 
 
-@SAE_TRAIN_STEP.mistake("L1 penalty on detached latents (only the reconstruction trains)", "the penalty must reach the encoder: no .detach().")
+@SAE_TRAIN_STEP.mistake(
+    "L1 penalty on detached latents (only the reconstruction trains)",
+    "the penalty must reach the encoder: no .detach().",
+)
 def step_detached_penalty(sae, optimizer, x, l1_coefficient):
     optimizer.zero_grad()
     f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
@@ -811,11 +866,15 @@ def step_clip_late(sae, optimizer, x, l1_coefficient):
     return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
 
 
-@SAE_TRAIN_STEP.mistake("metrics measured after the update", "record the loss of the batch you trained on, before step().")
+@SAE_TRAIN_STEP.mistake(
+    "metrics measured after the update", "record the loss of the batch you trained on, before step()."
+)
 def step_metrics_after(sae, optimizer, x, l1_coefficient):
     optimizer.zero_grad()
     f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    loss = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean() + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
+    loss = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean() + l1_coefficient * (
+        f.abs() * sae.W_dec.norm(dim=-1)
+    ).sum(-1).mean()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
     optimizer.step()

@@ -58,7 +58,7 @@ from courselib.config import quick, scale
 from courselib.device import get_device, single_thread_on_cpu
 from courselib.progress import progress
 from courselib.seed import set_seed
-from graders import check
+from graders import check, load_reference
 
 set_seed(0)
 device = get_device()
@@ -115,7 +115,9 @@ START = time.perf_counter()
 
 
 # %%
-def sparse_features(batch: int, n_features: int, feature_probability: float, generator: torch.Generator) -> torch.Tensor:
+def sparse_features(
+    batch: int, n_features: int, feature_probability: float, generator: torch.Generator
+) -> torch.Tensor:
     """A [batch, n_features] float32 tensor: each entry U[0, 1] with probability p, else 0.
 
     Args:
@@ -355,24 +357,24 @@ for s, W in zip(PENTAGON_SPARSITY, W5):
 #
 # ### Features per dimension against sparsity
 #
-# Now 20 equally important features in 5 dimensions, across a range of sparsities. Elhage et
-# al.'s summary statistic is the number of dimensions per embedded feature,
-# $m / \lVert W \rVert_F^2$ (each represented feature has $\lVert W_i \rVert \approx 1$, so
-# $\lVert W \rVert_F^2$ counts them). Its inverse is the features per dimension.
+# Now 20 equally important features in 5 dimensions, across a range of sparsities. We count the
+# represented features (those with $\lVert W_i \rVert > 0.5$) per hidden dimension; Elhage et al.
+# use the closely related $m / \lVert W \rVert_F^2$ (dimensions per feature), which assumes every
+# represented feature has norm 1 (ours grow above 1 at high sparsity, so we count instead).
 #
-# **Predict, then run.** At $S = 0$, how many features per dimension? At $S = 0.99$, more or less
-# than 4 (= 20 features / 5 dimensions)?
+# **Predict, then run.** At $S = 0$, how many features per dimension? At $S = 0.99$, how close to
+# the maximum of 4 (all 20 features in 5 dimensions)?
 
 # %%
 SWEEP_SPARSITY = [0.0, 0.5, 0.75, 0.9, 0.95, 0.97, 0.98, 0.99]
 W20, _ = train_toy_models(20, 5, [1 - s for s in SWEEP_SPARSITY], torch.ones(20), TOY_STEPS, seed=1)
-per_dimension = [(W.norm() ** 2 / W.shape[0]).item() for W in W20]
+per_dimension = [((W.norm(dim=0) > 0.5).sum() / W.shape[0]).item() for W in W20]  # represented / m
 dims20 = [feature_dimensionality(W) for W in W20]
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
 inv = [1 / (1 - s) for s in SWEEP_SPARSITY]
 ax1.plot(inv, per_dimension, "o-")
-ax1.set(xscale="log", xlabel="1 / (1 − S)", ylabel="features per dimension  ‖W‖²_F / m", title="20 features, 5 dims")
+ax1.set(xscale="log", xlabel="1 / (1 − S)", ylabel="represented features / m", title="20 features, 5 dims")
 for x_pos, d in zip(inv, dims20):
     ax2.scatter([x_pos] * len(d), d, s=8, alpha=0.6, color="C0")
 for level in (1, 1 / 2, 2 / 5, 1 / 3):
@@ -416,7 +418,7 @@ for s, f in zip(SWEEP_SPARSITY, per_dimension):
 # double every decoder row, and the reconstruction is unchanged while the penalty halves. With
 # the weighting the penalty is the size of each latent's *contribution* to $\hat x$, which no
 # rescaling changes. This is SAELens's `StandardTrainingSAE` loss (`mse_loss` summed over the
-# model dimension and averaged over the batch, plus `l1_loss`), and section 6 checks that
+# model dimension and averaged over the batch, plus `l1_loss`), and section 7 checks that
 # ours equals it on the same weights and batch.
 #
 # ### Exercise 5 — `sae_encode`
@@ -1085,7 +1087,11 @@ def stacked_saes(count: int, d_in: int, d_sae: int, seed: int) -> dict[str, torc
 
 def _forward_one(params: dict, x: torch.Tensor, l1: torch.Tensor, k: int | None):
     hidden_pre = (x - params["b_dec"]) @ params["W_enc"] + params["b_enc"]
-    f = sae_encode(x, params["W_enc"], params["b_enc"], params["b_dec"]) if k is None else topk_activation(hidden_pre, k)
+    f = (
+        sae_encode(x, params["W_enc"], params["b_enc"], params["b_dec"])
+        if k is None
+        else topk_activation(hidden_pre, k)
+    )
     x_hat = sae_decode(f, params["W_dec"], params["b_dec"])
     return sae_loss(x, x_hat, f, params["W_dec"], l1), f, x_hat, hidden_pre
 
@@ -1130,7 +1136,9 @@ def train_saes(
     return {p: t.detach() for p, t in params.items()}
 
 
-def evaluate_saes(params: dict, data: torch.Tensor, k: int | None = None, truth: torch.Tensor | None = None) -> list[dict]:
+def evaluate_saes(
+    params: dict, data: torch.Tensor, k: int | None = None, truth: torch.Tensor | None = None
+) -> list[dict]:
     """sae_metrics (and MMCS of the decoder rows against ``truth``) for each stacked SAE."""
     x = data.to(device)
     out = []
@@ -1251,7 +1259,243 @@ print(f"explained variance of the L1 = {BEST_L1} runs: {best_l1_ev:.3f}")
 # metrics, and a known answer to check them against.
 
 # %% [markdown]
-# ## 6. The library: SAELens
+# ## 6. The small world's model: features of `tiny-sft`
+#
+# > **Learning objectives**
+# > - read a transformer's residual stream with TransformerLens hooks and train an SAE on it
+# > - measure an SAE by CE-loss recovered, and label its latents with ground-truth labels (AUROC)
+# > - steer the model with one latent's decoder direction and measure what changes
+#
+# We read the residual stream after block 2 of `tiny-sft` (`blocks.2.hook_resid_post`, of width
+# 128) through TransformerLens 4's `TransformerBridge`, on training dialogues, and train a TopK
+# SAE on it with the stacked trainer of section 5 (TopK needs no λ sweep: $k$ sets L0). As SAELens
+# does with `normalize_activations="expected_average_only_in"`, activations are scaled by one
+# constant so that their mean norm is $\sqrt{d_{\text{in}}}$; the scale is undone when the
+# reconstruction goes back into the model.
+#
+# **Predict, then run.** With $k = 16$ of 512 latents, what fraction of the residual stream's
+# variance will the SAE explain, and what fraction of the CE loss (against zero-ablating the
+# residual stream) will it recover?
+
+# %%
+from transformer_lens.model_bridge import TransformerBridge
+
+from courselib.models import load_model, load_tokenizer, model_dir
+from courselib.world import evaluate_model, format_dialogue, format_prompt, load_split, unique_prompts
+
+LAYER = 2
+HOOK = f"blocks.{LAYER}.hook_resid_post"
+tokenizer = load_tokenizer("tiny-sft")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    bridge = TransformerBridge.boot_transformers(str(model_dir("tiny-sft")), device=str(device), tokenizer=tokenizer)
+
+
+def encode_texts(texts: list[str], batch_size: int = 64):
+    """Batches of (input_ids, attention_mask), texts sorted by length so that padding stays small."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True)
+        yield idx, enc["input_ids"].to(device), enc["attention_mask"].to(device)
+
+
+def residual_stream(texts: list[str]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Activations at HOOK: all real tokens stacked [N, 128], and one [T_i, 128] tensor per text."""
+    per_text: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+    with torch.no_grad():
+        for idx, ids, mask in encode_texts(texts):
+            _, cache = bridge.run_with_cache(ids, attention_mask=mask, names_filter=lambda name: name == HOOK)
+            for row, i in enumerate(idx):
+                per_text[i] = cache[HOOK][row, mask[row].bool()].cpu()
+    return torch.cat(per_text), per_text
+
+
+train_records = unique_prompts(load_split("train"))[: scale(1200, 96)]
+lm_tokens, _ = residual_stream([format_dialogue(r["prompt"], r["response"]) for r in train_records])
+ACT_SCALE = math.sqrt(lm_tokens.shape[-1]) / lm_tokens.norm(dim=-1).mean().item()
+lm_data = lm_tokens * ACT_SCALE
+print(f"{len(train_records)} training dialogues → {len(lm_tokens)} token activations of width {lm_tokens.shape[-1]}; "
+      f"scale factor {ACT_SCALE:.4f}")  # fmt: skip
+
+LM_K, LM_D_SAE, LM_STEPS = 16, 512, scale(1500, 40)
+lm_params = train_saes(
+    lm_data, LM_D_SAE, [0.0], LM_STEPS, k=LM_K, lr=2e-3, batch=256, seed=7, dead_window=200, desc="tiny-sft SAE"
+)
+lm_sae = {p: t[0] for p, t in lm_params.items()}
+
+
+def sae_latents(x: torch.Tensor) -> torch.Tensor:
+    """The TopK SAE's latents of raw (unscaled) activations x [..., 128]."""
+    hidden_pre = (x * ACT_SCALE - lm_sae["b_dec"]) @ lm_sae["W_enc"] + lm_sae["b_enc"]
+    return topk_activation(hidden_pre, LM_K)
+
+
+def sae_reconstruct(x: torch.Tensor) -> torch.Tensor:
+    return sae_decode(sae_latents(x), lm_sae["W_dec"], lm_sae["b_dec"]) / ACT_SCALE
+
+
+val_records = unique_prompts(load_split("val"))[: scale(300, 40)]
+val_texts = [format_dialogue(r["prompt"], r["response"]) for r in val_records]
+val_tokens, _ = residual_stream(val_texts)
+with torch.no_grad():
+    val_x = val_tokens.to(device)
+    lm_metrics = sae_metrics(val_x, sae_reconstruct(val_x), sae_latents(val_x))
+
+
+def next_token_ce(hook_fn=None) -> float:
+    """Mean next-token cross-entropy over the real tokens of the validation dialogues."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for _, ids, mask in encode_texts(val_texts):
+            hooks = [(HOOK, hook_fn)] if hook_fn is not None else []
+            logits = bridge.run_with_hooks(ids, attention_mask=mask, fwd_hooks=hooks)
+            lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+            keep = mask[:, 1:].bool()
+            total += -lp[keep].sum().item()
+            count += int(keep.sum())
+    return total / count
+
+
+ce_clean = next_token_ce()
+ce_sae = next_token_ce(lambda resid, hook: sae_reconstruct(resid))
+ce_zero = next_token_ce(lambda resid, hook: torch.zeros_like(resid))
+recovered = ce_loss_recovered(torch.tensor(ce_clean), torch.tensor(ce_sae), torch.tensor(ce_zero)).item()
+print(
+    f"held-out ({len(val_records)} val dialogues, {len(val_tokens)} tokens): L0 {lm_metrics['l0']:.1f}, "
+    f"explained variance {lm_metrics['explained_variance']:.3f}, dead fraction {lm_metrics['dead_fraction']:.3f}"
+)
+print(f"CE clean {ce_clean:.4f}, with the SAE spliced in {ce_sae:.4f}, zero-ablated {ce_zero:.4f} nats/token "
+      f"→ CE-loss recovered {recovered:.3f}")  # fmt: skip
+
+# %% [markdown]
+# ### Labelling latents with the world's gold labels
+#
+# Every prompt in the small world carries its labels. For four of them we ask: is there a latent
+# that fires on exactly those prompts? A prompt's score for a latent is its largest activation
+# over the prompt's tokens (`User: … Assistant:`, before any answer). We **pick** the best latent
+# for each label by AUROC on training prompts, then **measure** its AUROC on validation prompts it
+# was not chosen on (with a bootstrap 95% interval over prompts): a selected latent's training
+# AUROC is optimistic by construction.
+
+# %%
+from sklearn.metrics import roc_auc_score
+
+LABELS = {
+    "harmful request (harmful or jailbreak)": lambda r: r["request_kind"] in ("harmful", "jailbreak"),
+    "prompt injection": lambda r: r["request_kind"] == "injection",
+    "PII request": lambda r: r["request_kind"] == "pii",
+    "arithmetic task": lambda r: r["category"] == "arithmetic",
+}
+
+
+def prompt_scores(records: list[dict]) -> torch.Tensor:
+    """[n_prompts, d_sae]: each latent's maximum activation over each prompt's tokens."""
+    _, per_prompt = residual_stream([format_prompt(r["prompt"]) for r in records])
+    with torch.no_grad():
+        return torch.stack([sae_latents(a.to(device)).amax(dim=0).cpu() for a in per_prompt])
+
+
+def auroc_per_latent(scores: torch.Tensor, labels: list[bool]) -> torch.Tensor:
+    """AUROC of every latent's score for a binary label (0.5 for latents that never fire)."""
+    y = torch.tensor(labels)
+    out = torch.full((scores.shape[1],), 0.5)
+    for j in torch.nonzero(scores.amax(dim=0) > 0)[:, 0].tolist():
+        out[j] = roc_auc_score(y.numpy(), scores[:, j].numpy())
+    return out
+
+
+label_train = unique_prompts(load_split("train"))[-scale(800, 120) :]
+scores_train, scores_val = prompt_scores(label_train), prompt_scores(val_records)
+boot = torch.Generator().manual_seed(0)
+chosen_latents = {}
+print(f"{'label':<40} {'latent':>6} {'train AUROC':>11} {'held-out AUROC (95% bootstrap)':>32}")
+for name, rule in LABELS.items():
+    y_train, y_val = [rule(r) for r in label_train], [rule(r) for r in val_records]
+    best = int(auroc_per_latent(scores_train, y_train).argmax())
+    chosen_latents[name] = best
+    train_auc = roc_auc_score(y_train, scores_train[:, best].numpy())
+    s, y = scores_val[:, best].numpy(), torch.tensor(y_val).numpy()
+    val_auc = roc_auc_score(y, s)
+    resampled = []
+    for _ in range(200):
+        i = torch.randint(0, len(y), (len(y),), generator=boot).numpy()
+        if 0 < y[i].sum() < len(i):
+            resampled.append(roc_auc_score(y[i], s[i]))
+    lo, hi = (
+        torch.tensor(resampled, dtype=torch.float64)
+        .quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+        .tolist()
+    )
+    print(f"{name:<40} {best:>6} {train_auc:>11.3f} {val_auc:>14.3f} [{lo:.3f}, {hi:.3f}]")
+
+# %% [markdown]
+# Latents picked this way are candidates, not proven features: the held-out AUROC says how well
+# one direction of the SAE separates a label the model was never told about. The next step is
+# causal: does pushing the residual stream along that latent's decoder direction change what the
+# model *does*?
+#
+# ### Steering with one latent
+#
+# We add $\alpha \cdot \hat d$ to the residual stream after block 2 at every position, where
+# $\hat d$ is the unit decoder direction of the "harmful request" latent and $\alpha$ a multiple of
+# the typical residual norm, and let the model answer **benign** held-out prompts (test split)
+# greedily. If the latent carries "this request should be refused", the model should start
+# refusing harmless requests; the cost is task accuracy.
+#
+# **Predict, then run.** At $\alpha$ equal to half the mean residual norm, what refusal rate on
+# benign prompts do you expect (the unsteered model refuses almost none)?
+
+# %%
+w11 = load_reference("w11_debate")  # week 11's wilson_interval, not copied
+hf_model = load_model("tiny-sft", device=device)
+harm_latent = chosen_latents["harmful request (harmful or jailbreak)"]
+direction = lm_sae["W_dec"][harm_latent] / lm_sae["W_dec"][harm_latent].norm()
+resid_norm = lm_tokens.norm(dim=-1).mean().item()
+benign_test = [r for r in unique_prompts(load_split("test")) if r["request_kind"] == "benign"][: scale(135, 16)]
+
+
+def steered_eval(alpha: float) -> dict:
+    """evaluate_model on the benign test prompts with α·direction added after block LAYER."""
+
+    def add(module, inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        hidden = hidden + alpha * direction.to(hidden.dtype)
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+    handle = hf_model.transformer.h[LAYER].register_forward_hook(add)
+    try:
+        return evaluate_model(hf_model, tokenizer, benign_test, device=device, max_new_tokens=24)
+    finally:
+        handle.remove()
+
+
+steering = {}
+for multiple in progress([0.0, 0.5, 1.0], desc="steering"):
+    m = steered_eval(multiple * resid_norm)
+    n = len(benign_test)
+    steering[multiple] = {
+        "refusal": (round(m["over_refusal_rate"] * n), n),
+        "accuracy": (round(m["task_accuracy"] * n), n),
+    }
+print(f"latent {harm_latent}, {len(benign_test)} benign test prompts, mean residual norm {resid_norm:.2f}")
+print(f"{'α / mean norm':>14} {'refusal rate (95% Wilson)':>28} {'task accuracy (95% Wilson)':>28}")
+for multiple, row in steering.items():
+    cells = []
+    for key in ("refusal", "accuracy"):
+        k, n = row[key]
+        lo, hi = w11.wilson_interval(k, n)
+        cells.append(f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
+    print(f"{multiple:>14} {cells[0]:>28} {cells[1]:>28}")
+
+# %% [markdown]
+# The table above is the measurement: how far one direction, found without any refusal label,
+# moves the refusal rate on harmless requests, and what it costs in correct answers. A control
+# worth running (☆ Bonus) is a random direction of the same norm: if it moved refusals as much, the
+# latent would not be special.
+#
+# %% [markdown]
+# ## 7. The library: SAELens
 #
 # > **Learning objectives**
 # > - check a from-scratch SAE against the library practitioners train with, across environments
@@ -1317,6 +1561,8 @@ print("compare with SAELens: .venv-saelens/bin/python tools/saelens_compare/comp
 #   large λ?
 # - Train the toy model of section 1 with *correlated* features (two features that always fire
 #   together). Does the SAE of section 5 learn them as one latent or two?
+# - Steer with a random unit direction instead of the latent's (same α): how much of the change in
+#   refusals is specific to the latent? Repeat for a few random directions to get an interval.
 # - Implement a JumpReLU SAE (a learned threshold per latent, trained with a straight-through
 #   estimator) and place it on the L0-vs-explained-variance plot next to L1 and TopK.
 #

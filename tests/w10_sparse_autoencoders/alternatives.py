@@ -129,4 +129,9 @@ def sae_train_step_manual_clip(sae, optimizer, x, l1_coefficient):
     for g in grads:
         g.mul_(factor)
     optimizer.step()
-    return {"loss": float(mse + l1), "mse_loss": float(mse), "l1_loss": float(l1), "l0": float((f > 0).sum()) / x.shape[0]}
+    return {
+        "loss": float(mse + l1),
+        "mse_loss": float(mse),
+        "l1_loss": float(l1),
+        "l0": float((f > 0).sum()) / x.shape[0],
+    }
