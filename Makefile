@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 LAB_ARGS ?=
 
-.PHONY: lab instructor test install sandbox lint build benchmark clean-venv
+.PHONY: lab instructor test install sandbox lint build benchmark saelens-env clean-venv
 
 lab: install
 	$(BIN)/python -m graders.lab $(LAB_ARGS)
@@ -18,7 +18,7 @@ lab: install
 instructor: install
 	$(BIN)/python -m graders.lab instructor $(LAB_ARGS)
 
-test: install lint
+test: install lint saelens-env
 	$(BIN)/python -m pytest -q -ra
 
 install: $(STAMP) sandbox
@@ -52,8 +52,16 @@ lint: install
 build: install
 	$(BIN)/graders build
 
-benchmark: install
+benchmark: install saelens-env
 	$(BIN)/python -m benchmarks.run
+
+# Week 10 compares our SAE with SAELens, which cannot share an environment with TransformerLens 4:
+# it gets its own (.venv-saelens); the two exchange only safetensors and JSON.
+saelens-env: .venv-saelens/.installed
+
+.venv-saelens/.installed: tools/saelens_compare/make_env.sh
+	tools/saelens_compare/make_env.sh .venv-saelens
+	touch $@
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,11 +12,8 @@ if [ -x "$ENV/bin/python" ] && "$ENV/bin/python" -c "import sae_lens" 2>/dev/nul
 fi
 "$PYTHON" -m venv "$ENV"
 "$ENV/bin/python" -m pip install -q --upgrade pip
-# CPU torch first (PIP_FIND_LINKS may point at a local wheel folder), then SAELens with its own pins.
-if [ -n "${PIP_FIND_LINKS:-}" ]; then
-  "$ENV/bin/python" -m pip install -q "torch==2.13.0"
-else
-  "$ENV/bin/python" -m pip install -q "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
-fi
+# The same torch as the course's own environment (whatever build pip picks for this machine), then
+# SAELens with its own pins. Only package registries are used.
+"$ENV/bin/python" -m pip install -q "torch==2.13.0"
 "$ENV/bin/python" -m pip install -q "sae-lens==6.54.12" safetensors
 "$ENV/bin/python" -c "import sae_lens, torch; print('sae_lens', sae_lens.__version__, 'torch', torch.__version__)"
