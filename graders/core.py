@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import inspect
 import sys
 import textwrap
@@ -81,6 +82,7 @@ def _default_call(fn: Callable[..., Any], case: Case) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _module_tree(module_name: str) -> ast.Module | None:
     module = sys.modules.get(module_name)
     try:
@@ -140,7 +142,8 @@ def snippet_source(obj: Callable[..., Any] | type, rename_to: str) -> str:
     tree = _module_tree(obj.__module__)
     parts = []
     if tree is not None:
-        parts += ["\n".join(_plain_imports(tree))] if _plain_imports(tree) else []
+        imports = _plain_imports(tree)
+        parts += ["\n".join(imports)] if imports else []
         parts += _helpers_used(tree, node, own_name)
     parts.append(ast.unparse(node))
     return "\n\n\n".join(parts) + "\n"
