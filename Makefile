@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 LAB_ARGS ?=
 
-.PHONY: lab instructor test install sandbox lint build benchmark saelens-env clean-venv
+.PHONY: lab instructor test install sandbox lint build benchmark saelens-env lm-eval-wheel clean-venv
 
 lab: install
 	$(BIN)/python -m graders.lab $(LAB_ARGS)
@@ -18,7 +18,7 @@ lab: install
 instructor: install
 	$(BIN)/python -m graders.lab instructor $(LAB_ARGS)
 
-test: install lint saelens-env
+test: install lint saelens-env lm-eval-wheel
 	$(BIN)/python -m pytest -q -ra
 
 install: $(STAMP) sandbox
@@ -62,6 +62,13 @@ saelens-env: .venv-saelens/.installed
 .venv-saelens/.installed: tools/saelens_compare/make_env.sh
 	tools/saelens_compare/make_env.sh .venv-saelens
 	touch $@
+
+# Week 12 tests its BBQ scores against lm-evaluation-harness 0.4.13's task code, read from the wheel
+# alone (no install; tools/lm_eval_bbq/README.md). Without it the test uses a verbatim copy.
+lm-eval-wheel: .lm-eval/lm_eval-0.4.13-py3-none-any.whl
+
+.lm-eval/lm_eval-0.4.13-py3-none-any.whl: tools/lm_eval_bbq/get_wheel.sh
+	PYTHON=$(BIN)/python tools/lm_eval_bbq/get_wheel.sh .lm-eval
 
 clean-venv:
 	rm -rf $(VENV)
