@@ -244,15 +244,18 @@ IMPLICIT_REWARD_METRICS = Exercise(
 )
 
 
+def _reward_metrics(c, r, margins=None, accuracies=None):
+    """TRL's four implicit-reward metrics of rewards c, r, with a switch for two of them."""
+    margins = (c - r).mean().item() if margins is None else margins
+    accuracies = (c > r).float().mean().item() if accuracies is None else accuracies
+    return {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
+            "rewards/margins": margins, "rewards/accuracies": accuracies}  # fmt: skip
+
+
 @IMPLICIT_REWARD_METRICS.mistake("forgot β in the implicit rewards", "the implicit reward is β · (log π − log π_ref).")
 def metrics_no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (c - r).mean().item(),
-        "rewards/accuracies": (c > r).float().mean().item(),
-    }
+    return _reward_metrics(c, r)
 
 
 @IMPLICIT_REWARD_METRICS.mistake(
@@ -260,34 +263,19 @@ def metrics_no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps
 )
 def ties_correct(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (c - r).mean().item(),
-        "rewards/accuracies": (c >= r).float().mean().item(),
-    }
+    return _reward_metrics(c, r, accuracies=(c >= r).float().mean().item())
 
 
 @IMPLICIT_REWARD_METRICS.mistake("margin sign flipped (rejected minus chosen)", "the margin is chosen minus rejected.")
 def margin_flipped(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (r - c).mean().item(),
-        "rewards/accuracies": (c > r).float().mean().item(),
-    }
+    return _reward_metrics(c, r, margins=(r - c).mean().item())
 
 
 @IMPLICIT_REWARD_METRICS.mistake("left out the reference model (rewards β · log π)", "subtract ref_*_logps.")
 def metrics_no_reference(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = beta * policy_chosen_logps, beta * policy_rejected_logps
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (c - r).mean().item(),
-        "rewards/accuracies": (c > r).float().mean().item(),
-    }
+    return _reward_metrics(c, r)
 
 
 @IMPLICIT_REWARD_METRICS.mistake(
@@ -295,23 +283,13 @@ def metrics_no_reference(policy_chosen_logps, policy_rejected_logps, ref_chosen_
 )
 def reward_negated(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = beta * (ref_chosen_logps - policy_chosen_logps), beta * (ref_rejected_logps - policy_rejected_logps)
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (c - r).mean().item(),
-        "rewards/accuracies": (c > r).float().mean().item(),
-    }
+    return _reward_metrics(c, r)
 
 
 @IMPLICIT_REWARD_METRICS.mistake("averaged the absolute margins", "the mean margin keeps its sign.")
 def abs_margins(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
     c, r = beta * (policy_chosen_logps - ref_chosen_logps), beta * (policy_rejected_logps - ref_rejected_logps)
-    return {
-        "rewards/chosen": c.mean().item(),
-        "rewards/rejected": r.mean().item(),
-        "rewards/margins": (c - r).abs().mean().item(),
-        "rewards/accuracies": (c > r).float().mean().item(),
-    }
+    return _reward_metrics(c, r, margins=(c - r).abs().mean().item())
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +321,12 @@ IPO_LOSS = Exercise(
 )
 
 
+def _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths):  # fmt: skip
+    """Each response's log-ratio divided by its length (at least 1)."""
+    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
+    return c, (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+
+
 @IPO_LOSS.mistake("no per-token normalisation (the paper's formula, not TRL's)", "divide each log-ratio by its length.")
 def no_length_normalisation(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
@@ -355,8 +339,7 @@ def no_length_normalisation(
 def target_one_over_beta(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
 ):  # fmt: skip
-    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
-    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    c, r = _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths)  # fmt: skip
     return ((c - r - 1 / beta) ** 2).mean()
 
 
@@ -364,8 +347,7 @@ def target_one_over_beta(
 def target_added(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
 ):  # fmt: skip
-    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
-    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    c, r = _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths)  # fmt: skip
     return ((c - r + 1 / (2 * beta)) ** 2).mean()
 
 
@@ -373,8 +355,7 @@ def target_added(
 def absolute_error(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
 ):  # fmt: skip
-    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
-    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    c, r = _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths)  # fmt: skip
     return (c - r - 1 / (2 * beta)).abs().mean()
 
 
@@ -382,8 +363,7 @@ def absolute_error(
 def beta_times_margin(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
 ):  # fmt: skip
-    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
-    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    c, r = _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths)  # fmt: skip
     return ((beta * (c - r) - 1 / (2 * beta)) ** 2).mean()
 
 
@@ -400,8 +380,7 @@ def chosen_length_for_both(
 def ipo_summed(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths, beta=0.1
 ):  # fmt: skip
-    c = (policy_chosen_logps - ref_chosen_logps) / chosen_lengths.clamp(min=1)
-    r = (policy_rejected_logps - ref_rejected_logps) / rejected_lengths.clamp(min=1)
+    c, r = _ipo_ratios(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, rejected_lengths)  # fmt: skip
     return ((c - r - 1 / (2 * beta)) ** 2).sum()
 
 
@@ -437,33 +416,29 @@ ROBUST_DPO_LOSS = Exercise(
 )
 
 
+def _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+    """β times the difference of the log-ratios, chosen minus rejected."""
+    return beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps))
+
+
 @ROBUST_DPO_LOSS.mistake(
     "used conservative DPO (cDPO: plain label smoothing) instead of robust DPO",
     "robust DPO *subtracts* ε·ℓ(−z) and divides by 1 − 2ε.",
 )
 def cdpo_instead(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     return ((1 - e) * -F.logsigmoid(z) + e * -F.logsigmoid(-z)).mean()
 
 
 @ROBUST_DPO_LOSS.mistake("forgot to divide by 1 − 2ε", "the factor 1/(1 − 2ε) makes the estimate unbiased.")
 def no_normaliser(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     return ((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)).mean()
 
 
 @ROBUST_DPO_LOSS.mistake("swapped the weights ε and 1 − ε", "ℓ(z), the observed label's term, gets weight 1 − ε.")
 def weights_swapped(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     return ((e * -F.logsigmoid(z) - (1 - e) * -F.logsigmoid(-z)) / (1 - 2 * e)).mean()
 
 
@@ -478,10 +453,7 @@ def robust_sign_flip(policy_chosen_logps, policy_rejected_logps, ref_chosen_logp
 
 @ROBUST_DPO_LOSS.mistake("divided by 1 − ε instead of 1 − 2ε", "the unbiasing factor is 1 / (1 − 2ε).")
 def wrong_normaliser(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     return (((1 - e) * -F.logsigmoid(z) - e * -F.logsigmoid(-z)) / (1 - e)).mean()
 
 
@@ -493,10 +465,7 @@ def robust_no_beta(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
 
 @ROBUST_DPO_LOSS.mistake("log(sigmoid(x)) is numerically unstable", "σ(−large) underflows to 0: use F.logsigmoid.")
 def robust_unstable(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     return (((1 - e) * -torch.log(torch.sigmoid(z)) + e * torch.log(torch.sigmoid(-z))) / (1 - 2 * e)).mean()
 
 
@@ -505,10 +474,7 @@ def robust_unstable(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps
     "the right number, but ε·ℓ(−z) then gets no gradient: only the clean term trains.",
 )
 def flipped_term_no_grad(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, label_smoothing=0.1):  # fmt: skip
-    e, z = (
-        label_smoothing,
-        beta * (policy_chosen_logps - ref_chosen_logps - (policy_rejected_logps - ref_rejected_logps)),
-    )
+    e, z = label_smoothing, _robust_z(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)  # fmt: skip
     with torch.no_grad():
         flipped = e * -F.logsigmoid(-z)
     return (((1 - e) * -F.logsigmoid(z) - flipped) / (1 - 2 * e)).mean()
@@ -568,18 +534,31 @@ DPO_BATCH_LOSS = Exercise(
 )
 
 
+def _batch_dpo(policy, batch, beta, split="halves", reference=True, mask="completion_mask", average=False, shift=True, frozen=False):  # fmt: skip
+    """The DPO loss and metrics of a TRL-layout batch, with a switch per mistake."""
+    ids, cm = batch["input_ids"], batch[mask]
+    with torch.set_grad_enabled(not frozen):
+        logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
+    if shift:
+        lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
+    else:
+        lp = (torch.log_softmax(logits, -1).gather(-1, ids[..., None])[..., 0] * cm).sum(-1)
+    if average:
+        lp = lp / cm[:, 1:].sum(-1)
+    pc, pr = {"halves": lp.chunk(2), "swapped": lp.chunk(2)[::-1], "alternate": (lp[0::2], lp[1::2])}[split]
+    if reference:
+        pc, pr = pc - batch["ref_chosen_logps"], pr - batch["ref_rejected_logps"]
+    c, r = beta * pc, beta * pr
+    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
+    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
+    return -F.logsigmoid(c - r).mean(), metrics
+
+
 @DPO_BATCH_LOSS.mistake(
     "took the first half of the rows as the rejected responses", "chosen, rejected = logps.chunk(2)."
 )
 def halves_swapped(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
-    pr, pc = lp.chunk(2)
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, split="swapped")
 
 
 @DPO_BATCH_LOSS.mistake(
@@ -587,27 +566,14 @@ def halves_swapped(policy, batch, beta=0.1):
     "the batch is [all chosen rows; all rejected rows]: split it with chunk(2).",
 )
 def interleaved(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
-    pc, pr = lp[0::2], lp[1::2]
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, split="alternate")
 
 
 @DPO_BATCH_LOSS.mistake(
     "ignored the reference log-probabilities", "use batch['ref_chosen_logps'] and batch['ref_rejected_logps']."
 )
 def batch_no_reference(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
-    c, r = beta * lp.chunk(2)[0], beta * lp.chunk(2)[1]
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, reference=False)
 
 
 @DPO_BATCH_LOSS.mistake(
@@ -615,42 +581,21 @@ def batch_no_reference(policy, batch, beta=0.1):
     "mask with completion_mask.",
 )
 def attention_mask_as_completion(policy, batch, beta=0.1):
-    ids, am = batch["input_ids"], batch["attention_mask"]
-    logits = policy(input_ids=ids, attention_mask=am).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * am[:, 1:]).sum(-1)
-    pc, pr = lp.chunk(2)
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, mask="attention_mask")
 
 
 @DPO_BATCH_LOSS.mistake(
     "averaged the token log-probabilities instead of summing them", "log π(y | x) is a sum over tokens."
 )
 def batch_averaged(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
-    pc, pr = (lp / cm[:, 1:].sum(-1)).chunk(2)
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, average=True)
 
 
 @DPO_BATCH_LOSS.mistake(
     "no shift: the logits at t scored the token at t", "the logits at t − 1 predict the token at t."
 )
 def batch_no_shift(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits, -1).gather(-1, ids[..., None])[..., 0] * cm).sum(-1)
-    pc, pr = lp.chunk(2)
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, shift=False)
 
 
 @DPO_BATCH_LOSS.mistake(
@@ -658,15 +603,7 @@ def batch_no_shift(policy, batch, beta=0.1):
     "the policy's log-probabilities must keep their graph: only the reference is frozen.",
 )
 def policy_under_no_grad(policy, batch, beta=0.1):
-    ids, cm = batch["input_ids"], batch["completion_mask"]
-    with torch.no_grad():
-        logits = policy(input_ids=ids, attention_mask=batch["attention_mask"]).logits
-    lp = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1)
-    pc, pr = lp.chunk(2)
-    c, r = beta * (pc - batch["ref_chosen_logps"]), beta * (pr - batch["ref_rejected_logps"])
-    metrics = {"rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item()}
-    metrics.update({"rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()})
-    return -F.logsigmoid(c - r).mean(), metrics
+    return _batch_dpo(policy, batch, beta, frozen=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -714,104 +651,58 @@ DPO_TRAIN_STEP = Exercise(
 )
 
 
-@DPO_TRAIN_STEP.mistake("forgot optimizer.zero_grad() (gradients accumulate)", "call optimizer.zero_grad() every step.")
-def no_zero_grad(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+def _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, zero="first", clip="before", ref_frozen=True, ascend=False):  # fmt: skip
+    """One DPO training step, with a switch per mistake (when to zero and clip, the reference's grad, the sign)."""
+
     def logps(model):
         ids, cm = batch["input_ids"], batch["completion_mask"]
         lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
         return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
 
-    with torch.no_grad():
+    with torch.set_grad_enabled(not ref_frozen):
         rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
     pc, pr = logps(policy)
     c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
     loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    if zero == "first":
+        optimizer.zero_grad()
+    (-loss if ascend else loss).backward()
+    if clip == "before":
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    if zero == "late":
+        optimizer.zero_grad()
     optimizer.step()
+    if clip == "after":
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
     return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
             "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+
+
+@DPO_TRAIN_STEP.mistake("forgot optimizer.zero_grad() (gradients accumulate)", "call optimizer.zero_grad() every step.")
+def no_zero_grad(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, zero=None)
 
 
 @DPO_TRAIN_STEP.mistake(
     "zeroed the gradients between backward() and step() (nothing is learned)", "order: zero_grad, backward, clip, step."
 )
 def zero_grad_before_step(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    with torch.no_grad():
-        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
-    optimizer.zero_grad()
-    optimizer.step()
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, zero="late")
 
 
 @DPO_TRAIN_STEP.mistake("no gradient clipping", "clip_grad_norm_(policy.parameters(), max_grad_norm) before step().")
 def no_clipping(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    with torch.no_grad():
-        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, clip=None)
 
 
 @DPO_TRAIN_STEP.mistake("clipped after optimizer.step() (too late to matter)", "clip between backward() and step().")
 def clipped_after_step(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    with torch.no_grad():
-        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, clip="after")
 
 
 @DPO_TRAIN_STEP.mistake("ignored max_grad_norm (always clipped at 1)", "clip at the max_grad_norm argument.")
 def clip_at_one(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    with torch.no_grad():
-        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-    optimizer.step()
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, 1.0)
 
 
 @DPO_TRAIN_STEP.mistake(
@@ -819,41 +710,12 @@ def clip_at_one(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0
     "the reference is frozen: compute its log-probs under torch.no_grad() (its .grad fills up, wasting memory).",
 )
 def reference_with_grad(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
-    optimizer.step()
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, ref_frozen=False)
 
 
 @DPO_TRAIN_STEP.mistake("gradient ascent: backpropagated −loss", "minimise the loss: loss.backward(), not (−loss).")
 def gradient_ascent(policy, reference, optimizer, batch, beta=0.1, max_grad_norm=1.0):
-    def logps(model):
-        ids, cm = batch["input_ids"], batch["completion_mask"]
-        lp = torch.log_softmax(model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1], -1)
-        return (lp.gather(-1, ids[:, 1:, None])[..., 0] * cm[:, 1:]).sum(-1).chunk(2)
-
-    with torch.no_grad():
-        rc, rr = logps(reference) if reference is not None else (batch["ref_chosen_logps"], batch["ref_rejected_logps"])
-    pc, pr = logps(policy)
-    c, r = (beta * (pc - rc)).detach(), (beta * (pr - rr)).detach()
-    loss = -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
-    optimizer.zero_grad()
-    (-loss).backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
-    optimizer.step()
-    return {"loss": loss.item(), "rewards/chosen": c.mean().item(), "rewards/rejected": r.mean().item(),
-            "rewards/margins": (c - r).mean().item(), "rewards/accuracies": (c > r).float().mean().item()}  # fmt: skip
+    return _dpo_step(policy, reference, optimizer, batch, beta, max_grad_norm, ascend=True)
 
 
 EXERCISES = [
