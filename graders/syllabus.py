@@ -34,7 +34,7 @@ SYLLABUS: list[tuple[str, str, str]] = [
     ("w09_interpretability", "Mechanistic interpretability", "hooks, induction heads, activation patching, probes"),
     ("w10_sparse_autoencoders", "Superposition & sparse autoencoders", "toy superposition, SAEs, feature steering"),
     ("w11_debate", "Scalable oversight: debate", "a sparse-pixel judge, debaters, precommitment"),
-    ("w12_evaluation", "Bias, evaluation & governance", "bias probes, a BBQ-style score, a model card"),
+    ("w12_bias_evaluation", "Bias, evaluation & governance", "bias probes, a BBQ-style score, a model card"),
 ]
 
 START, END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
