@@ -56,42 +56,42 @@ BRADLEY_TERRY_LOSS = Exercise(
 )
 
 
+def _bt_delta(chosen_rewards, rejected_rewards, margin=None, sign=-1):
+    """r_c − r_r − m (sign=+1 adds the margin instead); m = 0 without a margin."""
+    return chosen_rewards - rejected_rewards + sign * (0.0 if margin is None else margin)
+
+
 @BRADLEY_TERRY_LOSS.mistake(
     "sign flip (rejected minus chosen)", "the argument of log σ is r_chosen − r_rejected − margin."
 )
 def sign_flip(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -F.logsigmoid(rejected_rewards - chosen_rewards - m).mean()
+    return -F.logsigmoid(-_bt_delta(chosen_rewards, rejected_rewards, margin, sign=+1)).mean()
 
 
 @BRADLEY_TERRY_LOSS.mistake("summed over the batch instead of averaging", "return the mean over pairs.")
 def summed(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -F.logsigmoid(chosen_rewards - rejected_rewards - m).sum()
+    return -F.logsigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin)).sum()
 
 
 @BRADLEY_TERRY_LOSS.mistake(
     "log(sigmoid(x)) is numerically unstable", "σ of a very negative number underflows to 0: use F.logsigmoid."
 )
 def log_of_sigmoid(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -torch.log(torch.sigmoid(chosen_rewards - rejected_rewards - m)).mean()
+    return -torch.log(torch.sigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin))).mean()
 
 
 @BRADLEY_TERRY_LOSS.mistake(
     "added the margin instead of subtracting it", "the chosen reward must beat the rejected one *by* m: Δ − m."
 )
 def margin_added(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -F.logsigmoid(chosen_rewards - rejected_rewards + m).mean()
+    return -F.logsigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin, sign=+1)).mean()
 
 
 @BRADLEY_TERRY_LOSS.mistake(
     "forgot the minus sign (returned the log-likelihood)", "the loss is the *negative* log-likelihood, ≥ 0."
 )
 def no_minus_sign(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return F.logsigmoid(chosen_rewards - rejected_rewards - m).mean()
+    return F.logsigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin)).mean()
 
 
 @BRADLEY_TERRY_LOSS.mistake("ignored the margin", "when `margin` is given, subtract it from r_chosen − r_rejected.")
@@ -103,22 +103,19 @@ def margin_ignored(chosen_rewards, rejected_rewards, margin=None):
     "took the log of the mean probability", "average the per-pair −log σ values, not the probabilities."
 )
 def log_of_mean(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -torch.log(torch.sigmoid(chosen_rewards - rejected_rewards - m).mean())
+    return -torch.log(torch.sigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin)).mean())
 
 
 @BRADLEY_TERRY_LOSS.mistake("minimised 1 − σ(Δ) (forgot the log)", "the loss is −log σ(Δ), not a probability.")
 def one_minus_sigmoid(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return (1 - torch.sigmoid(chosen_rewards - rejected_rewards - m)).mean()
+    return (1 - torch.sigmoid(_bt_delta(chosen_rewards, rejected_rewards, margin))).mean()
 
 
 @BRADLEY_TERRY_LOSS.mistake(
     "computed the loss from detached rewards", "no `.detach()`/`.item()`: the reward model trains through this loss."
 )
 def detached_rewards(chosen_rewards, rejected_rewards, margin=None):
-    m = 0.0 if margin is None else margin
-    return -F.logsigmoid(chosen_rewards.detach() - rejected_rewards.detach() - m).mean()
+    return -F.logsigmoid(_bt_delta(chosen_rewards.detach(), rejected_rewards.detach(), margin)).mean()
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,122 +279,87 @@ REWARD_MODEL = Exercise(
 )
 
 
+def _reward_model(backbone, read="last", mask=True, squeeze=True, squash=False, frozen=False):
+    """A reward model (what the grader calls ``RewardModel(backbone)``) with a switch per mistake:
+    ``read`` is where the reward is read ("last", "final", "sum - 1", "mean", "first")."""
+
+    class Mistaken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone
+            self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
+
+        def forward(self, input_ids, attention_mask):
+            with torch.set_grad_enabled(not frozen):
+                h = self.backbone(input_ids=input_ids, attention_mask=attention_mask if mask else None)
+                h = h.last_hidden_state
+            rows, m = torch.arange(h.shape[0]), attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = {
+                "last": lambda: h[rows, (torch.arange(h.shape[1]) * (attention_mask != 0)).argmax(-1)],
+                "final": lambda: h[:, -1],
+                "sum - 1": lambda: h[rows, attention_mask.long().sum(-1) - 1],
+                "mean": lambda: (h * m).sum(1) / m.sum(1),
+                "first": lambda: h[:, 0],
+            }[read]()
+            reward = self.score(pooled).squeeze(-1) if squeeze else self.score(pooled)
+            return torch.sigmoid(reward) if squash else reward
+
+    return Mistaken()
+
+
 @REWARD_MODEL.mistake(
     "read the reward at the final position (padding in right-padded rows)", "use last_token_index(attention_mask)."
 )
-class final_position(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.score(h[:, -1]).squeeze(-1)
+def final_position(backbone):
+    return _reward_model(backbone, read="final")
 
 
 @REWARD_MODEL.mistake(
     "indexed the last token with mask.sum() − 1 (wrong for left padding)",
     "take the largest position where the mask is 1.",
 )
-class sum_minus_one_index(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        idx = attention_mask.long().sum(-1) - 1
-        return self.score(h[torch.arange(h.shape[0]), idx]).squeeze(-1)
+def sum_minus_one_index(backbone):
+    return _reward_model(backbone, read="sum - 1")
 
 
 @REWARD_MODEL.mistake(
     "mean-pooled the hidden states", "only the last real position has seen the whole response: read it there."
 )
-class mean_pooled(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
-        return self.score((h * m).sum(1) / m.sum(1)).squeeze(-1)
+def mean_pooled(backbone):
+    return _reward_model(backbone, read="mean")
 
 
 @REWARD_MODEL.mistake(
     "read the first token (BERT's [CLS]) instead of the last", "in a causal model position 0 has seen one token."
 )
-class first_token(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.score(h[:, 0]).squeeze(-1)
+def first_token(backbone):
+    return _reward_model(backbone, read="first")
 
 
 @REWARD_MODEL.mistake(
     "did not pass the attention mask to the backbone", "without it, left-padded rows attend to the pad tokens."
 )
-class no_attention_mask(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids).last_hidden_state
-        idx = (torch.arange(h.shape[1]) * (attention_mask != 0)).argmax(-1)
-        return self.score(h[torch.arange(h.shape[0]), idx]).squeeze(-1)
+def no_attention_mask(backbone):
+    return _reward_model(backbone, mask=False)
 
 
 @REWARD_MODEL.mistake("returned shape [B, 1] instead of [B]", "squeeze(-1) the head's output.")
-class not_squeezed(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        idx = (torch.arange(h.shape[1]) * (attention_mask != 0)).argmax(-1)
-        return self.score(h[torch.arange(h.shape[0]), idx])
+def not_squeezed(backbone):
+    return _reward_model(backbone, squeeze=False)
 
 
 @REWARD_MODEL.mistake(
     "squashed the reward through a sigmoid", "a Bradley–Terry reward is an unbounded logit, not a probability."
 )
-class sigmoid_reward(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        idx = (torch.arange(h.shape[1]) * (attention_mask != 0)).argmax(-1)
-        return torch.sigmoid(self.score(h[torch.arange(h.shape[0]), idx]).squeeze(-1))
+def sigmoid_reward(backbone):
+    return _reward_model(backbone, squash=True)
 
 
 @REWARD_MODEL.mistake(
     "ran the backbone under torch.no_grad() (only the head would train)", "the body must get gradients too."
 )
-class frozen_backbone(nn.Module):
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.score = nn.Linear(backbone.config.hidden_size, 1, bias=False)
-
-    def forward(self, input_ids, attention_mask):
-        with torch.no_grad():
-            h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        idx = (torch.arange(h.shape[1]) * (attention_mask != 0)).argmax(-1)
-        return self.score(h[torch.arange(h.shape[0]), idx]).squeeze(-1)
+def frozen_backbone(backbone):
+    return _reward_model(backbone, frozen=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,12 +402,17 @@ EXPECTED_CALIBRATION_ERROR = Exercise(
 )
 
 
+def _ece_bins(probs, labels, n_bins, rounding=torch.floor):
+    """Float64 probs and labels, and each prediction's bin (clamped to the last one)."""
+    p, y = probs.double(), labels.double()
+    return p, y, torch.clamp(rounding(p * n_bins).long(), max=n_bins - 1)
+
+
 @EXPECTED_CALIBRATION_ERROR.mistake(
     "averaged the bins' gaps without weighting by their size", "weight bin b by n_b / N."
 )
 def unweighted_bins(probs, labels, n_bins=10):
-    p, y = probs.double(), labels.double()
-    b = torch.clamp((p * n_bins).floor().long(), max=n_bins - 1)
+    p, y, b = _ece_bins(probs, labels, n_bins)
     gaps = [y[b == k].mean() - p[b == k].mean() for k in range(n_bins) if (b == k).any()]
     return torch.stack(gaps).abs().mean()
 
@@ -454,8 +421,7 @@ def unweighted_bins(probs, labels, n_bins=10):
     "divided by the number of bins", "weight each bin by n_b / N, the fraction of predictions in it."
 )
 def divided_by_bins(probs, labels, n_bins=10):
-    p, y = probs.double(), labels.double()
-    b = torch.clamp((p * n_bins).floor().long(), max=n_bins - 1)
+    p, y, b = _ece_bins(probs, labels, n_bins)
     gaps = [y[b == k].mean() - p[b == k].mean() for k in range(n_bins) if (b == k).any()]
     return torch.stack(gaps).abs().sum() / n_bins
 
@@ -464,15 +430,13 @@ def divided_by_bins(probs, labels, n_bins=10):
     "forgot the absolute value (gaps of opposite sign cancel)", "take |acc_b − conf_b|."
 )
 def no_absolute_value(probs, labels, n_bins=10):
-    p, y = probs.double(), labels.double()
-    b = torch.clamp((p * n_bins).floor().long(), max=n_bins - 1)
+    p, y, b = _ece_bins(probs, labels, n_bins)
     return sum((b == k).sum() / len(p) * (y[b == k].mean() - p[b == k].mean()) for k in range(n_bins) if (b == k).any())
 
 
 @EXPECTED_CALIBRATION_ERROR.mistake("squared the gaps", "ECE uses the absolute gap |acc_b − conf_b|.")
 def squared_gaps(probs, labels, n_bins=10):
-    p, y = probs.double(), labels.double()
-    b = torch.clamp((p * n_bins).floor().long(), max=n_bins - 1)
+    p, y, b = _ece_bins(probs, labels, n_bins)
     return sum(
         (b == k).sum() / len(p) * (y[b == k].mean() - p[b == k].mean()) ** 2 for k in range(n_bins) if (b == k).any()
     )
@@ -489,8 +453,7 @@ def no_binning(probs, labels, n_bins=10):
     "binned with round() instead of floor()", "bin b covers [b/n_bins, (b+1)/n_bins): floor(p · n_bins)."
 )
 def round_binning(probs, labels, n_bins=10):
-    p, y = probs.double(), labels.double()
-    b = torch.clamp((p * n_bins).round().long(), max=n_bins - 1)
+    p, y, b = _ece_bins(probs, labels, n_bins, rounding=torch.round)
     return sum(
         (b == k).sum() / len(p) * (y[b == k].mean() - p[b == k].mean()).abs() for k in range(n_bins) if (b == k).any()
     )
@@ -584,121 +547,76 @@ REWARD_MODEL_TRAIN_STEP = Exercise(
 )
 
 
-@REWARD_MODEL_TRAIN_STEP.mistake(
-    "never zeroed the gradients (they pile up across steps)", "call optimizer.zero_grad() every step."
-)
-def no_zero_grad(rm, optimizer, batch, max_grad_norm=1.0):
-    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
+def _rm_step(rm, optimizer, batch, max_grad_norm, order="zbcs", split="halves", frozen=False):
+    """One reward-model step with a switch per mistake: ``order`` spells the calls (z: zero_grad,
+    b: backward, c: clip, s: step), ``split`` how the rewards are cut into chosen and rejected."""
+    with torch.set_grad_enabled(not frozen):
+        rewards = rm(batch["input_ids"], batch["attention_mask"])
+    chosen, rejected = {
+        "halves": rewards.chunk(2),
+        "swapped": rewards.chunk(2)[::-1],
+        "alternate": (rewards[0::2], rewards[1::2]),
+    }[split]
     loss = -F.logsigmoid(chosen - rejected).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    optimizer.step()
+    for call in order:
+        {
+            "z": optimizer.zero_grad,
+            "b": loss.backward,
+            "c": lambda: torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm),
+            "s": optimizer.step,
+        }[call]()
     return {
         "loss": loss.item(),
         "accuracy": (chosen > rejected).float().mean().item(),
         "margin": (chosen - rejected).mean().item(),
     }
+
+
+@REWARD_MODEL_TRAIN_STEP.mistake(
+    "never zeroed the gradients (they pile up across steps)", "call optimizer.zero_grad() every step."
+)
+def no_zero_grad(rm, optimizer, batch, max_grad_norm=1.0):
+    return _rm_step(rm, optimizer, batch, max_grad_norm, order="bcs")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake(
     "zeroed the gradients between backward() and step()", "zero_grad() comes before backward()."
 )
 def zero_grad_too_late(rm, optimizer, batch, max_grad_norm=1.0):
-    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    optimizer.zero_grad()
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, order="bczs")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake(
     "did not clip the gradient norm", "clip_grad_norm_(rm.parameters(), max_grad_norm) before step()."
 )
 def no_clipping(rm, optimizer, batch, max_grad_norm=1.0):
-    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, order="zbs")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake("treated the first half of the batch as the rejected rows", "chosen rows come first.")
 def halves_swapped(rm, optimizer, batch, max_grad_norm=1.0):
-    rejected, chosen = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, split="swapped")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake(
     "split the batch into alternating rows", "the B chosen rows come first, then the B rejected rows."
 )
 def interleaved_rows(rm, optimizer, batch, max_grad_norm=1.0):
-    rewards = rm(batch["input_ids"], batch["attention_mask"])
-    chosen, rejected = rewards[0::2], rewards[1::2]
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, split="alternate")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake(
     "called optimizer.step() before loss.backward()", "each step uses the previous batch's gradients."
 )
 def step_before_backward(rm, optimizer, batch, max_grad_norm=1.0):
-    chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    optimizer.step()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, order="szbc")
 
 
 @REWARD_MODEL_TRAIN_STEP.mistake(
     "computed the rewards under torch.no_grad()", "the forward pass must be recorded for backward()."
 )
 def forward_without_grad(rm, optimizer, batch, max_grad_norm=1.0):
-    with torch.no_grad():
-        chosen, rejected = rm(batch["input_ids"], batch["attention_mask"]).chunk(2)
-    loss = -F.logsigmoid(chosen - rejected).mean()
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(rm.parameters(), max_grad_norm)
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "accuracy": (chosen > rejected).float().mean().item(),
-        "margin": (chosen - rejected).mean().item(),
-    }
+    return _rm_step(rm, optimizer, batch, max_grad_norm, frozen=True)
 
 
 EXERCISES = [BRADLEY_TERRY_LOSS, LAST_TOKEN_INDEX, REWARD_MODEL, REWARD_MODEL_TRAIN_STEP, EXPECTED_CALIBRATION_ERROR]
