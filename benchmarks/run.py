@@ -24,7 +24,12 @@ from graders.release import weeks
 
 BUDGET_SECONDS = 300
 BUDGET_MEMORY_MB = 2048
-EXTRA = ["benchmarks.dpo_throughput", "benchmarks.autograde_cohort", "benchmarks.sae_throughput"]
+EXTRA = [
+    "benchmarks.dpo_throughput",
+    "benchmarks.autograde_cohort",
+    "benchmarks.sae_throughput",
+    "benchmarks.ppo_cartpole",
+]
 
 
 def machine() -> str:
