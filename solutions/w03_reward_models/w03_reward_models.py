@@ -777,12 +777,144 @@ print(
 # score, the second how much another training run would.
 #
 # The helpfulness pairs tell a different story: the second printed line compares the clean-label
-# runs with chance. These runs cannot say why the model fails there: each saw a small fraction of
-# an epoch, so "more data or more steps would fix it" and "the tiny model cannot check answers"
-# are both open (the ☆ Bonus asks you to find out; section 7 shows what the model did learn). One
-# more caveat: real labellers are worse than random flips, because their errors are
-# **systematic** (longer, more confident, more flattering answers win), and systematic errors are
-# learned as faithfully as the signal.
+# runs with chance. These runs alone cannot say why the model fails there: each saw a small
+# fraction of an epoch, so "more data or more steps would fix it" and "the model cannot tell a
+# correct answer from a wrong one" are both open. The next cell measures which. One more caveat:
+# real labellers are worse than random flips, because their errors are **systematic** (longer,
+# more confident, more flattering answers win), and systematic errors are learned as faithfully as
+# the signal.
+#
+# ### Data or capacity? An ablation on cached features
+#
+# Training the whole reward model for several epochs would cost minutes. A cheaper experiment
+# separates the two explanations for the body we start from: run the frozen SFT body **once**
+# over every helpfulness pair, keep the hidden state at the last real token (where the reward is
+# read), and train only a head on these cached features, to convergence (full-batch AdamW,
+# many passes over the data). We vary the **data** (how many training pairs the head sees, up to
+# all of them: several times what the reward model saw above) and the head's **capacity** (a
+# linear head like the reward model's, or an MLP with one hidden layer), with the same training
+# seeds as above (a seed picks the subset and the head's initialisation). Training accuracy says
+# whether the head can fit its pairs; held-out accuracy whether what it fits generalises.
+#
+# **Predict, then run.** If data were the problem, held-out accuracy would climb with the number
+# of pairs. If the body's features did not carry the difference between a correct and a wrong
+# answer, it would stay at chance however many pairs, while the MLP still fits its training
+# pairs. Which do you expect?
+
+
+# %%
+@torch.no_grad()
+def last_token_features(body: nn.Module, tokenizer, pairs: list[dict], batch_size: int = 128):
+    """Hidden states of a frozen body at the last real token: (chosen [N, D], rejected [N, D])."""
+    body.eval()
+    dev = next(body.parameters()).device
+    encoded = encode_pairs(tokenizer, pairs)
+    rows = [c for c, _ in encoded] + [r for _, r in encoded]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths: less padding
+    out = torch.empty(len(rows), body.config.hidden_size)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        ids, mask = pad_right([rows[i] for i in idx], tokenizer.pad_token_id)
+        hidden = body(input_ids=ids.to(dev), attention_mask=mask.to(dev)).last_hidden_state
+        out[idx] = hidden[torch.arange(len(idx), device=dev), last_token_index(mask.to(dev))].float().cpu()
+    return out[: len(pairs)], out[len(pairs) :]
+
+
+def train_probe(chosen: torch.Tensor, rejected: torch.Tensor, hidden: int, seed: int, steps: int, lr: float = 1e-2):
+    """A Bradley–Terry head on cached features (linear when ``hidden`` is 0), full-batch AdamW."""
+    torch.manual_seed(seed)
+    d = chosen.shape[1]
+    head = nn.Linear(d, 1, bias=False) if hidden == 0 else nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, 1))  # fmt: skip
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        loss = bradley_terry_loss(head(chosen).squeeze(-1), head(rejected).squeeze(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return head
+
+
+help_train = [p for p in train_pairs if not is_safety_pair(p)]
+help_train = help_train[: scale(len(help_train), 120)]
+help_test = [p for p in test_pairs if not is_safety_pair(p)]
+_, frozen_body = load_tiny("tiny-sft")
+train_c, train_r = last_token_features(frozen_body.to(device), tokenizer, help_train)
+test_c, test_r = last_token_features(frozen_body, tokenizer, help_test)
+del frozen_body
+
+PROBE_SIZES = sorted({scale(150, 40), scale(450, 80), len(help_train)})  # training pairs the head sees
+PROBE_HEADS = {"linear": 0, "MLP (64 hidden)": 64}
+PROBE_STEPS = scale(150, 40)  # full-batch steps: many passes over the data
+probe = {}  # (head, n, seed) → (training accuracy, held-out accuracy)
+for (head_name, width), n, seed in progress(
+    [(h, n, s) for h in PROBE_HEADS.items() for n in PROBE_SIZES for s in SEEDS], desc="probes"
+):
+    idx = random.Random(f"probe-{seed}").sample(range(len(help_train)), n)
+    head = train_probe(train_c[idx], train_r[idx], width, seed, PROBE_STEPS)
+    with torch.no_grad():
+        fit = pair_accuracy(head(train_c[idx]).squeeze(-1), head(train_r[idx]).squeeze(-1))
+        held_out = pair_accuracy(head(test_c).squeeze(-1), head(test_r).squeeze(-1))
+    probe[(head_name, n, seed)] = (fit, held_out)
+probe_table = {  # (head, n) → ((mean, half) training accuracy, (mean, half) held-out accuracy)
+    (h, n): tuple(mean_and_t_interval([probe[(h, n, s)][i] for s in SEEDS]) for i in (0, 1))
+    for h in PROBE_HEADS
+    for n in PROBE_SIZES
+}
+
+print(
+    f"frozen SFT body, heads on cached last-token features: {len(help_train)} helpfulness training pairs, "
+    f"{len(help_test)} held-out; mean ± 95% t over {len(SEEDS)} seeds\n"
+)
+print(f"{'head':>16} {'pairs':>6} {'training acc.':>14} {'held-out acc.':>14}")
+for (h, n), (fit, held_out) in probe_table.items():
+    print(f"{h:>16} {n:>6} {pm(fit):>14} {pm(held_out):>14}")
+print(
+    f"{'fine-tuned RM':>16} {STEPS * BATCH:>6} {'':>14} {pm(noise_table[0.0]['helpfulness']):>14}   "
+    f"(section 5, clean labels: {STEPS} steps of {BATCH} pairs of both families, body trained too)\n"
+)
+small, big = PROBE_SIZES[0], PROBE_SIZES[-1]
+above_chance = lambda mh: mh[0] - mh[1] > 0.5  # noqa: E731
+beats = lambda a, b: a[0] - a[1] > b[0] + b[1]  # noqa: E731  (a above b beyond both intervals)
+linear, mlp = PROBE_HEADS
+for h in PROBE_HEADS:
+    lo_n, hi_n = probe_table[(h, small)][1], probe_table[(h, big)][1]
+    print(
+        f"{h} head, held-out: {pm(lo_n)} with {small} pairs, {pm(hi_n)} with {big}: "
+        + ("more data helped" if beats(hi_n, lo_n) else "no gain from more data beyond the intervals")
+        + "; with all pairs "
+        + ("above chance" if above_chance(hi_n) else "not above chance")
+        + f"; training accuracy {pm(probe_table[(h, big)][0])}."
+    )
+capacity = beats(probe_table[(mlp, big)][1], probe_table[(linear, big)][1])
+print(
+    f"with all {big} pairs the {mlp} head "
+    + ("beats" if capacity else "does not beat")
+    + f" the {linear} head beyond the intervals; the clean reward model's safety accuracy was {pm(noise_table[0.0]['safety'])}."
+)
+if not any(above_chance(probe_table[(h, big)][1]) for h in PROBE_HEADS):
+    conclusion = "no head gets above chance however many pairs: this body's features do not carry the difference"
+elif above_chance(probe_table[(linear, big)][1]):
+    conclusion = (
+        "a linear head like the reward model's gets above chance with all pairs: data is what the short run lacked"
+    )
+else:
+    conclusion = (
+        "only the wider head, given all pairs, gets above chance: the features carry a weak signal that the reward "
+        "model's linear read-out cannot use, so both data and capacity are short"
+    )
+print("so:", conclusion)
+
+# %% [markdown]
+# How to read the lines above. Training accuracy near 1 with held-out accuracy near chance means
+# the head **memorises** pairs rather than learning a rule; a held-out accuracy that climbs with
+# the number of pairs means **data** is the bottleneck; a wider head beating the linear one on the
+# same pairs means the linear read-out lacks **capacity**. The last line, computed from the
+# intervals, says which of these the run supports. Whatever it says, compare the size of the
+# effect with the safety pairs' accuracy on the line before it: helpfulness is a much harder
+# signal for this body than "harmful content is bad". Two limits: these are statements about the
+# **frozen** SFT body, which fine-tuning can change (the reward model above trains its body; the
+# ☆ Bonus asks what many epochs of that achieve), and the test set has only the helpfulness pairs
+# counted on the table's first line.
 #
 # ## 6. Calibration
 #
@@ -991,11 +1123,11 @@ print("\nfor comparison, mean RM score of the real benign responses:", {k: round
 # bad**. Everything else (correct help, wrong help, needless refusals, an apology, even an
 # empty reply) gets roughly the same high score: compare the four probes on harmless requests
 # with the real correct answers, while the gold labeller gives each of those probes a negative
-# reward. This is a
-# real limitation, not bad luck:
+# reward. The ablation at the end of section 5 measured how much of this is the short run and
+# how much the body we started from; its last line says which. What the model gets wrong:
 #
 # - **It cannot check answers.** Telling "18 metres is 1800 centimetres" from "18 metres is 180
-#   centimetres" needs the arithmetic that the tiny model cannot do; reward models of real LLMs
+#   centimetres" needs arithmetic that the tiny model has not learned; reward models of real LLMs
 #   have the same blind spot, further out (subtle factual errors, buggy code that looks right).
 # - **Refusal looks safe.** Refusals are the chosen response in every safety pair, so refusal
 #   *text* is associated with reward. Learning that a refusal is bad after a harmless request
@@ -1157,10 +1289,10 @@ print(
 #
 # Optional, ungraded.
 #
-# 1. **Data or capacity?** The helpfulness pairs stay near chance. Train the clean-label model for
-#    one, two and three full epochs (150, 300, 450 steps of 16 pairs) and with three seeds each,
-#    and plot helpfulness accuracy with its interval. If it stays at chance, try `tiny-base`
-#    instead of `tiny-sft`, or a wider head. Which explanation survives?
+# 1. **Data or capacity, with the body trained.** The ablation of section 5 froze the body. Train
+#    the whole clean-label reward model for one, two and three full epochs (150, 300, 450 steps of
+#    16 pairs) with three seeds each, and plot helpfulness accuracy with its interval. Does
+#    fine-tuning the body find what the frozen features lacked? Try `tiny-base` as the body too.
 # 2. **Budget or noise?** Train the noisiest level for two and four times as many steps (three
 #    seeds each). Does the safety accuracy catch up with the clean runs, as the infinite-budget
 #    argument of section 5 predicts, and does the confidence approach 1 − noise?

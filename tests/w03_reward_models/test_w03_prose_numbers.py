@@ -49,3 +49,13 @@ def test_t_interval_matches_scipy():
     mean, half = W03.mean_and_t_interval(values)
     lo, hi = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
     assert abs(mean - lo - half) < 1e-3 and abs(hi - mean - half) < 1e-3
+
+
+def test_probe_ablation_sees_several_times_the_reward_models_pairs():
+    """ "all of them: several times what the reward model saw above": every helpfulness pair vs STEPS × BATCH."""
+    text = _source()
+    assert "help_train = help_train[: scale(len(help_train), 120)]" in text  # all of them at full size
+    assert "PROBE_SIZES = sorted({scale(150, 40), scale(450, 80), len(help_train)})" in text
+    helpfulness = [p for p in load_preferences("train") if p["rejected_kind"] not in {"harmful_compliance", "pii_leak"}]
+    assert len(helpfulness) >= 3 * 24 * 16
+    assert len(helpfulness) > 450
