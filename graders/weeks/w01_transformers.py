@@ -559,64 +559,54 @@ CAUSAL_SELF_ATTENTION = Exercise(
 )
 
 
+def _attention(x, params, n_head, split="heads", merge=True, by_d_model=False, causal=True, proj="W", bias=True, frozen=False):  # fmt: skip
+    """Causal self-attention with GPT-2's packed weights, with a switch per mistake."""
+    B, T, D = x.shape
+    qkv = x @ params["c_attn.weight"] + params["c_attn.bias"] if bias else x @ params["c_attn.weight"]
+    if split == "interleaved":  # [q_h k_h v_h] per head instead of [q | k | v]
+        q, k, v = (t.transpose(1, 2) for t in qkv.reshape(B, T, n_head, 3 * (D // n_head)).split(D // n_head, dim=-1))
+    elif split == "reshape":  # reshape(B, n_head, T, d_head) mixes positions and heads
+        q, k, v = (t.reshape(B, n_head, T, D // n_head) for t in qkv.split(D, -1))
+    else:
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in qkv.split(D, -1))
+    with torch.set_grad_enabled(not frozen):
+        s = q @ k.transpose(-1, -2) / math.sqrt(D if by_d_model else D // n_head)
+        a = torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")) if causal else s, -1)
+    z = (a @ v).transpose(1, 2).reshape(B, T, D) if merge else (a @ v).reshape(B, T, D)
+    if proj is None:
+        return z
+    w = params["c_proj.weight"].T if proj == "W.T" else params["c_proj.weight"]
+    return z @ w + params["c_proj.bias"] if bias else z @ w
+
+
 @CAUSAL_SELF_ATTENTION.mistake(
     "split the heads with reshape(B, n_head, T, d_head), which mixes positions and heads",
     "reshape(B, T, n_head, d_head), then transpose(1, 2).",
 )
 def heads_reshaped_wrong(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (
-        t.reshape(B, n_head, T, D // n_head) for t in (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    )
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, split="reshape")
 
 
 @CAUSAL_SELF_ATTENTION.mistake(
     "merged the heads without transposing back", "[B, H, T, d_head] → transpose(1, 2) → reshape(B, T, D)."
 )
 def merged_without_transpose(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    z = (torch.softmax(s, -1) @ v).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, merge=False)
 
 
 @CAUSAL_SELF_ATTENTION.mistake("scaled by sqrt(d_model) instead of sqrt(d_head)", "divide by sqrt(D / n_head).")
 def scaled_by_d_model(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
-    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, by_d_model=True)
 
 
 @CAUSAL_SELF_ATTENTION.mistake("forgot the causal mask", "mask the scores above the diagonal with −inf.")
 def unmasked(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    z = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D // n_head), -1) @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, causal=False)
 
 
 @CAUSAL_SELF_ATTENTION.mistake("forgot the output projection c_proj", "finish with z @ c_proj.weight + c_proj.bias.")
 def no_output_projection(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    return (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
+    return _attention(x, params, n_head, proj=None)
 
 
 @CAUSAL_SELF_ATTENTION.mistake(
@@ -624,14 +614,7 @@ def no_output_projection(x, params, n_head):
     "GPT-2 computes x @ W + b with W [in, out]; do not transpose.",
 )
 def transposed_projection(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"].T + params["c_proj.bias"]
+    return _attention(x, params, n_head, proj="W.T")
 
 
 @CAUSAL_SELF_ATTENTION.mistake(
@@ -639,25 +622,12 @@ def transposed_projection(x, params, n_head):
     "GPT-2 packs all queries, then all keys, then all values: split into three blocks of D.",
 )
 def interleaved_heads(x, params, n_head):
-    B, T, D = x.shape
-    qkv = (x @ params["c_attn.weight"] + params["c_attn.bias"]).reshape(B, T, n_head, 3 * (D // n_head))
-    q, k, v = (t.transpose(1, 2) for t in qkv.split(D // n_head, dim=-1))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    z = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, split="interleaved")
 
 
 @CAUSAL_SELF_ATTENTION.mistake("left out the biases", "both c_attn and c_proj have a bias: x @ W + b.")
 def no_biases(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    s = (q @ k.transpose(-1, -2) / math.sqrt(D // n_head)).masked_fill(
-        torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
-    )
-    return (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D) @ params["c_proj.weight"]
+    return _attention(x, params, n_head, bias=False)
 
 
 @CAUSAL_SELF_ATTENTION.mistake(
@@ -665,14 +635,7 @@ def no_biases(x, params, n_head):
     "right output, wrong gradients: the queries' and keys' weights learn through the pattern too.",
 )
 def pattern_without_grad(x, params, n_head):
-    B, T, D = x.shape
-    q, k, v = (x @ params["c_attn.weight"] + params["c_attn.bias"]).split(D, -1)
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in (q, k, v))
-    with torch.no_grad():
-        s = q @ k.transpose(-1, -2) / math.sqrt(D // n_head)
-        a = torch.softmax(s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")), -1)
-    z = (a @ v).transpose(1, 2).reshape(B, T, D)
-    return z @ params["c_proj.weight"] + params["c_proj.bias"]
+    return _attention(x, params, n_head, frozen=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,29 +669,35 @@ GPT_BLOCK = Exercise(
     summary="a GPT-2 block",
 )
 
-# Each mistake is the same block (ln: layer norm i, lin: a Conv1D layer, sdpa attention) with one thing wrong.
+
+def _block(x, p, n_head, attn_residual=True, mlp_residual=True, post_ln=False, act="tanh", ln_2="ln_2", parallel=False, affine=True, frozen_attn=False):  # fmt: skip
+    """A GPT-2 block (sdpa attention, Conv1D layers), with a switch per mistake."""
+    B, T, D = x.shape
+    names = {1: "ln_1", 2: ln_2}
+    ln = lambda t, i: F.layer_norm(t, (D,), p[f"{names[i]}.weight"], p[f"{names[i]}.bias"]) if affine else F.layer_norm(t, (D,))  # noqa: E731  # fmt: skip
+    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]  # noqa: E731
+    mlp = lambda t: lin({"tanh": lambda u: F.gelu(u, approximate="tanh"), "erf": F.gelu, "relu": torch.relu}[act](lin(t, "mlp.c_fc")), "mlp.c_proj")  # noqa: E731  # fmt: skip
+    with torch.set_grad_enabled(not frozen_attn):
+        qkv = lin(x if post_ln else ln(x, 1), "attn.c_attn")
+        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in qkv.split(D, -1))
+        a = lin(F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj")
+    if post_ln:  # the original Transformer: normalise after each residual addition
+        h = ln(x + a, 1)
+        return ln(h + mlp(h), 2)
+    if parallel:
+        return x + a + mlp(ln(x, 2))
+    h = x + a if attn_residual else a
+    return h + mlp(ln(h, 2)) if mlp_residual else mlp(ln(h, 2))
 
 
 @GPT_BLOCK.mistake("forgot the residual connection around attention", "h = x + attn(ln_1(x)), not attn(ln_1(x)).")
 def no_attention_residual(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = lin(z, "attn.c_proj")
-    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, attn_residual=False)
 
 
 @GPT_BLOCK.mistake("forgot the residual connection around the MLP", "y = h + mlp(ln_2(h)).")
 def no_mlp_residual(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = x + lin(z, "attn.c_proj")
-    return lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, mlp_residual=False)
 
 
 @GPT_BLOCK.mistake(
@@ -736,48 +705,24 @@ def no_mlp_residual(x, params, n_head):
     "GPT-2 is pre-LN: x + sublayer(LN(x)); the residual stream itself is never normalised.",
 )
 def post_ln(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(x, "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = ln(x + lin(z, "attn.c_proj"), 1)
-    return ln(h + lin(F.gelu(lin(h, "mlp.c_fc"), approximate="tanh"), "mlp.c_proj"), 2)
+    return _block(x, params, n_head, post_ln=True)
 
 
 @GPT_BLOCK.mistake("used the exact (erf) GELU instead of GPT-2's tanh approximation", "GPT-2's MLP uses gelu_new.")
 def exact_gelu(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = x + lin(z, "attn.c_proj")
-    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc")), "mlp.c_proj")
+    return _block(x, params, n_head, act="erf")
 
 
 @GPT_BLOCK.mistake("used ReLU in the MLP", "GPT-2's MLP nonlinearity is the tanh GELU.")
 def relu_mlp(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = x + lin(z, "attn.c_proj")
-    return h + lin(torch.relu(lin(ln(h, 2), "mlp.c_fc")), "mlp.c_proj")
+    return _block(x, params, n_head, act="relu")
 
 
 @GPT_BLOCK.mistake(
     "used ln_1's weights for both layer norms", "the MLP has its own layer norm: ln_2.weight, ln_2.bias."
 )
 def ln_1_twice(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p["ln_1.weight"], p["ln_1.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = x + lin(z, "attn.c_proj")
-    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, ln_2="ln_1")
 
 
 @GPT_BLOCK.mistake(
@@ -785,25 +730,14 @@ def ln_1_twice(x, params, n_head):
     "in GPT-2 the MLP reads the stream after the attention output has been added.",
 )
 def parallel_sublayers(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    return x + lin(z, "attn.c_proj") + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, parallel=True)
 
 
 @GPT_BLOCK.mistake(
     "applied layer norm without its learned weight and bias", "LN(x) = normalised x · weight + bias, per layer norm."
 )
 def ln_without_affine(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,))
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-    h = x + lin(z, "attn.c_proj")
-    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, affine=False)
 
 
 @GPT_BLOCK.mistake(
@@ -811,15 +745,7 @@ def ln_without_affine(x, params, n_head):
     "right output, but the attention weights and ln_1 never learn: keep every sub-layer in the graph.",
 )
 def frozen_attention(x, params, n_head):
-    p, (B, T, D) = params, x.shape
-    ln = lambda t, i: F.layer_norm(t, (D,), p[f"ln_{i}.weight"], p[f"ln_{i}.bias"])
-    lin = lambda t, name: t @ p[f"{name}.weight"] + p[f"{name}.bias"]
-    with torch.no_grad():
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        z = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
-        a = lin(z, "attn.c_proj")
-    h = x + a
-    return h + lin(F.gelu(lin(ln(h, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
+    return _block(x, params, n_head, frozen_attn=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -863,66 +789,37 @@ GPT_FORWARD = Exercise(
     summary="GPT-2's forward pass, ids to logits",
 )
 
-# Each mistake is the same forward pass (block: one pre-LN block, ln_f: the final layer norm) with one thing wrong.
+
+def _gpt(input_ids, params, n_head, positions="from 0", scale_embeddings=False, chain=True, final_ln=True, out="logits"):  # fmt: skip
+    """GPT-2's forward pass (blocks from ``_block``), with a switch per mistake."""
+    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
+    x = wte[input_ids] * math.sqrt(wte.shape[1]) if scale_embeddings else wte[input_ids]
+    if positions == "from 0":
+        x = x + p["transformer.wpe.weight"][:T]
+    elif positions == "from 1":
+        x = x + p["transformer.wpe.weight"][torch.arange(1, T + 1)]
+    e = x
+    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
+        x = _block(x if chain else e, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")}, n_head)  # fmt: skip
+    if final_ln:
+        x = F.layer_norm(x, (x.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
+    logits = x @ (wte.data.T if out == "detached" else wte.T)
+    return torch.softmax(logits, dim=-1) if out == "probabilities" else logits
 
 
 @GPT_FORWARD.mistake("forgot the position embeddings", "add wpe[0..T-1] to the token embeddings.")
 def no_positions(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte = params, params["transformer.wte.weight"]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    x = wte[input_ids]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return ln_f(x) @ wte.T
+    return _gpt(input_ids, params, n_head, positions=None)
 
 
 @GPT_FORWARD.mistake("position ids start at 1 instead of 0 (off by one)", "the first token has position 0: arange(T).")
 def positions_from_one(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    x = wte[input_ids] + p["transformer.wpe.weight"][torch.arange(1, T + 1)]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return ln_f(x) @ wte.T
+    return _gpt(input_ids, params, n_head, positions="from 1")
 
 
 @GPT_FORWARD.mistake("forgot the final layer norm ln_f", "apply transformer.ln_f before unembedding.")
 def no_final_ln(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return x @ wte.T
+    return _gpt(input_ids, params, n_head, final_ln=False)
 
 
 @GPT_FORWARD.mistake(
@@ -930,22 +827,7 @@ def no_final_ln(input_ids, params, n_head):
     "GPT-2's input is simply wte[ids] + wpe[positions].",
 )
 def scaled_embeddings(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    x = wte[input_ids] * math.sqrt(wte.shape[1]) + p["transformer.wpe.weight"][:T]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return ln_f(x) @ wte.T
+    return _gpt(input_ids, params, n_head, scale_embeddings=True)
 
 
 @GPT_FORWARD.mistake(
@@ -953,42 +835,12 @@ def scaled_embeddings(input_ids, params, n_head):
     "each block's input is the previous block's output: x = block(x, ...).",
 )
 def blocks_not_chained(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    e = x = wte[input_ids] + p["transformer.wpe.weight"][:T]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(e, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return ln_f(x) @ wte.T
+    return _gpt(input_ids, params, n_head, chain=False)
 
 
 @GPT_FORWARD.mistake("returned probabilities (softmax) instead of logits", "return the raw scores h @ wteᵀ.")
 def returns_probabilities(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return torch.softmax(ln_f(x) @ wte.T, dim=-1)
+    return _gpt(input_ids, params, n_head, out="probabilities")
 
 
 @GPT_FORWARD.mistake(
@@ -996,22 +848,7 @@ def returns_probabilities(input_ids, params, n_head):
     "right logits, wrong gradient: use the tied tensor itself (wte.T), never .data or .detach().",
 )
 def detached_unembedding(input_ids, params, n_head):
-    def block(x, b):
-        B, T, D = x.shape
-        ln = lambda t, i: F.layer_norm(t, (D,), b[f"ln_{i}.weight"], b[f"ln_{i}.bias"])
-        lin = lambda t, name: t @ b[f"{name}.weight"] + b[f"{name}.bias"]
-        q, k, v = (t.reshape(B, T, n_head, -1).transpose(1, 2) for t in lin(ln(x, 1), "attn.c_attn").split(D, -1))
-        x = x + lin(
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D), "attn.c_proj"
-        )
-        return x + lin(F.gelu(lin(ln(x, 2), "mlp.c_fc"), approximate="tanh"), "mlp.c_proj")
-
-    p, wte, T = params, params["transformer.wte.weight"], input_ids.shape[1]
-    ln_f = lambda t: F.layer_norm(t, (t.shape[-1],), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"])
-    x = wte[input_ids] + p["transformer.wpe.weight"][:T]
-    for i in range(1 + max(int(k.split(".")[2]) for k in p if k.startswith("transformer.h."))):
-        x = block(x, {k.split(".", 3)[3]: v for k, v in p.items() if k.startswith(f"transformer.h.{i}.")})
-    return ln_f(x) @ wte.data.T
+    return _gpt(input_ids, params, n_head, out="detached")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1046,48 +883,49 @@ def _sampling_cases() -> list[Case]:
 SAMPLING_PROBS = Exercise("sampling_probs", points=2, make_cases=_sampling_cases, summary="temperature and top-k")
 
 
+def _probs(logits, temperature, top_k, times=False, greedy=True, drop="below k-th", after=False, log=False, guard=True):  # fmt: skip
+    """Temperature and top-k probabilities with a switch per mistake (``drop``: which logits top-k removes)."""
+    if greedy and temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    z = logits * temperature if times else logits / temperature
+    removed = None
+    if top_k and (top_k < z.shape[-1] or not guard):
+        removed = {
+            "below k-th": lambda: z < z.topk(top_k, -1).values[..., -1:],
+            "below (k+1)-th": lambda: z < z.sort(-1, descending=True).values[..., top_k : top_k + 1],
+            "k-th too": lambda: z <= z.topk(top_k, -1).values[..., -1:],
+            "largest": lambda: z > z.topk(top_k, -1, largest=False).values[..., -1:],
+            "by index": lambda: ~torch.zeros_like(z, dtype=torch.bool).scatter(-1, z.topk(top_k, -1).indices, True),
+        }[drop]()
+    if after:  # filtered the probabilities instead of the logits
+        p = torch.softmax(z, -1)
+        return p if removed is None else p.masked_fill(removed, 0.0)
+    z = z if removed is None else z.masked_fill(removed, float("-inf"))
+    return torch.log_softmax(z, -1) if log else torch.softmax(z, -1)
+
+
 @SAMPLING_PROBS.mistake("multiplied by the temperature instead of dividing", "softmax(logits / τ): small τ sharpens.")
 def times_temperature(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits * temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, times=True)
 
 
 @SAMPLING_PROBS.mistake(
     "kept k + 1 tokens (off by one in the threshold index)", "the threshold is topk(k).values[..., -1]."
 )
 def keeps_k_plus_one(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.sort(-1, descending=True).values[..., top_k : top_k + 1], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, drop="below (k+1)-th")
 
 
 @SAMPLING_PROBS.mistake(
     "filtered with <= instead of < (the k-th token itself is dropped)", "remove only logits strictly below the k-th."
 )
 def drops_kth(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z <= z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, drop="k-th too")
 
 
 @SAMPLING_PROBS.mistake("kept the k smallest logits", "top-k keeps the largest logits.")
 def keeps_smallest(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z > z.topk(top_k, -1, largest=False).values[..., -1:], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, drop="largest")
 
 
 @SAMPLING_PROBS.mistake(
@@ -1095,33 +933,19 @@ def keeps_smallest(logits, temperature=1.0, top_k=None):
     "set removed logits to −inf, then softmax.",
 )
 def filters_after_softmax(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    p = torch.softmax(z, -1)
-    if top_k and top_k < z.shape[-1]:
-        p = p.masked_fill(z < z.topk(top_k, -1).values[..., -1:], 0.0)
-    return p
+    return _probs(logits, temperature, top_k, after=True)
 
 
 @SAMPLING_PROBS.mistake("returned log-probabilities instead of probabilities", "return softmax(...), not log_softmax.")
 def log_probs(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return torch.log_softmax(z, -1)
+    return _probs(logits, temperature, top_k, log=True)
 
 
 @SAMPLING_PROBS.mistake(
     "divided by a temperature of 0 instead of decoding greedily", "τ = 0 means greedy: all the mass on the argmax."
 )
 def divides_by_zero(logits, temperature=1.0, top_k=None):
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, greedy=False)
 
 
 @SAMPLING_PROBS.mistake(
@@ -1129,23 +953,12 @@ def divides_by_zero(logits, temperature=1.0, top_k=None):
     "compare with the k-th largest value so that ties survive, as transformers' TopKLogitsWarper does.",
 )
 def drops_ties(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k and top_k < z.shape[-1]:
-        keep = torch.zeros_like(z, dtype=torch.bool).scatter(-1, z.topk(top_k, -1).indices, True)
-        z = z.masked_fill(~keep, float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, drop="by index")
 
 
 @SAMPLING_PROBS.mistake("did not handle top_k larger than the vocabulary", "when top_k ≥ V there is nothing to filter.")
 def top_k_too_large(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    z = logits / temperature
-    if top_k:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return torch.softmax(z, -1)
+    return _probs(logits, temperature, top_k, guard=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1191,23 +1004,25 @@ SAMPLE_TOKEN = Exercise(
 )
 
 
+def _filtered_logits(logits, temperature, top_k):
+    """logits / τ (τ floored at 1e-9) with everything below the k-th largest set to −inf."""
+    z = logits / max(temperature, 1e-9)
+    if top_k and top_k < z.shape[-1]:
+        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    return z
+
+
 @SAMPLE_TOKEN.mistake(
     "compared cdf >= u, so a token with probability 0 can be drawn when u = 0",
     "return the smallest i with cdf[i] > u (strictly).",
 )
 def cdf_at_least_u(logits, u, temperature=1.0, top_k=None):
-    z = logits / max(temperature, 1e-9)
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return (torch.softmax(z, -1).cumsum(-1) < u[:, None]).sum(-1)
+    return (torch.softmax(_filtered_logits(logits, temperature, top_k), -1).cumsum(-1) < u[:, None]).sum(-1)
 
 
 @SAMPLE_TOKEN.mistake("returned the index one position too early", "the token is the first whose cdf exceeds u.")
 def one_too_early(logits, u, temperature=1.0, top_k=None):
-    z = logits / max(temperature, 1e-9)
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
-    return (torch.softmax(z, -1).cumsum(-1) <= u[:, None]).sum(-1) - 1
+    return (torch.softmax(_filtered_logits(logits, temperature, top_k), -1).cumsum(-1) <= u[:, None]).sum(-1) - 1
 
 
 @SAMPLE_TOKEN.mistake(
@@ -1224,17 +1039,13 @@ def argmax(logits, u, temperature=1.0, top_k=None):
 
 @SAMPLE_TOKEN.mistake("forgot to normalise before the cumulative sum", "the cdf must end at 1: cumulate probabilities.")
 def unnormalised_cdf(logits, u, temperature=1.0, top_k=None):
-    z = logits / max(temperature, 1e-9)
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    z = _filtered_logits(logits, temperature, top_k)
     return (torch.exp(z).cumsum(-1) <= u[:, None]).sum(-1).clamp(max=z.shape[-1] - 1)
 
 
 @SAMPLE_TOKEN.mistake("took the cumulative sum over the batch dimension", "cumulate over the vocabulary: cumsum(-1).")
 def cumsum_over_batch(logits, u, temperature=1.0, top_k=None):
-    z = logits / max(temperature, 1e-9)
-    if top_k and top_k < z.shape[-1]:
-        z = z.masked_fill(z < z.topk(top_k, -1).values[..., -1:], float("-inf"))
+    z = _filtered_logits(logits, temperature, top_k)
     return (torch.softmax(z, -1).cumsum(0) <= u[:, None]).sum(-1).clamp(max=z.shape[-1] - 1)
 
 
@@ -1305,56 +1116,55 @@ TRAIN_STEP = Exercise(
 )
 
 
+def _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, order="zbcs", shift=True, pad_counted=False, per_sequence=False, in_place=False, frozen=False):  # fmt: skip
+    """One next-token training step with a switch per mistake: ``order`` spells the calls after the
+    forward pass (z: zero_grad, b: backward, c: clip, s: step)."""
+    with torch.set_grad_enabled(not frozen):
+        logits = model(input_ids)
+    s = 1 if shift else 0
+    logits, ids, mask = logits[:, : logits.shape[1] - s], input_ids[:, s:], attention_mask[:, s:]
+    if per_sequence:  # each sequence's mean, then the mean over sequences
+        keep = mask.float()
+        loss = ((F.cross_entropy(logits.transpose(1, 2), ids, reduction="none") * keep).sum(1) / keep.sum(1)).mean()
+    else:
+        if in_place:
+            input_ids[attention_mask == 0] = -100
+        targets = ids if pad_counted or in_place else ids.masked_fill(mask == 0, -100)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    for call in order:
+        {
+            "z": optimizer.zero_grad,
+            "b": loss.backward,
+            "c": lambda: torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm),
+            "s": optimizer.step,
+        }[call]()
+    return loss.item()
+
+
 @TRAIN_STEP.mistake(
     "never zeroed the gradients (they accumulate from step to step)", "call optimizer.zero_grad() every step."
 )
 def no_zero_grad(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    logits = model(input_ids)[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, order="bcs")
 
 
 @TRAIN_STEP.mistake(
     "did not shift the targets (position t scored on its own token)", "logits at t predict the token at t + 1."
 )
 def no_shift(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    logits = model(input_ids)
-    targets = input_ids.masked_fill(attention_mask == 0, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, shift=False)
 
 
 @TRAIN_STEP.mistake("counted the padding in the loss", "targets at padded positions must be ignored (-100).")
 def trains_on_padding(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    logits = model(input_ids)[:, :-1]
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1))
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, pad_counted=True)
 
 
 @TRAIN_STEP.mistake(
     "clipped the gradients after optimizer.step() (too late to matter)", "clip between backward() and step()."
 )
 def clips_after_step(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    logits = model(input_ids)[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    optimizer.step()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, order="zbsc")
 
 
 @TRAIN_STEP.mistake(
@@ -1362,15 +1172,7 @@ def clips_after_step(model, optimizer, input_ids, attention_mask, max_grad_norm=
     "average over all real target tokens of the batch at once.",
 )
 def mean_of_means(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    logits = model(input_ids)[:, :-1]
-    nll = F.cross_entropy(logits.transpose(1, 2), input_ids[:, 1:], reduction="none")
-    keep = attention_mask[:, 1:].float()
-    loss = ((nll * keep).sum(1) / keep.sum(1)).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, per_sequence=True)
 
 
 @TRAIN_STEP.mistake(
@@ -1378,14 +1180,7 @@ def mean_of_means(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0
     "zero_grad() goes before the forward pass (or before backward), never right before step().",
 )
 def zero_grad_before_step(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    logits = model(input_ids)[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.zero_grad()
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, order="bczs")
 
 
 @TRAIN_STEP.mistake(
@@ -1393,14 +1188,7 @@ def zero_grad_before_step(model, optimizer, input_ids, attention_mask, max_grad_
     "build the targets on a copy: input_ids[:, 1:].masked_fill(...), not input_ids[mask == 0] = -100.",
 )
 def targets_in_place(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    logits = model(input_ids)[:, :-1]
-    input_ids[attention_mask == 0] = -100
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), input_ids[:, 1:].reshape(-1), ignore_index=-100)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, in_place=True)
 
 
 @TRAIN_STEP.mistake(
@@ -1408,15 +1196,7 @@ def targets_in_place(model, optimizer, input_ids, attention_mask, max_grad_norm=
     "only evaluation runs under no_grad; the training forward pass must build the graph.",
 )
 def forward_without_grad(model, optimizer, input_ids, attention_mask, max_grad_norm=1.0):
-    optimizer.zero_grad()
-    with torch.no_grad():
-        logits = model(input_ids)[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item()
+    return _lm_step(model, optimizer, input_ids, attention_mask, max_grad_norm, frozen=True)
 
 
 EXERCISES = [
