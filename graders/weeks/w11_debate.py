@@ -448,7 +448,35 @@ def _debate_cases() -> list[Case]:
 
 PLAY_DEBATE = Exercise("play_debate", points=3, make_cases=_debate_cases, summary="alternating reveals and the verdict")
 
-# Every mistake below is the reference's loop with one thing wrong; `turns` holds (strategy, mine, theirs).
+# Every mistake below is the reference's loop with one thing wrong, through two shared helpers:
+# `_game` plays the moves (`turns` holds (strategy, mine, theirs)), `_play` reads the verdict.
+
+
+def _game(judge, x, turns, k, off_by_one=0, reveal="skip passes"):
+    """Alternating reveals with a switch per mistake; returns the judge's logits and the moves [B, k]."""
+    B = x.shape[0]
+    revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
+    for step in range(k):
+        strategy, mine, theirs = turns[step % 2]
+        move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step - off_by_one)
+        if reveal == "skip passes":
+            revealed[move >= 0, move[move >= 0]] = True
+        elif reveal == "passes too":  # index −1 is pixel 63
+            revealed[torch.arange(B, device=x.device), move] = True
+        moves.append(move)
+    m = revealed.view(B, 8, 8).to(x.dtype)
+    return judge(torch.stack([m, x * m], dim=1)), torch.stack(moves, 1)
+
+
+def _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, turns=None, verdict="claims", tie_to_first=True, **game):  # fmt: skip
+    """play_debate with a switch per mistake."""
+    turns = turns or [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
+    logits, moves = _game(judge, images, turns, k, **game)
+    if verdict == "argmax":
+        return logits.argmax(-1), moves
+    first, second = logits[torch.arange(len(images), device=images.device), first_claims], logits[torch.arange(len(images), device=images.device), second_claims]  # fmt: skip
+    first_wins = first >= second if tie_to_first else first > second
+    return torch.where(first_wins, first_claims, second_claims), moves
 
 
 @PLAY_DEBATE.mistake(
@@ -456,121 +484,43 @@ PLAY_DEBATE = Exercise("play_debate", points=3, make_cases=_debate_cases, summar
     "each mover's strategy gets its own claim as my_claims and the opponent's as other_claims.",
 )
 def second_player_wrong_claim(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
     turns = [(first_strategy, first_claims, second_claims), (second_strategy, first_claims, second_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t)
-        revealed[move >= 0, move[move >= 0]] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] >= logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, turns=turns)
 
 
 @PLAY_DEBATE.mistake("passed moves_left off by one (k − t − 1)", "moves_left counts the current move: k − t.")
 def moves_left_off_by_one(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
-    turns = [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t - 1)
-        revealed[move >= 0, move[move >= 0]] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] >= logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, off_by_one=1)
 
 
 @PLAY_DEBATE.mistake("let the second player move first", "the first player moves at even t (0, 2, ...).")
 def second_moves_first(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
     turns = [(second_strategy, second_claims, first_claims), (first_strategy, first_claims, second_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t)
-        revealed[move >= 0, move[move >= 0]] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] >= logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, turns=turns)
 
 
 @PLAY_DEBATE.mistake(
     "never marked the chosen pixels as revealed", "after each move set revealed[b, move] = True (skipping −1)."
 )
 def never_revealed(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
-    turns = [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        moves.append(strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t))
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] >= logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, reveal=None)
 
 
 @PLAY_DEBATE.mistake(
     "took the judge's argmax over all ten classes as the verdict", "the verdict is one of the two claims."
 )
 def argmax_verdict(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
-    turns = [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t)
-        revealed[move >= 0, move[move >= 0]] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    return judge(torch.stack([m, images * m], dim=1)).argmax(-1), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, verdict="argmax")
 
 
 @PLAY_DEBATE.mistake("a tie went to the second player's claim", "on a tie the verdict is the first player's claim.")
 def tie_to_second(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
-    turns = [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t)
-        revealed[move >= 0, move[move >= 0]] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] > logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, tie_to_first=False)
 
 
 @PLAY_DEBATE.mistake("a pass (−1) revealed the last pixel", "skip games whose move is −1: index −1 is pixel 63.")
 def pass_reveals_pixel_63(judge, images, first_claims, second_claims, k, first_strategy, second_strategy):
-    B = images.shape[0]
-    revealed = torch.zeros(B, 64, dtype=torch.bool, device=images.device)
-    turns = [(first_strategy, first_claims, second_claims), (second_strategy, second_claims, first_claims)]
-    moves = []
-    for t in range(k):
-        strategy, mine, theirs = turns[t % 2]
-        move = strategy(judge, images, revealed.view(B, 8, 8), mine, theirs, k - t)
-        revealed[torch.arange(B, device=images.device), move] = True
-        moves.append(move)
-    m = revealed.view(B, 8, 8).to(images.dtype)
-    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-    first_wins = logits[rows, first_claims] >= logits[rows, second_claims]
-    return torch.where(first_wins, first_claims, second_claims), torch.stack(moves, 1)
+    return _play(judge, images, first_claims, second_claims, k, first_strategy, second_strategy, reveal="passes too")
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,7 +584,30 @@ NEGAMAX = Exercise(
     "negamax", points=3, make_cases=_negamax_cases, summary="depth-limited minimax (negamax) for a debater"
 )
 
-# Each mistake is the reference's batched search with one thing wrong, written as a nested `search`.
+
+def _negamax(judge, images, flat, mine, theirs, depth, negate=True, swap=True, leaf=0, margin=True, ink_only=True, no_move="margin"):  # fmt: skip
+    """The reference's batched search (``flat``: revealed [B, 64] bool) with a switch per mistake."""
+    B = images.shape[0]
+    m = flat.view(B, 8, 8).to(images.dtype)
+    logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
+    now = logits[rows, mine] - logits[rows, theirs] if margin else logits[rows, mine]
+    none = torch.full((B,), -1, device=images.device)
+    legal = (images.reshape(B, 64) > 0) & ~flat if ink_only else ~flat
+    if depth <= leaf or (no_move == "margin" and not legal.any()):
+        return none, now
+    if not legal.any():
+        return none, torch.full_like(now, -math.inf)
+    game, pixel = legal.nonzero(as_tuple=True)
+    child = flat[game].clone()
+    child[torch.arange(len(game), device=images.device), pixel] = True
+    values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
+    switches = dict(negate=negate, swap=swap, leaf=leaf, margin=margin, ink_only=ink_only, no_move=no_move)
+    claims = (theirs[game], mine[game]) if swap else (mine[game], theirs[game])
+    child_value = _negamax(judge, images[game], child, *claims, depth - 1, **switches)[1]
+    values[game, pixel] = -child_value if negate else child_value
+    has = legal.any(-1)
+    value = torch.where(has, values.amax(-1), now) if no_move == "margin" else values.amax(-1)
+    return torch.where(has, values.argmax(-1), none), value
 
 
 @NEGAMAX.mistake(
@@ -642,23 +615,8 @@ NEGAMAX = Exercise(
     "the child's value is from the opponent's point of view: your value is minus it.",
 )
 def child_value_not_negated(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine] - logits[rows, theirs], torch.full((B,), -1, device=images.device)
-        legal = (images.reshape(B, 64) > 0) & ~flat
-        if depth == 0 or not legal.any():
-            return none, now
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = search(images[game], child, theirs[game], mine[game], depth - 1)[1]
-        has = legal.any(-1)
-        return torch.where(has, values.argmax(-1), none), torch.where(has, values.amax(-1), now)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, negate=False)
 
 
 @NEGAMAX.mistake(
@@ -666,46 +624,16 @@ def child_value_not_negated(judge, images, revealed, my_claims, other_claims, de
     "at the child position the opponent moves: recurse with (other_claims, my_claims).",
 )
 def claims_not_swapped(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine] - logits[rows, theirs], torch.full((B,), -1, device=images.device)
-        legal = (images.reshape(B, 64) > 0) & ~flat
-        if depth == 0 or not legal.any():
-            return none, now
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = -search(images[game], child, mine[game], theirs[game], depth - 1)[1]
-        has = legal.any(-1)
-        return torch.where(has, values.argmax(-1), none), torch.where(has, values.amax(-1), now)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, swap=False)
 
 
 @NEGAMAX.mistake(
     "stopped one move early (treated depth 1 as a leaf)", "depth 0 is the leaf; depth d looks d moves ahead."
 )
 def stopped_one_move_early(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine] - logits[rows, theirs], torch.full((B,), -1, device=images.device)
-        legal = (images.reshape(B, 64) > 0) & ~flat
-        if depth <= 1 or not legal.any():
-            return none, now
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = -search(images[game], child, theirs[game], mine[game], depth - 1)[1]
-        has = legal.any(-1)
-        return torch.where(has, values.argmax(-1), none), torch.where(has, values.amax(-1), now)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, leaf=1)
 
 
 @NEGAMAX.mistake(
@@ -713,46 +641,16 @@ def stopped_one_move_early(judge, images, revealed, my_claims, other_claims, dep
     "the value of a position is logit[my] − logit[other] for the player to move.",
 )
 def my_logit_as_value(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine], torch.full((B,), -1, device=images.device)
-        legal = (images.reshape(B, 64) > 0) & ~flat
-        if depth == 0 or not legal.any():
-            return none, now
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = -search(images[game], child, theirs[game], mine[game], depth - 1)[1]
-        has = legal.any(-1)
-        return torch.where(has, values.argmax(-1), none), torch.where(has, values.amax(-1), now)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, margin=False)
 
 
 @NEGAMAX.mistake(
     "allowed revealing zero pixels", "legal moves are unrevealed pixels with ink: (images > 0) & ~revealed."
 )
 def zero_pixels_searched(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine] - logits[rows, theirs], torch.full((B,), -1, device=images.device)
-        legal = ~flat
-        if depth == 0 or not legal.any():
-            return none, now
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = -search(images[game], child, theirs[game], mine[game], depth - 1)[1]
-        has = legal.any(-1)
-        return torch.where(has, values.argmax(-1), none), torch.where(has, values.amax(-1), now)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, ink_only=False)
 
 
 @NEGAMAX.mistake(
@@ -760,24 +658,8 @@ def zero_pixels_searched(judge, images, revealed, my_claims, other_claims, depth
     "when nobody can move, the game is over: the value is the current margin.",
 )
 def no_move_is_minus_inf(judge, images, revealed, my_claims, other_claims, depth):
-    def search(images, flat, mine, theirs, depth):
-        B = images.shape[0]
-        m = flat.view(B, 8, 8).to(images.dtype)
-        logits, rows = judge(torch.stack([m, images * m], dim=1)), torch.arange(B, device=images.device)
-        now, none = logits[rows, mine] - logits[rows, theirs], torch.full((B,), -1, device=images.device)
-        legal = (images.reshape(B, 64) > 0) & ~flat
-        if depth == 0:
-            return none, now
-        if not legal.any():
-            return none, torch.full_like(now, -math.inf)
-        game, pixel = legal.nonzero(as_tuple=True)
-        child = flat[game].clone()
-        child[torch.arange(len(game), device=images.device), pixel] = True
-        values = torch.full((B, 64), -math.inf, dtype=now.dtype, device=images.device)
-        values[game, pixel] = -search(images[game], child, theirs[game], mine[game], depth - 1)[1]
-        return torch.where(legal.any(-1), values.argmax(-1), none), values.amax(-1)
-
-    return search(images, revealed.reshape(images.shape[0], 64).bool(), my_claims, other_claims, depth)
+    flat = revealed.reshape(images.shape[0], 64).bool()
+    return _negamax(judge, images, flat, my_claims, other_claims, depth, no_move="-inf")
 
 
 # --------------------------------------------------------------------------------------------
@@ -911,7 +793,33 @@ EVALUATE_DEBATE = Exercise(
     summary="integration: the debate evaluation loop (all games, chunked, strict tie rule) and the judge's accuracy",
 )
 
-# Each mistake plays the games with its own compact loop (the same moves as play_debate) and gets one thing wrong.
+# Each mistake plays the games with the same moves as play_debate (`_game`) and gets one thing wrong.
+
+
+def _evaluate(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk, score="truth > lie", kept_strategies=False, drop_last=False, chunk_mean=False, reveal="skip passes"):  # fmt: skip
+    """evaluate_debate with a switch per mistake."""
+    outcomes, all_moves = [], []
+    for s in range(0, len(images) - (chunk - 1 if drop_last else 0), chunk):
+        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
+        rows = torch.arange(len(x), device=x.device)
+        if kept_strategies and not honest_first:  # claims swapped, strategies not
+            turns = [(honest_strategy, lie, t), (liar_strategy, t, lie)]
+        else:
+            turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
+        logits, moves = _game(judge, x, turns, k, reveal=reveal)
+        if score == "first mover wins ties":
+            first, second = turns[0][1], turns[1][1]
+            outcomes.append(torch.where(logits[rows, first] >= logits[rows, second], first, second) == t)
+        elif score == "truth >= lie":
+            outcomes.append(logits[rows, t] >= logits[rows, lie])
+        elif score == "argmax":
+            outcomes.append(logits.argmax(-1) == t)
+        else:
+            outcomes.append(logits[rows, t] > logits[rows, lie])
+        all_moves.append(moves)
+    correct = torch.cat(outcomes)
+    accuracy = sum(o.float().mean().item() for o in outcomes) / len(outcomes) if chunk_mean else correct.float().mean().item()  # fmt: skip
+    return accuracy, correct, torch.cat(all_moves)
 
 
 @EVALUATE_DEBATE.mistake(
@@ -919,24 +827,8 @@ EVALUATE_DEBATE = Exercise(
     "a tie is not a win for the truth: compare logit[truth] > logit[lie] strictly on the revealed pixels.",
 )
 def tie_to_first_mover(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        first, second = turns[0][1], turns[1][1]
-        outcomes.append(torch.where(logits[rows, first] >= logits[rows, second], first, second) == t)
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, score="first mover wins ties")
 
 
 @EVALUATE_DEBATE.mistake(
@@ -944,23 +836,8 @@ def tie_to_first_mover(judge, images, truth, lies, k, honest_strategy, liar_stra
     "a judge that cannot separate the truth from the lie has not preferred the truth: use >.",
 )
 def tie_counts_as_correct(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits[rows, t] >= logits[rows, lie])
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, score="truth >= lie")
 
 
 @EVALUATE_DEBATE.mistake(
@@ -970,27 +847,8 @@ def tie_counts_as_correct(judge, images, truth, lies, k, honest_strategy, liar_s
 def liar_first_kept_strategies(
     judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
 ):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = (
-            [(honest_strategy, t, lie), (liar_strategy, lie, t)]
-            if honest_first
-            else [(honest_strategy, lie, t), (liar_strategy, t, lie)]
-        )
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits[rows, t] > logits[rows, lie])
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, kept_strategies=True)
 
 
 @EVALUATE_DEBATE.mistake(
@@ -999,23 +857,8 @@ def liar_first_kept_strategies(
 def rebuilt_mask_with_passes(
     judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
 ):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[rows, move] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits[rows, t] > logits[rows, lie])
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, reveal="passes too")
 
 
 @EVALUATE_DEBATE.mistake(
@@ -1025,23 +868,8 @@ def rebuilt_mask_with_passes(
 def verdict_over_ten_classes(
     judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
 ):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B = len(x)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits.argmax(-1) == t)
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, score="argmax")
 
 
 @EVALUATE_DEBATE.mistake(
@@ -1049,23 +877,8 @@ def verdict_over_ten_classes(
     "range(0, len(images), chunk) visits every game; slicing past the end is fine.",
 )
 def dropped_last_chunk(judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images) - chunk + 1, chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits[rows, t] > logits[rows, lie])
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return correct.float().mean().item(), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, drop_last=True)
 
 
 @EVALUATE_DEBATE.mistake(
@@ -1075,23 +888,8 @@ def dropped_last_chunk(judge, images, truth, lies, k, honest_strategy, liar_stra
 def mean_of_chunk_accuracies(
     judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first=True, chunk=256
 ):
-    outcomes, all_moves = [], []
-    for s in range(0, len(images), chunk):
-        x, t, lie = images[s : s + chunk], truth[s : s + chunk], lies[s : s + chunk]
-        B, rows = len(x), torch.arange(len(x), device=x.device)
-        turns = [(honest_strategy, t, lie), (liar_strategy, lie, t)][:: 1 if honest_first else -1]
-        revealed, moves = torch.zeros(B, 64, dtype=torch.bool, device=x.device), []
-        for step in range(k):
-            strategy, mine, theirs = turns[step % 2]
-            move = strategy(judge, x, revealed.view(B, 8, 8), mine, theirs, k - step)
-            revealed[move >= 0, move[move >= 0]] = True
-            moves.append(move)
-        m = revealed.view(B, 8, 8).to(x.dtype)
-        logits = judge(torch.stack([m, x * m], dim=1))
-        outcomes.append(logits[rows, t] > logits[rows, lie])
-        all_moves.append(torch.stack(moves, 1))
-    correct = torch.cat(outcomes)
-    return sum(o.float().mean().item() for o in outcomes) / len(outcomes), correct, torch.cat(all_moves)
+    args = (judge, images, truth, lies, k, honest_strategy, liar_strategy, honest_first, chunk)
+    return _evaluate(*args, chunk_mean=True)
 
 
 # --------------------------------------------------------------------------------------------
