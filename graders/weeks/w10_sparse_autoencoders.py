@@ -800,28 +800,38 @@ SAE_TRAIN_STEP = Exercise(
 )  # fmt: skip
 
 
+def _sae_step(sae, optimizer, x, l1_coefficient, order="zbcs", detached_penalty=False, mse_only=False, metrics_after=False):  # fmt: skip
+    """One SAE step with a switch per mistake: ``order`` spells the calls after the forward pass
+    (z: zero_grad, b: backward, c: clip at 1, s: step)."""
+
+    def forward():
+        f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
+        mse = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean()
+        penalty = ((f.detach() if detached_penalty else f).abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
+        return f, mse, mse + l1_coefficient * penalty
+
+    f, mse, loss = forward()
+    for call in order:
+        {
+            "z": optimizer.zero_grad,
+            "b": (mse if mse_only else loss).backward,
+            "c": lambda: torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0),
+            "s": optimizer.step,
+        }[call]()
+    if metrics_after:
+        with torch.no_grad():
+            f, mse, loss = forward()
+    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+
+
 @SAE_TRAIN_STEP.mistake("forgot optimizer.zero_grad() (gradients accumulate)", "zero the gradients every step.")
 def step_no_zero_grad(sae, optimizer, x, l1_coefficient):
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    x_hat = f @ sae.W_dec + sae.b_dec
-    mse = ((x_hat - x) ** 2).sum(-1).mean()
-    loss = mse + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-    optimizer.step()
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, order="bcs")
 
 
 @SAE_TRAIN_STEP.mistake("no gradient clipping", "clip_grad_norm_(sae.parameters(), 1.0) between backward and step.")
 def step_no_clip(sae, optimizer, x, l1_coefficient):
-    optimizer.zero_grad()
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    x_hat = f @ sae.W_dec + sae.b_dec
-    mse = ((x_hat - x) ** 2).sum(-1).mean()
-    loss = mse + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    loss.backward()
-    optimizer.step()
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, order="zbs")
 
 
 @SAE_TRAIN_STEP.mistake(
@@ -829,60 +839,24 @@ def step_no_clip(sae, optimizer, x, l1_coefficient):
     "the penalty must reach the encoder: no .detach().",
 )
 def step_detached_penalty(sae, optimizer, x, l1_coefficient):
-    optimizer.zero_grad()
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    x_hat = f @ sae.W_dec + sae.b_dec
-    mse = ((x_hat - x) ** 2).sum(-1).mean()
-    loss = mse + l1_coefficient * (f.detach().abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-    optimizer.step()
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, detached_penalty=True)
 
 
 @SAE_TRAIN_STEP.mistake("trained on the reconstruction only (λ ignored)", "the loss is sae_loss(..., l1_coefficient).")
 def step_no_penalty(sae, optimizer, x, l1_coefficient):
-    optimizer.zero_grad()
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    x_hat = f @ sae.W_dec + sae.b_dec
-    mse = ((x_hat - x) ** 2).sum(-1).mean()
-    loss = mse + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    mse.backward()
-    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-    optimizer.step()
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, mse_only=True)
 
 
 @SAE_TRAIN_STEP.mistake("clipped after optimizer.step() (too late to matter)", "clip between backward() and step().")
 def step_clip_late(sae, optimizer, x, l1_coefficient):
-    optimizer.zero_grad()
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    x_hat = f @ sae.W_dec + sae.b_dec
-    mse = ((x_hat - x) ** 2).sum(-1).mean()
-    loss = mse + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    loss.backward()
-    optimizer.step()
-    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, order="zbsc")
 
 
 @SAE_TRAIN_STEP.mistake(
     "metrics measured after the update", "record the loss of the batch you trained on, before step()."
 )
 def step_metrics_after(sae, optimizer, x, l1_coefficient):
-    optimizer.zero_grad()
-    f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-    loss = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean() + l1_coefficient * (
-        f.abs() * sae.W_dec.norm(dim=-1)
-    ).sum(-1).mean()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-    optimizer.step()
-    with torch.no_grad():
-        f = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
-        mse = ((f @ sae.W_dec + sae.b_dec - x) ** 2).sum(-1).mean()
-        loss = mse + l1_coefficient * (f.abs() * sae.W_dec.norm(dim=-1)).sum(-1).mean()
-    return {"loss": loss.item(), "mse_loss": mse.item(), "l1_loss": (loss - mse).item(), "l0": (f != 0).sum(-1).float().mean().item()}  # fmt: skip
+    return _sae_step(sae, optimizer, x, l1_coefficient, metrics_after=True)
 
 
 EXERCISES = [
