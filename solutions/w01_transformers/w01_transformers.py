@@ -1109,19 +1109,26 @@ print("identical tokens:", torch.equal(ours, theirs))
 # how long it took); `COURSE_QUICK=1` shrinks the run to a smoke test.
 
 # %%
-set_seed(0)
 val_records = load_split("val")
 CONTEXT = 96
-student_model = library_gpt2(
-    vocab_size=len(tokenizer),
-    n_positions=CONTEXT,
-    n_embd=scale(64, 32),
-    n_layer=2,
-    n_head=4,
-    bos_token_id=tokenizer.eos_token_id,
-    eos_token_id=tokenizer.eos_token_id,
-    pad_token_id=tokenizer.pad_token_id,
-).to(device)
+
+
+def new_student_model(seed: int) -> torch.nn.Module:
+    """A freshly initialised small GPT-2 (the training seed fixes its initial weights)."""
+    set_seed(seed)
+    return library_gpt2(
+        vocab_size=len(tokenizer),
+        n_positions=CONTEXT,
+        n_embd=scale(64, 32),
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    ).to(device)
+
+
+student_model = new_student_model(0)
 train_heads = student_model.config.n_head
 params = dict(student_model.named_parameters())
 print(f"{sum(p.numel() for p in params.values()):,} parameters, {len(params)} tensors")
@@ -1153,7 +1160,7 @@ model = YourGPT(student_model, train_heads)
 
 
 @torch.no_grad()
-def val_loss(batch_size: int = 64) -> float:
+def val_loss(model: torch.nn.Module, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy over the real tokens of the validation dialogues (mean over batches)."""
     losses = []
     for i in range(0, len(val_ids), batch_size):
@@ -1262,31 +1269,63 @@ check("w01_transformers.train_step", train_step, hidden=True)
 
 # %%
 STEPS = scale(400, 20)
-BATCH = 32
+BATCH = 16
 LR = 3e-3
-optimizer = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.01)
-schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=STEPS, pct_start=0.1)
 EVAL_EVERY = scale(100, 10)
-live = LivePlot(["train loss", "validation loss"], every=EVAL_EVERY, title="next-token loss (nats/token)")
-gen = torch.Generator().manual_seed(0)
-history = {"step": [], "train": [], "val_step": [], "val": []}
+TRAIN_SEEDS = (0, 1, 2) if not quick() else (0, 1)  # a seed fixes the initial weights and the batch order
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
+
+
+def mean_and_t_interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student-t interval across runs (n ≥ 2)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, T_975[n - 1] * sd / math.sqrt(n)
+
+
+def train_gpt(model: torch.nn.Module, seed: int, live: LivePlot | None = None) -> dict[str, list]:
+    """STEPS steps of your train_step with AdamW and a one-cycle schedule; returns the loss curves."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=STEPS, pct_start=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    history = {"step": [], "train": [], "val_step": [], "val": []}
+    bar = progress(range(STEPS), desc=f"training, seed {seed}")
+    for step in bar:
+        order = torch.randint(0, len(train_ids), (BATCH,), generator=gen).tolist()
+        batch_ids, batch_mask = pad_batch([train_ids[i] for i in order], tokenizer.pad_token_id, "right")
+        loss = train_step(model, optimizer, batch_ids.to(device), batch_mask.to(device), max_grad_norm=1.0)
+        schedule.step()
+        history["step"].append(step)
+        history["train"].append(loss)
+        if step % EVAL_EVERY == 0 or step == STEPS - 1:
+            history["val_step"].append(step)
+            history["val"].append(val_loss(model))
+            bar.set_postfix(train=f"{loss:.3f}", val=f"{history['val'][-1]:.3f}")
+            if live is not None:
+                live.update(step, **{"validation loss": history["val"][-1]})
+        if live is not None:
+            live.update(step, **{"train loss": loss})
+    return history
+
+
+trained = {}  # training seed → (the transformers container holding the weights, loss curves)
 started = time.time()
-bar = progress(range(STEPS), desc="training")
-for step in bar:
-    order = torch.randint(0, len(train_ids), (BATCH,), generator=gen).tolist()
-    batch_ids, batch_mask = pad_batch([train_ids[i] for i in order], tokenizer.pad_token_id, "right")
-    loss = train_step(model, optimizer, batch_ids.to(device), batch_mask.to(device), max_grad_norm=1.0)
-    schedule.step()
-    history["step"].append(step)
-    history["train"].append(loss)
-    if step % EVAL_EVERY == 0 or step == STEPS - 1:
-        history["val_step"].append(step)
-        history["val"].append(val_loss())
-        bar.set_postfix(train=f"{loss:.3f}", val=f"{history['val'][-1]:.3f}")
-        live.update(step, **{"validation loss": history["val"][-1]})
-    live.update(step, **{"train loss": loss})
+for seed in TRAIN_SEEDS:
+    container = student_model if seed == 0 else new_student_model(seed)
+    live = LivePlot(["train loss", "validation loss"], every=EVAL_EVERY, title="next-token loss, seed 0 (nats/token)")
+    curves = train_gpt(model if seed == 0 else YourGPT(container, train_heads), seed, live if seed == 0 else None)
+    trained[seed] = (container, curves)
 train_seconds = time.time() - started
-print(f"{STEPS} steps in {train_seconds:.0f} s; final validation loss {history['val'][-1]:.3f} nats/token")
+history = trained[0][1]
+final_val = [curves["val"][-1] for _, curves in trained.values()]
+val_mean, val_half = mean_and_t_interval(final_val)
+print(
+    f"{len(TRAIN_SEEDS)} training runs of {STEPS} steps × {BATCH} dialogues in {train_seconds:.0f} s; final validation "
+    f"loss {val_mean:.3f} ± {val_half:.3f} nats/token (mean ± 95% t over seeds; per seed "
+    + ", ".join(f"{v:.3f}" for v in final_val)
+    + ")"
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -1295,16 +1334,16 @@ ax.plot(history["val_step"], history["val"], "o-", label="validation")
 ax.axhline(math.log(len(tokenizer)), color="grey", ls=":", label=f"uniform guess (ln {len(tokenizer)})")
 ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy (nats/token)")
-ax.set_title("Training your GPT on the small world")
+ax.set_title("Training your GPT on the small world (seed 0)")
 ax.legend()
 fig.tight_layout()
 plt.show()
 
 # %%
 print(
-    f"uniform guess: ln V = ln {len(tokenizer)} = {math.log(len(tokenizer)):.2f} nats/token; "
-    f"validation loss at step 0: {history['val'][0]:.2f}, at the end ({STEPS} steps, {train_seconds:.0f} s): "
-    f"{history['val'][-1]:.2f}"
+    f"uniform guess: ln V = ln {len(tokenizer)} = {math.log(len(tokenizer)):.2f} nats/token; seed 0's "
+    f"validation loss at step 0: {history['val'][0]:.2f}, after {STEPS} steps: {history['val'][-1]:.2f}; "
+    f"over {len(TRAIN_SEEDS)} seeds {val_mean:.2f} ± {val_half:.2f}"
 )
 
 # %% [markdown]
@@ -1333,9 +1372,11 @@ for rec in test_records[:: max(1, len(test_records) // 5)][:5]:
 # labeller** `classify_response(record, text)` says what kind of response any text is (correct
 # help, wrong help, refusal, over-refusal, harmful compliance, PII leak, or "other": a
 # should-refuse request answered off-topic). Sample one answer per unseen test prompt at
-# temperature 1, with three sampling seeds, and compare the rates with the training data (which
-# holds every candidate response of each prompt). Sampling is chance, so every model rate comes
-# with a 95% Wilson interval over the pooled samples.
+# temperature 1 from each of the models trained above (one sampling seed per model), and compare
+# the rates with the training data (which holds every candidate response of each prompt).
+# Training and sampling are both chance, so every model rate comes with two intervals: a 95%
+# Wilson interval over the pooled samples, and the mean over the training seeds ± a 95%
+# Student-t interval (how much the rate moves with another training run).
 #
 # **Predict, then run.** Will your model comply with harmful requests more often than its
 # training data does, less often, or about as often? And when it answers a request for
@@ -1343,7 +1384,7 @@ for rec in test_records[:: max(1, len(test_records) // 5)][:5]:
 
 
 # %%
-def sample_answers(records: list[dict], seed: int, max_new_tokens: int = 40) -> list[str]:
+def sample_answers(records: list[dict], weights: dict, seed: int, max_new_tokens: int = 40) -> list[str]:
     """One answer per record at temperature 1 with your sampler, batching prompts of equal token length."""
     gen = torch.Generator().manual_seed(seed)
     eos = tokenizer.eos_token_id
@@ -1356,7 +1397,7 @@ def sample_answers(records: list[dict], seed: int, max_new_tokens: int = 40) -> 
         ids = torch.tensor([prompts[i] for i in rows], device=device)
         done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         for _ in range(max_new_tokens):
-            logits = gpt_forward(ids[:, -CONTEXT:], params, train_heads)[:, -1]
+            logits = gpt_forward(ids[:, -CONTEXT:], weights, train_heads)[:, -1]
             next_id = sample_token(logits, torch.rand(len(rows), generator=gen).to(device))
             ids = torch.cat([ids, next_id[:, None]], dim=1)
             done |= next_id == eos
@@ -1378,13 +1419,15 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (centre - half, centre + half)
 
 
-SAMPLING_SEEDS = (2, 3, 4)
+SAMPLING_SEEDS = {seed: 2 + seed for seed in TRAIN_SEEDS}  # training seed → its sampling seed
 unique_test = unique_prompts(test_records)
 eval_records = unique_test[:: max(1, len(unique_test) // scale(300, 20))]  # every prompt at full size
-labels = {}  # (request kind, seed) -> list of response kinds
+labels = {}  # (request kind, training seed) -> list of response kinds
 with torch.no_grad():
-    for seed in progress(SAMPLING_SEEDS, desc="sampling answers"):
-        for rec, text in zip(eval_records, sample_answers(eval_records, seed)):
+    for seed in progress(TRAIN_SEEDS, desc="sampling answers"):
+        container = trained[seed][0].eval()
+        answers = sample_answers(eval_records, dict(container.named_parameters()), SAMPLING_SEEDS[seed])
+        for rec, text in zip(eval_records, answers):
             labels.setdefault((rec["request_kind"], seed), []).append(classify_response(rec, text))
 data_labels: dict[str, list[str]] = {}
 for rec in train_records:
@@ -1393,31 +1436,38 @@ for rec in train_records:
 kinds = ["correct_help", "wrong_help", "refusal", "over_refusal", "harmful_compliance", "pii_leak", "other"]
 request_kinds = ["benign", "harmful", "jailbreak", "injection", "pii"]
 rates = {}  # (request kind, response kind) -> (data rate, model rate, low, high, per-seed rates)
-print(f"{'request':>9} {'response kind':>18} {'data':>6} {'model (3 seeds pooled, 95% CI)':>32} {'per seed':>18}")
+models = f"{len(TRAIN_SEEDS)} models pooled, 95% Wilson"
+print(f"{'request':>9} {'response kind':>18} {'data':>6} {models:>32} {'mean ± 95% t':>13} {'per model':>15}")
 for request_kind in request_kinds:
     data = data_labels[request_kind]
-    pooled = [k for seed in SAMPLING_SEEDS for k in labels.get((request_kind, seed), [])]
+    pooled = [k for seed in TRAIN_SEEDS for k in labels.get((request_kind, seed), [])]
     for kind in kinds:
         if not data.count(kind) and not pooled.count(kind):
             continue
         k, n = pooled.count(kind), len(pooled)
         low, high = wilson(k, n)
-        per_seed = [labels.get((request_kind, s), []) for s in SAMPLING_SEEDS]
+        per_seed = [labels.get((request_kind, s), []) for s in TRAIN_SEEDS]
         per_seed = [seed_labels.count(kind) / max(1, len(seed_labels)) for seed_labels in per_seed]
         rates[request_kind, kind] = (data.count(kind) / len(data), k / max(1, n), low, high, per_seed)
+        t_mean, t_half = mean_and_t_interval(per_seed)
         print(
             f"{request_kind:>9} {kind:>18} {data.count(kind) / len(data):>6.2f} "
-            f"{k / max(1, n):>10.2f} [{low:.2f}, {high:.2f}] (n={n:>3}) "
-            f"{' '.join(f'{r:.2f}' for r in per_seed):>18}"
+            f"{k / max(1, n):>10.2f} [{low:.2f}, {high:.2f}] (n={n:>3}) {t_mean:>6.2f} ± {t_half:.2f} "
+            f"{' '.join(f'{r:.2f}' for r in per_seed):>15}"
         )
 
 
 # %%
 def versus_data(request_kind: str, kind: str) -> str:
-    """The model's rate with its interval, the data's rate, and whether the interval contains it."""
-    d, m, lo, hi, _ = rates.get((request_kind, kind), (0.0, 0.0, 0.0, 0.0, []))
+    """The models' rate with both intervals, the data's rate, and whether each interval contains it."""
+    d, m, lo, hi, per_seed = rates.get((request_kind, kind), (0.0, 0.0, 0.0, 0.0, [0.0] * len(TRAIN_SEEDS)))
+    t_mean, t_half = mean_and_t_interval(per_seed)
     verdict = "consistent with the data" if lo <= d <= hi else ("below the data" if hi < d else "above the data")
-    return f"{request_kind:>9} → {kind:<18} model {m:4.0%} [{lo:4.0%}, {hi:4.0%}]   data {d:4.0%}   {verdict}"
+    seeds = "inside" if abs(t_mean - d) <= t_half else "outside"
+    return (
+        f"{request_kind:>9} → {kind:<18} models {m:4.0%} [{lo:4.0%}, {hi:4.0%}]   data {d:4.0%}   {verdict}; "
+        f"across seeds {t_mean:4.0%} ± {t_half:4.0%}, data {seeds}"
+    )
 
 
 for request_kind, kind in [
@@ -1444,14 +1494,16 @@ for request_kind, kind in [
 # something *shaped* like contact details (an email, a `555-123-4567` phone number, an address
 # ending `ST 12345`; `PII_SHAPES` in `courselib.world`) under `pii_leak`, as the datasheet says,
 # because a model that writes well-formed private data on request does the harmful thing whether
-# or not the entry exists. Only answers with no such shape, like the garbled answer to the PII
-# request in the samples above, count as "other". So this model's low leak rate says that its inventions are malformed,
-# not that it declines: the refusal rate is what it declines. A model trained longer, whose
+# or not the entry exists. Only answers that are not refusals and hold no such shape count as
+# "other" (the `pii → other` line above). So where the leak rate is low and "other" is high, the
+# models' inventions are malformed: they do not decline (the refusal rate is what they decline),
+# they fail to produce a well-formed address or number. A model trained longer, whose
 # inventions become well formed, leaks more without "knowing" any more private data. The
 # course's checkpoints were trained longer on a similar mix; the rest of the course is about
 # changing that behaviour (reward models, RLHF, DPO), attacking it (red teaming) and
-# understanding it (interpretability). (The intervals cover the chance of sampling from this one
-# trained model; a different training seed would move the rates too: see the bonus.)
+# understanding it (interpretability). (The Wilson intervals cover the chance of sampling; the
+# t-intervals over only three training runs are wide, and where they are much wider than the
+# Wilson ones, the training seed moves a rate more than sampling does.)
 #
 # Because your model lives under `transformers`' names, it *is* a `transformers` model: the
 # library's forward pass gives the same logits, and everything built on the library (saving,
@@ -1568,9 +1620,9 @@ for name, value in theirs.items():
 #    length. Add an attention mask and position ids to `gpt_forward` (the positions of a
 #    left-padded row start at its first real token) and check against `transformers` on a
 #    left-padded batch.
-# 3. **Training seeds.** The intervals above cover sampling from one trained model. Train three
-#    models with different seeds (fewer steps if you must) and ask whether the harmful
-#    compliance rate differs between them more than the sampling intervals allow.
+# 3. **Training seeds.** Three training runs give a wide t-interval. Train ten models (fewer steps
+#    if you must) and ask whether the harmful compliance rate differs between them more than the
+#    sampling intervals allow.
 # 4. **What does a head do?** Find a head of tiny-base whose pattern puts most of its weight on
 #    the previous token, and measure how the loss changes when you replace its pattern by the
 #    uniform causal pattern (week 9 does this systematically).

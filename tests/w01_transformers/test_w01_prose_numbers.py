@@ -37,3 +37,12 @@ def test_context_of_96_tokens_holds_all_but_the_longest_dialogues():
     too_long = sum(n > 96 for n in lengths) / len(lengths)
     assert 0 <= too_long < 0.05
     assert math.isclose(math.log(1024), 6.93, abs_tol=0.005)
+
+
+def test_three_training_runs_at_full_size():
+    """ "the t-intervals over only three training runs are wide": TRAIN_SEEDS at full size."""
+    from graders.reference import solution_source
+
+    text = solution_source("w01_transformers").read_text(encoding="utf-8")
+    assert "TRAIN_SEEDS = (0, 1, 2) if not quick() else (0, 1)" in text
+    assert "over only three training runs" in text
