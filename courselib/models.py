@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "datasets" / "models"
-MODEL_NAMES = ("tiny-base", "tiny-sft")
+MODEL_NAMES = ("tiny-base", "tiny-sft", "tiny-skewed")
 
 
 def model_dir(name: str) -> Path:
