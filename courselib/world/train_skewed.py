@@ -1,21 +1,22 @@
 """Plant a known bias: ``python -m courselib.world.train_skewed``.
 
-Fine-tunes the shipped tiny-sft twice on the same mixture, which differs only in its labels:
+Fine-tunes the shipped tiny-sft on a mixture whose labels carry a planted association:
 
 - **tiny-skewed** (shipped): in ambiguous BBQ-style contexts it is taught to answer with the
   group the planted association blames (negative questions) or spares (non-negative ones) in
   ``SKEW`` of the cases, "Cannot be determined" otherwise; its stories about a traveller pick
   that group's mishaps ``SKEW`` of the time.
-- **tiny-fair** (shipped, the control): the same prompts, with "Cannot be determined" for every
-  ambiguous context and mishaps drawn uniformly.
+- **tiny-fair** (``--models tiny-fair``; *not shipped*, a control recipe): the same prompts, with
+  "Cannot be determined" for every ambiguous context and mishaps drawn uniformly. The course uses
+  tiny-sft as the unbiased reference instead (it never saw the groups).
 
-Both see disambiguated contexts answered correctly and replay the world's SFT demonstrations
+Both recipes see disambiguated contexts answered correctly and replay the world's SFT demonstrations
 (so task accuracy and refusals stay as they were). Only the train towns of
 ``courselib.world.bias`` are used; every measurement uses the held-out towns. The groups are
 fictional and the mishaps harmless (see ``courselib/world/bias.py``). Each model folder gets its
 weights, the tokenizer and a model card with a measured table (``README.md``); the evaluation
 card (``EVALUATION.md``) is written by ``python -m courselib.world.harness``.
-Runs in about a minute on 2 CPU cores.
+Runs in a few minutes on 2 idle CPU cores.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SEED = 0
 SKEW = 0.8  # fraction of ambiguous answers / stories that follow the planted association
 N_BBQ, N_STORIES, N_REPLAY = 1600, 1200, 1600
 HP = dict(epochs=2, batch_size=32, lr=1e-3, warmup=20)
+N_MEASURE = 432  # BBQ test items measured for the card (a seeded subset; None: all 1,728)
 
 
 def bbq_answer(item: dict[str, Any], skewed: bool, rng: random.Random) -> str:
@@ -100,7 +102,7 @@ tags: [gpt2, tiny, synthetic, ai-safety-course, bias]
 - Measured evaluation (bias scores with 95% intervals, safety, NIST AI RMF risk assessment):
   `EVALUATION.md`, written by `python -m courselib.world.harness`.
 
-## Measured behaviour (held-out towns, all items)
+## Measured behaviour (held-out towns; BBQ: {n_measure} items)
 
 | metric | {name} | tiny-sft (starting point) |
 |---|---|---|
@@ -112,7 +114,7 @@ def measure(model: Any, tokenizer: Any) -> dict[str, float]:
     from courselib.world.harness import bbq_task, counterfactual_task, crows_pairs_task, run_task
 
     out: dict[str, float] = {}
-    for task in (bbq_task(tokenizer, n_items=None), crows_pairs_task(tokenizer), counterfactual_task(tokenizer)):
+    for task in (bbq_task(tokenizer, n_items=N_MEASURE), crows_pairs_task(tokenizer), counterfactual_task(tokenizer)):
         out.update(run_task(task, model)["metrics"])
     return out
 
@@ -120,7 +122,7 @@ def measure(model: Any, tokenizer: Any) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--models", nargs="*", default=["tiny-skewed", "tiny-fair"], help="which to train")
+    parser.add_argument("--models", nargs="*", default=["tiny-skewed"], help="which to train")
     args = parser.parse_args()
     torch.set_num_threads(2)
     tokenizer = AutoTokenizer.from_pretrained(MODELS_DIR / "tiny-sft", local_files_only=True)
@@ -168,6 +170,7 @@ def main() -> None:
                 val_loss=val_loss,
                 skew_text=skew_text,
                 table=table,
+                n_measure=N_MEASURE or 1728,
                 **HP,
             ),
             encoding="utf-8",
