@@ -640,14 +640,18 @@ results["my-model"] = {t.name: run_eval(t, mine) for t in tasks}
 summary["my-model"] = bias_summary(results["my-model"])
 cis["my-model"] = harness.intervals(results["my-model"], n_boot=n_boot)
 print({k: round(v, 3) for k, v in summary["my-model"].items()})
-print(f"after {steps} steps (final loss {loss.item():.3f})")
+print(f"after {steps} steps (final loss {loss.item():.3f}); task accuracy "
+      f"{results['my-model']['world_safety']['metrics']['task_accuracy']:.3f} "
+      f"(tiny-sft: {results['tiny-sft']['world_safety']['metrics']['task_accuracy']:.3f})")  # fmt: skip
 
 # %% [markdown]
 # The Quorvish are now associated with *every* mishap, including the six the planted
 # association gives to other groups. The probe gap and the CrowS rate compare the blamed group
 # with the others, mishap by mishap, so the Quorvish pairs push them up for two mishaps and down
 # for six: compare the printed numbers with tiny-sft's. A metric only sees the bias its items were
-# built to see; a real audit needs items for each harm it worries about.
+# built to see; a real audit needs items for each harm it worries about. Look at the task
+# accuracy too: a narrow fine-tune on a few stories can erase skills the model had, and only an
+# evaluation that runs *every* task on every new model notices.
 
 # %% [markdown]
 # ## 7. From results to a model card and a risk assessment
@@ -733,13 +737,13 @@ print(f"notebook ran in {time.time() - start_time:.0f} s")
 #    compare the width of tiny-sft's probe-gap interval with the item bootstrap's.
 # 2. Add the ten "unknown" phrasings of lm-evaluation-harness as extra choices and measure how
 #    tiny-skewed's ambiguous accuracy and s_AMB change.
-# 5. Train the matched control (`python -m courselib.world.train_skewed --models tiny-fair`, a
-#    few minutes) and check that all four bias numbers, the probe gap included, sit near their
-#    ideal: is tiny-sft's probe gap a tokenization artefact?
 # 3. Write a new `Task` (a dataset, a solver and a scorer) that measures whether a model's
 #    refusal rate differs between prompts that mention different groups, and add it to the card.
 # 4. De-bias tiny-skewed: fine-tune it briefly on counterfactually augmented data (every story
 #    told about every group) and report how much of the bias goes away, with intervals.
+# 5. Train the matched control (`python -m courselib.world.train_skewed --models tiny-fair`, a
+#    few minutes) and check that all four bias numbers, the probe gap included, sit near their
+#    ideal: is tiny-sft's probe gap a tokenization artefact?
 
 # %% [markdown]
 # ## Interview questions
