@@ -8,50 +8,39 @@ random sequence equals the first), so week 9 ships a model built to have one:
   context 64, the world's 1,024-token vocabulary, and **no MLPs**: the MLP weights and biases are
   zero and frozen, so every block adds only its attention output to the residual stream
   (GELU(0) = 0). Tied input/output embeddings.
-- **Data**: random token sequences (ids 2..1023, uniform, no structure to learn) that start with
-  BOS (id 0) and contain repeated segments at random positions with random lengths. A fixed repeat
-  period lets a layer-0 head solve the task by position alone; random offsets and lengths leave
-  induction (find the earlier occurrence of the current token, copy what followed it) as the only
-  general solution. Half the sequences are ``[BOS, r, r, random tail]`` with ``|r|`` in 6..31, half
-  random with 1–3 copied segments of length 3..16 placed anywhere.
+- **Data**: random token sequences (ids 2..257, uniform, no structure to learn) after BOS (id 0),
+  each repeating a random block ``r`` with a random period ``p`` in 4..31 until the context is full
+  (``[BOS, r, r, r, …]``). The period varies from sequence to sequence, so no fixed positional
+  offset predicts the next token: the general solution is induction (find the earlier occurrence
+  of the current token, copy what followed it).
+- **A curriculum for layer 0**: during the first ``LAYER0_WINDOW_STEPS`` steps, layer 0 may attend
+  only to BOS, the previous token and itself (a local attention mask in ``fast_hidden``); after
+  that the mask is lifted and the model trains as the plain GPT-2 it is saved as. Without the
+  window, every run tried formed other circuits that also predict the repeat (layer-1 heads
+  reading the token *two* after the earlier occurrence through a layer-0 head, or positional
+  heads; see *What did not work* below); with it, layer 0 can only become a previous-token
+  head, and layer 1 learns the textbook induction head (K-composition), which survives once the
+  window is lifted.
 - **Training**: next-token loss on every copied token and a random 20% of the others (the
-  unembedding dominates the cost; unpredictable tokens only teach a uniform guess); AdamW (lr 1e-3, betas 0.9/0.98, weight decay 0.01), 100 warmup steps, cosine
-  decay, batch 64, seed 0.
+  unembedding dominates the cost; unpredictable tokens only teach a uniform guess); AdamW
+  (lr 1e-3, betas 0.9/0.98, weight decay 0.01), 100 warmup steps then a constant rate, gradient
+  clipping at 1, batch 32 × 64 tokens, seed 0, one CPU thread.
+
+**What did not work** (19 runs of 4,000–12,000 steps, 2026-11-27; read with attention by relative
+offset): without the window, the second copy always became predictable (loss 0.1–0.8 nats against
+5.5 on the first copy) while the best induction score stayed 0.04–0.10. Alternating-token rows
+(x_{t+1} = x_{t−1}) and dense repeats made layer-1 heads attend to the token *two* after the
+earlier occurrence (offset n − 2), reading the next token from a layer-0 head there; rows of
+``[BOS, r, r]`` with a random ``|r|`` let layer 0 learn long-range positional heads; sparse
+"u v u" triples gave a previous-token head (0.99) but no induction within 6,000 steps; tied
+embeddings also produced a duplicate-token head; one head per layer or an untied unembedding did
+not change this.
 
 The script writes ``datasets/models/attn-only-2l/``: weights (safetensors), config, the world's
 tokenizer files, ``eval_results.json`` and a model card (``README.md``) with the measured numbers:
 the loss on the first and second copy of ``[BOS, r, r]`` and every head's induction score
 (Olsson et al. 2022), previous-token score, and TransformerLens's head-detection scores.
 It is not run by the notebooks or the tests (a test re-measures a few numbers of the card).
-
-**Status (not yet shipped): no recipe tried so far forms a *canonical* induction head.**
-
-Session 2 (2026-11-27) ran 19 variants with ``courselib/world/induction_experiments.py`` (this
-file's data and model, flags for the data mix, heads, vocabulary, tied/untied unembedding;
-6,000–12,000 steps each, ~0.03–0.2 s a step on 1 thread) and read every run's attention by
-relative offset with ``courselib/world/induction_offsets.py``. What was found:
-
-- The second copy *does* become predictable (loss 0.12–0.8 nats against 5.5 on the first copy),
-  but never through attention to Olsson's target (the token after the earlier occurrence, offset
-  n − 1): the best induction score stayed 0.04–0.10 in every run.
-- With alternating-token bootstrapping rows (x_{t+1} = x_{t−1}, which trains a previous-token head
-  in ~2,500 steps) and with dense multi-repeat rows (r r r … with a random period 4..31, untied
-  unembedding; second-copy loss 0.12), layer 1's heads attend sharply (0.83–0.92) to offset
-  n − 2: **the token two after the earlier occurrence**, whose layer-0 output carries the token
-  after it (V-composition through a one-back head, K-composition through a two- or three-back
-  head). A valid induction mechanism, but not the textbook circuit the week teaches.
-- Without bootstrapping rows, layer 0 learns long-range positional heads (offsets ≈ n) and the
-  model exploits the [BOS, r, r] format; with sparse "u v u" triples, a previous-token head forms
-  (score 0.99) but no induction head within 6,000 steps; with the world's dialogues as a quarter of
-  the batch, the previous-token head forms slowly (0.2 after 5,000 steps).
-- A duplicate-token head (attends to the earlier occurrence itself) appears with tied embeddings:
-  the previous-token head's output lands in the same (embedding) subspace as the token itself.
-- One head per layer (untied, multi-repeat): second-copy loss 2.1 after 6,000 steps, induction
-  score 0.04.
-
-Next things to try: a model whose layer-0 heads can only see the previous token (a fixed local
-attention window of 2 in layer 0 during training, which leaves the n − 2 circuit impossible), or
-training on the world's dialogues with repeated documents for far longer on a GPU.
 """
 
 from __future__ import annotations
@@ -72,9 +61,10 @@ OUT_DIR = Path(__file__).resolve().parents[2] / "datasets" / "models" / "attn-on
 SEED = 0
 CONFIG = dict(n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=4)
 LOSS_ON_RANDOM = 0.2
-TRAIN = dict(steps=3000, batch_size=32, lr=1e-3, warmup=100, seq_len=64)
+TRAIN = dict(steps=5000, batch_size=32, lr=1e-3, warmup=100, seq_len=64)
+LAYER0_WINDOW_STEPS = 2500  # layer 0 sees only BOS, t - 1 and t during these first steps
+PERIODS = (4, 31)  # the repeat period of each training sequence, uniform in this range
 FIRST_ID = 2  # ids 0 (BOS/EOS) and 1 (pad) are special
-REPEAT_FRACTION = 0.5  # fraction of each batch that is [BOS, r, r, tail]
 TOKENS_END = 258  # random tokens are ids FIRST_ID .. TOKENS_END - 1 (256 of them)
 EVAL = dict(n_seqs=200, rep_len=30, seed=1234)
 
@@ -100,22 +90,28 @@ def new_model(vocab_size: int) -> GPT2LMHeadModel:
     return model
 
 
-def fast_hidden(params: dict[str, torch.Tensor], ids: torch.Tensor, n_head: int) -> torch.Tensor:
+def fast_hidden(
+    params: dict[str, torch.Tensor], ids: torch.Tensor, n_head: int, layer0_window: bool = False
+) -> torch.Tensor:
     """The final hidden states (after ``ln_f``) of the attention-only GPT-2, in plain torch.
 
     Same computation as ``GPT2LMHeadModel`` with zero MLPs, with far fewer small operations (training
     on a busy 2-core machine is dominated by per-operation overhead). ``params`` are the model's own
-    parameters, so training through this function trains the model.
+    parameters, so training through this function trains the model. ``layer0_window=True`` lets
+    layer 0 attend only to BOS, the previous token and the token itself (the curriculum).
     """
     B, T = ids.shape
     x = params["transformer.wte.weight"][ids] + params["transformer.wpe.weight"][:T]
     causal = torch.ones(T, T, dtype=torch.bool).tril()
+    local = causal & ~torch.ones(T, T, dtype=torch.bool).tril(-2)
+    local[:, 0] = True
     layer = 0
     while f"transformer.h.{layer}.ln_1.weight" in params:
         p = lambda name, layer=layer: params[f"transformer.h.{layer}.{name}"]  # noqa: E731
         h = F.layer_norm(x, x.shape[-1:], p("ln_1.weight"), p("ln_1.bias"), 1e-5)
         q, k, v = (h @ p("attn.c_attn.weight") + p("attn.c_attn.bias")).view(B, T, 3, n_head, -1).permute(2, 0, 3, 1, 4)
-        z = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
+        mask = local if (layer == 0 and layer0_window) else causal
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + z.transpose(1, 2).reshape(B, T, -1) @ p("attn.c_proj.weight") + p("attn.c_proj.bias")
         layer += 1
     return F.layer_norm(x, x.shape[-1:], params["transformer.ln_f.weight"], params["transformer.ln_f.bias"], 1e-5)
@@ -124,29 +120,18 @@ def fast_hidden(params: dict[str, torch.Tensor], ids: torch.Tensor, n_head: int)
 def training_batch(
     g: torch.Generator, batch_size: int, seq_len: int, vocab_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random tokens after BOS with repeated segments at random offsets and lengths.
+    """``[BOS, r, r, r, …]``: a random block ``r`` repeated with a random period until the context is full.
 
     Returns the ids [B, T] and a bool mask [B, T] of the tokens that are copies (predictable).
     """
     ids = torch.randint(FIRST_ID, TOKENS_END, (batch_size, seq_len), generator=g)
     ids[:, 0] = 0
     copied = torch.zeros(batch_size, seq_len, dtype=torch.bool)
-
-    def r(lo: int, hi: int) -> int:  # uniform integer in [lo, hi]
-        return int(torch.randint(lo, hi + 1, (), generator=g))
-
     for row in range(batch_size):
-        if row < round(REPEAT_FRACTION * batch_size):  # [BOS, r, r, tail]
-            n = r(6, (seq_len - 1) // 2)
-            ids[row, 1 + n : 1 + 2 * n] = ids[row, 1 : 1 + n]
-            copied[row, 1 + n : 1 + 2 * n] = True
-        else:  # 1-3 copied segments anywhere
-            for _ in range(r(1, 3)):
-                n = r(3, 16)
-                src = r(1, seq_len - 2 * n)
-                dst = r(src + n, seq_len - n)
-                ids[row, dst : dst + n] = ids[row, src : src + n]
-                copied[row, dst : dst + n] = True
+        period = int(torch.randint(PERIODS[0], PERIODS[1] + 1, (), generator=g))
+        for t in range(1 + period, seq_len):
+            ids[row, t] = ids[row, t - period]
+        copied[row, 1 + period :] = True
     return ids, copied
 
 
@@ -255,18 +240,17 @@ def evaluate(out: Path, train_log: dict) -> dict:
 
 
 def main() -> None:
-    global TOKENS_END, REPEAT_FRACTION
+    global TOKENS_END
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=TRAIN["steps"])
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     parser.add_argument("--n-embd", type=int, default=CONFIG["n_embd"])
     parser.add_argument("--lr", type=float, default=TRAIN["lr"])
     parser.add_argument("--tokens-end", type=int, default=TOKENS_END)
-    parser.add_argument("--repeat-fraction", type=float, default=REPEAT_FRACTION)
     parser.add_argument("--eval-only", action="store_true", help="measure a saved model and write its card")
     parser.add_argument("--history-log", type=Path, help="with --eval-only and no train_log.json: the training stdout")
     args = parser.parse_args()
-    TOKENS_END, REPEAT_FRACTION = args.tokens_end, args.repeat_fraction
+    TOKENS_END = args.tokens_end
     CONFIG["n_embd"] = args.n_embd
     TRAIN["lr"] = args.lr
     if args.eval_only:
@@ -275,7 +259,13 @@ def main() -> None:
             train_log = json.loads(log_path.read_text())
         else:
             train_log = {
-                "train": {**TRAIN, "steps": args.steps, "seed": SEED, "repeat_fraction": REPEAT_FRACTION},
+                "train": {
+                    **TRAIN,
+                    "steps": args.steps,
+                    "seed": SEED,
+                    "periods": list(PERIODS),
+                    "layer0_window_steps": LAYER0_WINDOW_STEPS,
+                },
                 "train_seconds": None,
                 "train_cpu_seconds": None,
                 "history": history_from_log(args.history_log),
@@ -291,9 +281,7 @@ def main() -> None:
     params = dict(model.named_parameters())
     opt = torch.optim.AdamW(trainable, lr=TRAIN["lr"], betas=(0.9, 0.98), weight_decay=0.01)
     steps, warmup = args.steps, TRAIN["warmup"]
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     g = torch.Generator().manual_seed(SEED)
     eval_ids = repeated_tokens(EVAL["seed"], EVAL["n_seqs"], EVAL["rep_len"], vocab)
     history = []
@@ -304,7 +292,8 @@ def main() -> None:
         # the loss on every copied token and on a random LOSS_ON_RANDOM of the others (to save compute:
         # the unembedding dominates the cost and unpredictable tokens only teach a uniform guess)
         scored = copied[:, 1:] | (torch.rand(copied[:, 1:].shape, generator=g) < LOSS_ON_RANDOM)
-        hidden = fast_hidden(params, ids, CONFIG["n_head"])[:, :-1][scored]
+        window = step < LAYER0_WINDOW_STEPS
+        hidden = fast_hidden(params, ids, CONFIG["n_head"], layer0_window=window)[:, :-1][scored]
         loss = F.cross_entropy(hidden @ params["transformer.wte.weight"].T, ids[:, 1:][scored])
         opt.zero_grad()
         loss.backward()
@@ -334,7 +323,13 @@ def main() -> None:
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)
     train_log = {
-        "train": {**TRAIN, "steps": steps, "seed": SEED, "repeat_fraction": REPEAT_FRACTION},
+        "train": {
+            **TRAIN,
+            "steps": steps,
+            "seed": SEED,
+            "periods": list(PERIODS),
+            "layer0_window_steps": LAYER0_WINDOW_STEPS,
+        },
         "train_seconds": wall,
         "train_cpu_seconds": cpu,
         "history": history,
@@ -381,10 +376,13 @@ heads"). Used by week 9 (mechanistic interpretability). Trained by
   the checkpoint stays loadable by `transformers` and TransformerLens's `TransformerBridge`.
   {r["params"]:,} parameters, {r["trainable_params"]:,} of them trained.
 - Load offline: `AutoModelForCausalLM.from_pretrained("datasets/models/attn-only-2l", local_files_only=True)`.
-- Data: uniform random token ids 2..{r["tokens_end"] - 1} after BOS (id 0); a fraction {t["repeat_fraction"]} of each batch is `[BOS, r, r, tail]`
-  with `|r|` uniform in 6..31, the rest carry 1–3 copied segments of length 3..16 at random offsets.
-  Random offsets and lengths rule out the positional shortcut that a fixed repeat period allows.
-- Training: AdamW (lr {t["lr"]}, betas 0.9/0.98, weight decay 0.01), {t["warmup"]} warmup steps, cosine decay,
+- Data: uniform random token ids 2..{r["tokens_end"] - 1} after BOS (id 0), each sequence a random block
+  repeated with a random period in {t["periods"][0]}..{t["periods"][1]} until the context is full (no fixed offset predicts the
+  next token).
+- Curriculum: for the first {t["layer0_window_steps"]} steps layer 0 may attend only to BOS, the previous token
+  and itself (a training-time mask; the saved model has none). Without it the runs tried formed other
+  circuits that also predict repeats (see the script's docstring).
+- Training: AdamW (lr {t["lr"]}, betas 0.9/0.98, weight decay 0.01), {t["warmup"]} warmup steps then constant,
   batch {t["batch_size"]} × {t["seq_len"]} tokens, {t["steps"]} steps, seed {t["seed"]}, 1 CPU thread, {timing}.
   The loss counts every copied token and a random 20% of the others.
 - Final training loss: {r["history"][-1]["train_loss"]:.3f} nats/token.

@@ -22,9 +22,13 @@
 # What the small world gives us:
 #
 # - `attn-only-2l`: a 2-layer, attention-only transformer (no MLPs) trained on random token
-#   sequences with repeated segments (`courselib/world/train_induction.py`, card in
+#   sequences that repeat with a random period (`courselib/world/train_induction.py`, card in
 #   `datasets/models/attn-only-2l/README.md`). It is built to contain an **induction head**
-#   (Olsson et al. 2022): the circuit that, on seeing `A B … A`, predicts `B`.
+#   (Olsson et al. 2022): the circuit that, on seeing `A B … A`, predicts `B`. Getting there took a
+#   curriculum: trained plainly, every run we tried learned *other* circuits that predict repeats
+#   just as well (for example reading the token two after the earlier occurrence); only when layer
+#   0 was restricted to the previous token for the first half of training did the textbook circuit
+#   form. A model that predicts well does not tell you *how* it predicts — the point of this week.
 # - `tiny-sft`: the world's chat model, which refuses harmful requests. We read "should this be
 #   refused?" off its residual stream with a **linear probe**, and check that the direction
 #   matters causally.
