@@ -577,6 +577,38 @@ for i in range(0, len(rows), 2):
 ablation = {(r[0], r[1], r[2]): r[3] for r in rows}
 
 # %% [markdown]
+# Read the table before going on. Every layer-1 head of this model scored high on induction
+# (section 2), so removing any one of them leaves the others to do the job: the model is
+# **redundant**, and a one-head ablation understates how much the circuit matters (large models
+# show the same effect, "backup" heads that take over when one is ablated). Ablate all the heads
+# whose induction score is above 0.5 at once:
+
+
+# %%
+def ablate_heads(model, input_ids: torch.Tensor, layer: int, heads: list[int]) -> torch.Tensor:
+    """Logits [B, T, V] with the outputs z of several heads of one layer set to zero."""
+
+    def hook(module, args):
+        z = args[0].view(*args[0].shape[:-1], cfg.n_head, d_head).clone()
+        z[..., heads, :] = 0.0
+        return (z.view(args[0].shape), *args[1:])
+
+    handle = model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            return model(input_ids).logits
+    finally:
+        handle.remove()
+
+
+INDUCTION_HEADS = [h for h in range(cfg.n_head) if ind_scores[IND[0], h] > 0.5]
+all_ablated = second_copy_loss(ablate_heads(attn_only, rep, IND[0], INDUCTION_HEADS)) - base
+print(f"induction heads (score > 0.5) in layer {IND[0]}: {INDUCTION_HEADS}")
+print(f"zero-ablating all of them together raises the second-copy loss by {mean_ci(all_ablated)} nats")
+worst = max(ablation, key=lambda key: ablation[key].mean().item() if key[2] == "zero" else -1.0)
+print(f"the largest single-head effect: head {worst[0]}.{worst[1]}, +{ablation[worst].mean():.3f} nats (zero ablation)")
+
+# %% [markdown]
 # ## 5. Activation patching: which activations carry the answer?
 #
 # > **Learning objectives**
@@ -781,8 +813,8 @@ plt.show()
 # %% [markdown]
 # Between block 0 and block 1 the information "the earlier token was A" moved from position $k$ to
 # position $k+1$: something in layer 0 copied it one position to the right. Patch each head's output
-# (all positions) to find what, and then patch only the previous-token head's output *at
-# position k + 1*, the keys the induction head reads:
+# (all positions) to find which head, and then patch only that head's output *at position k + 1*,
+# the keys the induction heads read:
 
 # %%
 clean_z = cache_activations(attn_only, clean)["z"]
@@ -792,17 +824,24 @@ for layer in range(cfg.n_layer):
         patched = logit_diff(set_head_output(attn_only, corrupted, layer, head, clean_z[layer][:, :, head]))
         head_patch[layer, head] = (patched - m_corr) / (m_clean - m_corr)
 print("recovered by patching one head's output at every position (rows: layers):\n", head_patch.numpy().round(3))
-value = cache_activations(attn_only, corrupted)["z"][PREV[0]][:, :, PREV[1]].clone()
-value[:, K + 1] = clean_z[PREV[0]][:, K + 1, PREV[1]]
-prev_at_key = (logit_diff(set_head_output(attn_only, corrupted, PREV[0], PREV[1], value)) - m_corr) / (m_clean - m_corr)
-print(f"previous-token head {PREV[0]}.{PREV[1]} patched only at position k + 1: recovers {prev_at_key:.3f}")
+MOVER = (0, int(head_patch[0].argmax()))
+value = cache_activations(attn_only, corrupted)["z"][0][:, :, MOVER[1]].clone()
+value[:, K + 1] = clean_z[0][:, K + 1, MOVER[1]]
+mover_at_key = (logit_diff(set_head_output(attn_only, corrupted, 0, MOVER[1], value)) - m_corr) / (m_clean - m_corr)
+print(f"layer-0 head {MOVER[0]}.{MOVER[1]} patched only at position k + 1: recovers {mover_at_key:.3f}")
+print(
+    f"its previous-token score: {prev_scores[MOVER]:.3f}; the highest previous-token score in layer 0: "
+    f"head {PREV[0]}.{PREV[1]}, {prev_scores[PREV]:.3f}"
+)
 
 # %% [markdown]
-# This is **K-composition**: the previous-token head writes the identity of A into position k + 1,
-# and the induction head's *keys* at k + 1 read it, so the query "A" (the last token) matches the
-# key "my previous token was A", and the head copies B. Patching the previous-token head's output at
-# k + 1 alone restores a large part of the logit difference; the attention stripe of section 2 was
-# the visible trace of this mechanism, the patching is the evidence.
+# This is **K-composition**: a layer-0 head writes the identity of A into position k + 1, and the
+# induction heads' *keys* at k + 1 read it, so the query "A" (the last token) matches the key "my
+# previous token was A", and the heads copy B. Compare the two numbers printed last: the head that
+# *moves the token identity* need not be the head with the highest previous-token score. Attention
+# scores say where a head looks; patching says which head's output the next layer uses. The
+# attention stripe of section 2 was the visible trace of this mechanism, the patching is the
+# evidence.
 #
 # ## 6. Refusal in `tiny-sft`: patching and a linear probe
 #

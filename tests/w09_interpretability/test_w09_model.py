@@ -52,25 +52,42 @@ def test_card_numbers_reproduce(model, run):
     assert f"{best:.3f}" in readme
 
 
-def test_induction_head_scores_at_least_0_8_and_is_fed_by_a_previous_token_head(run):
+def test_induction_head_scores_at_least_0_8_and_layer_0_attends_to_the_previous_token(run):
     ids, out = run
     n = CARD["eval"]["rep_len"]
     ind = torch.stack([W09.induction_score(a, n) for a in out.attentions])
     prev = torch.stack([W09.previous_token_score(a) for a in out.attentions])
     assert ind[1].max() >= 0.8  # the induction head is in layer 1
-    assert prev[0].max() >= 0.5  # a previous-token head in layer 0
     assert ind[0].max() < 0.3  # layer 0 alone cannot do induction
+    # layer 0's attention to the previous token is split over heads; together they carry most of it
+    assert prev[0].sum() >= 0.6 and prev[1].max() < 0.2
 
 
-def test_ablating_the_induction_head_raises_the_second_copy_loss(model, run):
+def _second(ids, logits, n):
+    return F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")[:, n:].mean().item()
+
+
+def test_ablating_the_circuit_raises_the_second_copy_loss(model, run):
+    """All layer-1 induction heads together, and layer 0's strongest previous-token head, are each necessary."""
     ids, out = run
     n = CARD["eval"]["rep_len"]
-    ind = torch.stack([W09.induction_score(a, n) for a in out.attentions])
-    layer, head = divmod(int(ind.argmax()), model.config.n_head)
-
-    def second(logits):
-        return F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")[:, n:].mean().item()
-
+    base = _second(ids, out.logits, n)
+    ind = W09.induction_score(out.attentions[1], n)
+    heads = [h for h in range(model.config.n_head) if ind[h] > 0.5]
     d_head = model.config.n_embd // model.config.n_head
-    ablated = second(W09.set_head_output(model, ids, layer, head, torch.zeros(d_head)))
-    assert ablated > second(out.logits) + 1.0
+
+    def hook(module, args):
+        z = args[0].view(*args[0].shape[:-1], model.config.n_head, d_head).clone()
+        z[..., heads, :] = 0.0
+        return (z.view(args[0].shape),)
+
+    handle = model.transformer.h[1].attn.c_proj.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            all_ablated = _second(ids, model(ids).logits, n)
+    finally:
+        handle.remove()
+    assert all_ablated > base + 3.0
+    prev_head = int(W09.previous_token_score(out.attentions[0]).argmax())
+    prev_ablated = _second(ids, W09.set_head_output(model, ids, 0, prev_head, torch.zeros(d_head)), n)
+    assert prev_ablated > base + 0.5
