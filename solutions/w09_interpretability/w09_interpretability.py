@@ -1075,6 +1075,34 @@ for name, sign in (("benign", 1), ("harmful", -1)):
         print(f"| {name} | {sign * mult:+.0f} | {k}/{n} | {k / n:.2f} | [{lo:.2f}, {hi:.2f}] |")
 
 # %% [markdown]
+# Did steering move the refusal rate? Compare the rates at α = 0 and at the largest α, with their
+# intervals (the verdict below is computed, not typed):
+
+# %%
+for name, sign in (("benign", 1), ("harmful", -1)):
+    k0, n0 = steering[(name, 0.0)]
+    k2, n2 = steering[(name, sign * 2.0)]
+    lo0, hi0 = wilson(k0, n0)
+    lo2, hi2 = wilson(k2, n2)
+    moved = hi2 < lo0 or lo2 > hi0
+    print(
+        f"{name}: {k0}/{n0} refusals at α = 0, {k2}/{n2} at α = {sign * 2:+d} gaps: "
+        + (
+            "the intervals do not overlap — the direction changes behaviour"
+            if moved
+            else "intervals overlap — no measurable causal effect at this strength"
+        )
+    )
+
+# %% [markdown]
+# If the intervals overlap, the probe's direction, although it separates the classes perfectly,
+# is not the direction the model *uses* to decide to refuse (at least not at this layer and
+# strength): the refusal is carried by other directions or other positions (recall that patching
+# the last position's residual only recovered the refusal gradually over the layers). This is the
+# "probes find correlates" warning of the next section, measured. The ☆ Bonus suggests stronger
+# tests (ablating the direction at every layer, or steering at every position of the prompt).
+
+# %% [markdown]
 # ## 7. The library: TransformerLens 4
 #
 # TransformerLens wraps a `transformers` model in a `TransformerBridge`; in **compatibility mode**
@@ -1145,9 +1173,13 @@ print(f"  ours × {REP_LEN}/{2 * REP_LEN + 1} = {ind_scores[IND] * REP_LEN / (2 
 # - **Patching depends on the corruption.** Recovery is relative to one clean/corrupted pair: a
 #   different corruption asks a different question. Normalised recovery is unstable when
 #   $m_\text{clean} - m_\text{corrupted}$ is small.
-# - **Probes find correlates.** A probe for "should refuse" may read "contains a harmful-task tag"
-#   — which is why it flags injections that should be answered. High AUROC is not evidence that the
-#   model *uses* the direction; steering or ablation is.
+# - **Probes find correlates.** A probe for "should refuse" may read a correlate (say, "contains a
+#   harmful-task tag", which an injection that should be answered also contains; check the error
+#   table above for what *this* probe did). High AUROC is not evidence that the model *uses* the
+#   direction; steering or ablation is, and above it may well have changed nothing.
+# - **Redundancy hides circuits.** With several heads doing the same job, ablating one changes
+#   little (section 4); ablate them together, or patch, before concluding that a component is
+#   unimportant.
 # - **Layer-norm and direct attribution.** DLA freezes the final layer norm's scale; with large
 #   interventions that scale changes and the linear picture breaks.
 
@@ -1163,6 +1195,9 @@ print(f"  ours × {REP_LEN}/{2 * REP_LEN + 1} = {ind_scores[IND] * REP_LEN / (2 
 #   `tiny-sft`.
 # - Train the probe on harmful vs benign only, then test it on jailbreaks and injections: does it
 #   transfer?
+# - Make the causal test stronger: project the probe direction out of the residual stream at
+#   *every* layer (directional ablation), or steer with larger α, and find the smallest
+#   intervention that changes the refusal rate.
 
 # %% [markdown]
 # ## Interview questions
