@@ -686,31 +686,66 @@ SWEEP = Exercise(
 )
 
 
-@SWEEP.mistake(
-    "returned the raw patched metric (not normalised)", "report (patched − corrupted) / (clean − corrupted)."
-)
-def raw_metric(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
+def _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, mistake):
+    """A residual patching sweep with one mistake switched on (the SWEEP mistakes share it)."""
     blocks, out = model.transformer.h, torch.zeros(len(model.transformer.h), clean_ids.shape[1])
+    outputs = mistake == "block outputs"
+
+    def metric(lg):
+        x = lg[:, -1].softmax(-1) if mistake == "probabilities" else lg[:, -1]
+        return (x.gather(-1, answer_ids[:, None]) - x.gather(-1, wrong_ids[:, None])).mean()
+
+    # the run whose activations are cached, and the run they are written into
+    source, target = (corrupted_ids, clean_ids) if mistake == "reversed" else (clean_ids, corrupted_ids)
     resid = []
-    hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in blocks]
+    if outputs:
+        hs = [
+            b.register_forward_hook(lambda m, a, o: resid.append((o[0] if isinstance(o, tuple) else o).detach()))
+            for b in blocks
+        ]
+    else:
+        hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in blocks]
     with torch.no_grad():
-        model(clean_ids)
+        m_source = metric(model(source).logits)
     for h in hs:
         h.remove()
+    with torch.no_grad():
+        m_target = metric(model(target).logits)
+    m_clean, m_corr = (m_target, m_source) if mistake == "reversed" else (m_source, m_target)
     for layer in range(len(blocks)):
         for t in range(clean_ids.shape[1]):
 
-            def hook(m, a, layer=layer, t=t):
+            def pre_hook(m, a, layer=layer, t=t):
                 x = a[0].clone()
                 x[:, t] = resid[layer][:, t]
                 return (x, *a[1:])
 
-            h = blocks[layer].register_forward_pre_hook(hook)
+            def post_hook(m, a, o, layer=layer, t=t):
+                x = (o[0] if isinstance(o, tuple) else o).clone()
+                x[:, t] = resid[layer][:, t]
+                return (x, *o[1:]) if isinstance(o, tuple) else x
+
+            if outputs:
+                h = blocks[layer].register_forward_hook(post_hook)
+            else:
+                h = blocks[layer].register_forward_pre_hook(pre_hook)
             with torch.no_grad():
-                last = model(corrupted_ids).logits[:, -1]
+                patched = metric(model(target).logits)
             h.remove()
-            out[layer, t] = (last.gather(-1, answer_ids[:, None]) - last.gather(-1, wrong_ids[:, None])).mean()
+            if mistake == "raw":
+                out[layer, t] = patched
+            elif mistake == "wrong baseline":
+                out[layer, t] = (patched - m_clean) / (m_clean - m_corr)
+            else:
+                out[layer, t] = (patched - m_corr) / (m_clean - m_corr)
     return out
+
+
+@SWEEP.mistake(
+    "returned the raw patched metric (not normalised)", "report (patched − corrupted) / (clean − corrupted)."
+)
+def raw_metric(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
+    return _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, "raw")
 
 
 @SWEEP.mistake(
@@ -718,30 +753,7 @@ def raw_metric(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
     "run the *corrupted* input with the *clean* activation written in.",
 )
 def reversed_direction(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
-    blocks, out = model.transformer.h, torch.zeros(len(model.transformer.h), clean_ids.shape[1])
-    metric = lambda lg: (lg[:, -1].gather(-1, answer_ids[:, None]) - lg[:, -1].gather(-1, wrong_ids[:, None])).mean()  # noqa: E731
-    resid = []
-    hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in blocks]
-    with torch.no_grad():
-        m_corr = metric(model(corrupted_ids).logits)
-    for h in hs:
-        h.remove()
-    with torch.no_grad():
-        m_clean = metric(model(clean_ids).logits)
-    for layer in range(len(blocks)):
-        for t in range(clean_ids.shape[1]):
-
-            def hook(m, a, layer=layer, t=t):
-                x = a[0].clone()
-                x[:, t] = resid[layer][:, t]
-                return (x, *a[1:])
-
-            h = blocks[layer].register_forward_pre_hook(hook)
-            with torch.no_grad():
-                patched = metric(model(clean_ids).logits)
-            h.remove()
-            out[layer, t] = (patched - m_corr) / (m_clean - m_corr)
-    return out
+    return _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, "reversed")
 
 
 @SWEEP.mistake(
@@ -749,29 +761,7 @@ def reversed_direction(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
     "0 must mean 'as corrupted', 1 'as clean'.",
 )
 def wrong_baseline(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
-    blocks, out = model.transformer.h, torch.zeros(len(model.transformer.h), clean_ids.shape[1])
-    metric = lambda lg: (lg[:, -1].gather(-1, answer_ids[:, None]) - lg[:, -1].gather(-1, wrong_ids[:, None])).mean()  # noqa: E731
-    resid = []
-    hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in blocks]
-    with torch.no_grad():
-        m_clean = metric(model(clean_ids).logits)
-        m_corr = metric(model(corrupted_ids).logits)
-    for h in hs:
-        h.remove()
-    for layer in range(len(blocks)):
-        for t in range(clean_ids.shape[1]):
-
-            def hook(m, a, layer=layer, t=t):
-                x = a[0].clone()
-                x[:, t] = resid[layer][:, t]
-                return (x, *a[1:])
-
-            h = blocks[layer].register_forward_pre_hook(hook)
-            with torch.no_grad():
-                patched = metric(model(corrupted_ids).logits)
-            h.remove()
-            out[layer, t] = (patched - m_clean) / (m_clean - m_corr)
-    return out
+    return _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, "wrong baseline")
 
 
 @SWEEP.mistake(
@@ -779,67 +769,14 @@ def wrong_baseline(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
     "row ℓ patches the stream *entering* block ℓ (resid_pre).",
 )
 def patched_outputs(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
-    blocks, out = model.transformer.h, torch.zeros(len(model.transformer.h), clean_ids.shape[1])
-    metric = lambda lg: (lg[:, -1].gather(-1, answer_ids[:, None]) - lg[:, -1].gather(-1, wrong_ids[:, None])).mean()  # noqa: E731
-    resid = []
-    hs = [
-        b.register_forward_hook(lambda m, a, o: resid.append((o[0] if isinstance(o, tuple) else o).detach()))
-        for b in blocks
-    ]
-    with torch.no_grad():
-        m_clean = metric(model(clean_ids).logits)
-    for h in hs:
-        h.remove()
-    with torch.no_grad():
-        m_corr = metric(model(corrupted_ids).logits)
-    for layer in range(len(blocks)):
-        for t in range(clean_ids.shape[1]):
-
-            def hook(m, a, o, layer=layer, t=t):
-                x = (o[0] if isinstance(o, tuple) else o).clone()
-                x[:, t] = resid[layer][:, t]
-                return (x, *o[1:]) if isinstance(o, tuple) else x
-
-            h = blocks[layer].register_forward_hook(hook)
-            with torch.no_grad():
-                patched = metric(model(corrupted_ids).logits)
-            h.remove()
-            out[layer, t] = (patched - m_corr) / (m_clean - m_corr)
-    return out
+    return _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, "block outputs")
 
 
 @SWEEP.mistake(
     "used probabilities instead of logits in the metric", "the metric is a logit difference, before any softmax."
 )
 def probabilities(model, clean_ids, corrupted_ids, answer_ids, wrong_ids):
-    blocks, out = model.transformer.h, torch.zeros(len(model.transformer.h), clean_ids.shape[1])
-
-    def metric(lg):
-        p = lg[:, -1].softmax(-1)
-        return (p.gather(-1, answer_ids[:, None]) - p.gather(-1, wrong_ids[:, None])).mean()
-
-    resid = []
-    hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in blocks]
-    with torch.no_grad():
-        m_clean = metric(model(clean_ids).logits)
-    for h in hs:
-        h.remove()
-    with torch.no_grad():
-        m_corr = metric(model(corrupted_ids).logits)
-    for layer in range(len(blocks)):
-        for t in range(clean_ids.shape[1]):
-
-            def hook(m, a, layer=layer, t=t):
-                x = a[0].clone()
-                x[:, t] = resid[layer][:, t]
-                return (x, *a[1:])
-
-            h = blocks[layer].register_forward_pre_hook(hook)
-            with torch.no_grad():
-                patched = metric(model(corrupted_ids).logits)
-            h.remove()
-            out[layer, t] = (patched - m_corr) / (m_clean - m_corr)
-    return out
+    return _sweep(model, clean_ids, corrupted_ids, answer_ids, wrong_ids, "probabilities")
 
 
 EXERCISES = [CACHE, PREV_SCORE, IND_SCORE, DLA, HEAD, PATCH, AUROC, SWEEP]
