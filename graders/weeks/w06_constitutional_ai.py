@@ -122,9 +122,22 @@ def _probs_cases() -> list[Case]:
         Case("6 pairs, 3 principles, T = 1", _gaps(g, 6, 3)),
         Case("8 pairs, 2 principles, T = 2.5", _gaps(g, 8, 2), {"temperature": 2.5}),
         Case("5 pairs, 3 principles, T = 1, clamp = (0.4, 0.6)", _gaps(g, 5, 3), {"clamp": (0.4, 0.6)}),
-        Case("a single principle (weights all 1), 4 pairs, T = 0.5", (torch.randn(4, 1, generator=g), torch.ones(4, 1)), {"temperature": 0.5}),  # fmt: skip
-        Case("float64, gaps of ±200 (saturated), T = 3", _gaps(g, 5, 4, scale=200.0, dtype=torch.float64), {"temperature": 3.0}),  # fmt: skip
-        Case("7 pairs, 4 principles, T = 2, clamp = (0.3, 0.8)", _gaps(g, 7, 4), {"temperature": 2.0, "clamp": (0.3, 0.8)}, hidden=True),  # fmt: skip
+        Case(
+            "a single principle (weights all 1), 4 pairs, T = 0.5",
+            (torch.randn(4, 1, generator=g), torch.ones(4, 1)),
+            {"temperature": 0.5},
+        ),  # fmt: skip
+        Case(
+            "float64, gaps of ±200 (saturated), T = 3",
+            _gaps(g, 5, 4, scale=200.0, dtype=torch.float64),
+            {"temperature": 3.0},
+        ),  # fmt: skip
+        Case(
+            "7 pairs, 4 principles, T = 2, clamp = (0.3, 0.8)",
+            _gaps(g, 7, 4),
+            {"temperature": 2.0, "clamp": (0.3, 0.8)},
+            hidden=True,
+        ),  # fmt: skip
     ]
 
 
@@ -210,9 +223,15 @@ def _kappa_cases() -> list[Case]:
     return [
         Case("binary labels, 40 items, ~75% agreement", (a, b)),
         Case("3 classes, 30 items", (a3, b3)),
-        Case("a class only labeller B uses (labels 0, 1 and 2)", (torch.tensor([0, 1, 1, 0, 1, 0, 1, 1]), torch.tensor([0, 1, 2, 0, 1, 1, 1, 2]))),  # fmt: skip
+        Case(
+            "a class only labeller B uses (labels 0, 1 and 2)",
+            (torch.tensor([0, 1, 1, 0, 1, 0, 1, 1]), torch.tensor([0, 1, 2, 0, 1, 1, 1, 2])),
+        ),  # fmt: skip
         Case("skewed labels: one says 1 on 18 of 20", (skew, torch.tensor([1] * 15 + [0] * 3 + [1, 0]))),
-        Case("perfect disagreement on balanced binary labels (κ = −1)", (torch.tensor([0, 1] * 6), torch.tensor([1, 0] * 6))),  # fmt: skip
+        Case(
+            "perfect disagreement on balanced binary labels (κ = −1)",
+            (torch.tensor([0, 1] * 6), torch.tensor([1, 0] * 6)),
+        ),  # fmt: skip
         Case("4 classes, 100 items", (a4, b4), hidden=True),
     ]
 
@@ -290,8 +309,17 @@ def _soft_cases() -> list[Case]:
         Case("labels all 1 (this is DPO), 6 pairs, β = 0.5", (pc, pr, rc, rr, torch.ones(6)), {"beta": 0.5}),
         Case("log-ratio differences of thousands, β = 1 (stability)", big, {"beta": 1.0}),
         Case("float64, 5 pairs, β = 0.2", _soft_case(g, 5, dtype=torch.float64), {"beta": 0.2}),
-        Case("a batch of one pair, label 0.4, β = 0.05", (*_soft_case(g, 1, scale=20)[:4], torch.tensor([0.4])), {"beta": 0.05}),  # fmt: skip
-        Case("10 pairs, labels clamped to [0.4, 0.6], β = 2", _soft_case(g, 10, scale=3)[:4] + (torch.rand(10, generator=g) * 0.2 + 0.4,), {"beta": 2.0}, hidden=True),  # fmt: skip
+        Case(
+            "a batch of one pair, label 0.4, β = 0.05",
+            (*_soft_case(g, 1, scale=20)[:4], torch.tensor([0.4])),
+            {"beta": 0.05},
+        ),  # fmt: skip
+        Case(
+            "10 pairs, labels clamped to [0.4, 0.6], β = 2",
+            _soft_case(g, 10, scale=3)[:4] + (torch.rand(10, generator=g) * 0.2 + 0.4,),
+            {"beta": 2.0},
+            hidden=True,
+        ),  # fmt: skip
     ]
 
 
@@ -374,12 +402,27 @@ def soft_detached(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, 
 def _step_cases() -> list[Case]:
     b = _trl_batch
     two = b(610, [[5, 6, 7], [8, 9]], [[10, 11, 0], [12, 0]], [[13, 0], [14, 15, 16, 0]])
-    three = b(611, [[2, 3, 4], [6, 7], [8, 9, 10]], [[11, 0], [12, 13, 0], [15, 0]], [[16, 17, 0], [19, 0], [20, 21, 0]])
+    three = b(
+        611, [[2, 3, 4], [6, 7], [8, 9, 10]], [[11, 0], [12, 13, 0], [15, 0]], [[16, 17, 0], [19, 0], [20, 21, 0]]
+    )
     one = b(612, [[3, 4, 5, 6]], [[10, 11, 12, 0]], [[13, 0]])
     return [
-        Case("2 steps, soft labels, β = 0.1, max_grad_norm = 0.2", ([two, three], [torch.tensor([0.9, 0.3]), torch.tensor([0.6, 0.2, 0.95])]), {"state": _lm_state(613), "lr": 0.5, "max_grad_norm": 0.2}),  # fmt: skip
-        Case("2 steps, labels 1 and 0 (hard), β = 0.5", ([three, one], [torch.tensor([1.0, 0.0, 1.0]), torch.tensor([0.0])]), {"state": _lm_state(614), "lr": 0.5, "beta": 0.5}),  # fmt: skip
-        Case("2 steps, clamped labels, strong clipping (0.05), β = 1", ([one, two], [torch.tensor([0.6]), torch.tensor([0.4, 0.55])]), {"state": _lm_state(615), "lr": 1.0, "beta": 1.0, "max_grad_norm": 0.05}, hidden=True),  # fmt: skip
+        Case(
+            "2 steps, soft labels, β = 0.1, max_grad_norm = 0.2",
+            ([two, three], [torch.tensor([0.9, 0.3]), torch.tensor([0.6, 0.2, 0.95])]),
+            {"state": _lm_state(613), "lr": 0.5, "max_grad_norm": 0.2},
+        ),  # fmt: skip
+        Case(
+            "2 steps, labels 1 and 0 (hard), β = 0.5",
+            ([three, one], [torch.tensor([1.0, 0.0, 1.0]), torch.tensor([0.0])]),
+            {"state": _lm_state(614), "lr": 0.5, "beta": 0.5},
+        ),  # fmt: skip
+        Case(
+            "2 steps, clamped labels, strong clipping (0.05), β = 1",
+            ([one, two], [torch.tensor([0.6]), torch.tensor([0.4, 0.55])]),
+            {"state": _lm_state(615), "lr": 1.0, "beta": 1.0, "max_grad_norm": 0.05},
+            hidden=True,
+        ),  # fmt: skip
     ]
 
 
@@ -424,7 +467,9 @@ def _rlaif_step(policy, optimizer, batch, labels, beta, max_grad_norm, zero="fir
     return {"loss": loss.item(), "agreement": agreement.float().mean().item()}
 
 
-@RLAIF_TRAIN_STEP.mistake("forgot optimizer.zero_grad() (gradients accumulate)", "call optimizer.zero_grad() every step.")
+@RLAIF_TRAIN_STEP.mistake(
+    "forgot optimizer.zero_grad() (gradients accumulate)", "call optimizer.zero_grad() every step."
+)
 def step_no_zero_grad(policy, optimizer, batch, labels, beta=0.1, max_grad_norm=1.0):
     return _rlaif_step(policy, optimizer, batch, labels, beta, max_grad_norm, zero=None)
 

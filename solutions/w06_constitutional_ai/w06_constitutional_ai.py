@@ -771,7 +771,9 @@ def rlaif_run(examples: list[dict], labels: torch.Tensor, seed: int, live: LiveP
     for step in progress(range(STEPS), desc=desc):
         idx = next(batches)
         batch = w05.collate_preferences([examples[i] for i in idx], tokenizer.pad_token_id)
-        metrics = rlaif_train_step(policy, opt, {k: v.to(device) for k, v in batch.items()}, labels[idx].to(device), BETA)
+        metrics = rlaif_train_step(
+            policy, opt, {k: v.to(device) for k, v in batch.items()}, labels[idx].to(device), BETA
+        )
         sched.step()
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
@@ -795,7 +797,7 @@ for seed in SEEDS:
         if f"AI: {name}" in SOURCES:
             labels[f"AI: {name}"] = label_pairs(pairs, name)
     for name, lab in labels.items():
-        label_stats.setdefault(name, []).append(((lab > 0.5).float().mean().item()))
+        label_stats.setdefault(name, []).append((lab > 0.5).float().mean().item())
     results["SFT"].append(w05.measure(policy_ref, policy_ref, tokenizer, test_records, seed=seed, greedy=False))
     for name in SOURCES:
         live = LivePlot(["loss", "agreement"], every=4, title=f"{name}, seed 0") if seed == 0 else None
@@ -896,7 +898,9 @@ for key, label in KEYS.items():
 # %%
 p = 0.7
 mixture = p * w05.dpo_loss(pc, pr, rc, rr, 0.3) + (1 - p) * w05.dpo_loss(pr, pc, rr, rc, 0.3)
-print(f"soft-label DPO, p = {p}: {soft_dpo_loss(pc, pr, rc, rr, p * ones, 0.3).item():.6f}; mixture {mixture.item():.6f}")
+print(
+    f"soft-label DPO, p = {p}: {soft_dpo_loss(pc, pr, rc, rr, p * ones, 0.3).item():.6f}; mixture {mixture.item():.6f}"
+)
 assert torch.allclose(soft_dpo_loss(pc, pr, rc, rr, p * ones, 0.3), mixture)
 
 # %% [markdown]
