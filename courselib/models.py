@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "datasets" / "models"
-MODEL_NAMES = ("tiny-base", "tiny-sft", "tiny-skewed")
+MODEL_NAMES = ("tiny-base", "tiny-sft", "tiny-skewed", "tiny-vulnerable")
 
 
 def model_dir(name: str) -> Path:
