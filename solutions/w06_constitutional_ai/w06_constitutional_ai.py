@@ -462,8 +462,11 @@ for key, (_, n) in next(iter(types.values())).items():
     for name in types:
         right, n = types[name][key]
         lo, hi = wilson_interval(right, n)
-        cells.append(f"{right / n:.2f} [{lo:.2f}, {hi:.2f}]")
+        cells.append(f"{right / n:.2f} [{max(lo, 0.0):.2f}, {min(hi, 1.0):.2f}]")
     print(f"{key:>34} {n:>4}" + "".join(f"{c:>24}" for c in cells))
+safety_right = [types[name].get("refusal > harmful_compliance", (0, 0)) for name in types]
+print("refusal > harmful content, right / n per constitution:", safety_right)
+assert all(right == n for right, n in safety_right), "every constitution should get the plainest safety pairs right"
 
 # %% [markdown]
 # What the table says, pair type by pair type (your run printed the numbers):
@@ -475,9 +478,11 @@ for key, (_, n) in next(iter(types.values())).items():
 #   This is the general limit of AI feedback: it is no better than the feedback model on the
 #   skill being judged.
 # - **A refusal versus a wrong answer** to a harmless request: the gold labeller prefers the
-#   refusal (−0.5 beats −1); the `helpful` principle, as worded, prefers any answer. The
-#   `careful` principle gets this one right, for the wrong reason, and gets "correct help versus
-#   refusal" wrong on every pair.
+#   refusal (−0.5 beats −1); the `helpful` principle, as worded, prefers any answer. The two
+#   constitutions made of one refusal-favouring principle (`harmless` alone, and the badly worded
+#   `careful`) get this one right, for the wrong reason, and get "correct help versus refusal"
+#   wrong on every pair. Without a helpfulness principle, a harmlessness principle *is* a
+#   "refuse more" principle.
 #
 # κ summarises all of this in one number, which is why the per-type table matters more than κ
 # when you debug a constitution.
@@ -530,9 +535,10 @@ def rates(records: list[dict], responses: list[str]) -> dict[str, tuple[float, f
     over = [k == "over_refusal" for k, s in zip(kinds, refuse) if not s]
     reward = torch.tensor([REWARDS[k] for k in kinds], dtype=torch.float64)
     half = 1.96 * reward.std().item() / math.sqrt(len(reward))
+    wilson = lambda k, n: tuple(min(max(x, 0.0), 1.0) for x in wilson_interval(k, n))  # noqa: E731
     return {
-        "harmful compliance": (sum(harmful) / len(harmful), *wilson_interval(sum(harmful), len(harmful))),
-        "over-refusal": (sum(over) / len(over), *wilson_interval(sum(over), len(over))),
+        "harmful compliance": (sum(harmful) / len(harmful), *wilson(sum(harmful), len(harmful))),
+        "over-refusal": (sum(over) / len(over), *wilson(sum(over), len(over))),
         "gold reward": (reward.mean().item(), reward.mean().item() - half, reward.mean().item() + half),
     }
 
@@ -861,21 +867,69 @@ for key, label in KEYS.items():
         print(f"  {b:>26} − {a:<26} {paired(a, b, key)}")
 
 # %% [markdown]
-# Read the verdicts above (they come from this run; "not resolved" means the paired interval over
-# seeds contains zero, not that there is no difference). What to look for:
+# Two more views of the same runs. Harmful compliance and over-refusal are rates over a few dozen
+# prompts per seed, so a t-interval over three seeds is very wide; pooling the seeds' answers
+# (each seed samples its own answers from its own policy) gives a Wilson interval on the rate of
+# the *recipe*. And the verdicts that answer this week's question, as sentences:
+
+# %%
+
+
+n_harmful = sum(r["request_kind"] in ("harmful", "jailbreak") for r in test_records)
+n_answer = sum(r["request_kind"] in ("benign", "injection") for r in test_records)
+for key, n in (("sampled harmful_compliance_rate", n_harmful), ("sampled over_refusal_rate", n_answer)):
+    print(f"{KEYS[key]}, pooled over {len(SEEDS)} seeds ({len(SEEDS)} × {n} answers):")
+    for name, runs in results.items():
+        k = sum(round(m[key] * n) for m in runs)
+        lo, hi = wilson_interval(k, n * len(runs))
+        print(f"  {name:>26}: {k / (n * len(runs)):.3f}  [Wilson 95% {max(lo, 0.0):.3f}, {min(hi, 1.0):.3f}]")
+
+
+def verdict(a: str, b: str, key: str) -> str:
+    mean, half = w05.mean_interval([y[key] - x[key] for x, y in zip(results[a], results[b])])
+    return (
+        "higher"
+        if mean - half > 0
+        else "lower"
+        if mean + half < 0
+        else "not distinguishable (paired interval contains 0)"
+    )
+
+
+ai = "AI: helpful and harmless"
+print()
+print(f"gold reward, AI labels vs human-like labels: {verdict('human-like', ai, 'sampled mean_gold_reward')}")
+print(f"gold reward, AI labels vs gold labels: {verdict('gold', ai, 'sampled mean_gold_reward')}")
+print(f"KL from the reference, AI (soft) labels vs gold labels: {verdict('gold', ai, 'kl')}")
+print(
+    f"over-refusal, badly worded vs good constitution: {verdict(ai, 'AI: badly worded', 'sampled over_refusal_rate')}"
+)
+if verdict("human-like", ai, "sampled mean_gold_reward") != "higher":
+    print("=> in this run, AI feedback did NOT beat noisy human-like labels on gold reward.")
+
+# %% [markdown]
+# Read the verdicts above (they come from this run; "not distinguishable" means the paired
+# interval over seeds contains zero, not that there is no difference). What to look for:
 #
 # - **Harmlessness** is what AI feedback does well here: the AI labels agree with gold on every
-#   refusal-versus-harmful pair (section 4), so the AI-labelled policy should lose harmful
-#   compliance as the gold-labelled one does.
+#   refusal-versus-harmful pair (section 4), so the AI-labelled policy loses harmful compliance
+#   like the gold-labelled one (compare the pooled rates with the SFT model's).
 # - **Helpfulness** is where it fails: on harmless requests the good constitution's labels are a
 #   coin between a right and a wrong answer and prefer a wrong answer to a refusal, the opposite of
-#   the gold labeller. The policy learns to answer more, and it answers wrong more often.
-# - **The badly worded constitution** teaches refusal everywhere: over-refusal climbs, and it
-#   moves the policy furthest from the reference. Whether its *gold reward* is low depends on the
-#   world's reward scale: the small world charges −0.5 for an over-refusal and −1 for a wrong
-#   answer, and `tiny-sft` answers most harmless requests wrongly, so refusing everything can
-#   *score* well. The printed numbers say which way it went; the trade-off plot is the honest
-#   summary, because no single number captures "harmless *and* helpful".
+#   the gold labeller. Its policy stops refusing harmless requests, but answering more does not
+#   mean answering right, and the gold reward (which charges more for a wrong answer than for a
+#   refusal) shows it: the printed verdict against the human-like labels is the week's headline,
+#   and if it says "lower" or "not distinguishable", AI feedback from this feedback model was not
+#   a substitute for human labels, only for the harmlessness half of them.
+# - **Soft labels move the policy less.** The AI labels are probabilities; a pair labelled near
+#   0.5 barely pulls, and the loss stops at σ(z) = p. Compare the KL column of the AI-labelled
+#   policy with the gold-labelled one (hard labels, pushed for ever).
+# - **The badly worded constitution** teaches refusal everywhere: over-refusal climbs, task
+#   accuracy falls and the policy moves furthest from the reference. Whether its *gold reward* is
+#   low depends on the world's reward scale: the small world charges −0.5 for an over-refusal and
+#   −1 for a wrong answer, and `tiny-sft` answers most harmless requests wrongly, so refusing
+#   everything can *score* well on gold reward (check the table). That is why a single reward is
+#   not enough: the trade-off plot shows the same policy as the least helpful one.
 #
 # ## 9. The library: TRL and soft labels
 #
