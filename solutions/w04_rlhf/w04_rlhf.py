@@ -750,7 +750,6 @@ from courselib.world.evaluate import clean_generation
 
 w03 = load_reference("w03_reward_models")
 tokenizer = load_tokenizer("tiny-sft")
-EOS, PAD = tokenizer.eos_token_id, tokenizer.pad_token_id
 
 started = time.perf_counter()
 set_seed(0)
@@ -767,11 +766,15 @@ for p in reference.parameters():
 
 
 @torch.no_grad()
-def rollout(policy: nn.Module, records: list[dict], group_size: int, max_new_tokens: int) -> tuple[dict, list[str]]:
+def rollout(
+    policy: nn.Module, tokenizer, records: list[dict], group_size: int, max_new_tokens: int
+) -> tuple[dict, list[str]]:
     """Sample ``group_size`` answers per prompt (T = 1); right-padded rows, masks and the answers' texts."""
+    dev = next(policy.parameters()).device
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     prompts = [format_prompt(r["prompt"]) for r in records for _ in range(group_size)]
-    enc = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
+    enc = tokenizer(prompts, return_tensors="pt", padding=True).to(dev)
     tokenizer.padding_side = side
     was_training = policy.training
     policy.eval()
@@ -781,13 +784,13 @@ def rollout(policy: nn.Module, records: list[dict], group_size: int, max_new_tok
         top_k=0,
         temperature=1.0,
         max_new_tokens=max_new_tokens,
-        pad_token_id=PAD,
-        eos_token_id=EOS,
+        pad_token_id=pad,
+        eos_token_id=eos,
     )
     policy.train(was_training)
     new = out[:, enc["input_ids"].shape[1] :]
-    ended = (new == EOS).long().cumsum(-1)
-    keep = (ended == 0) | ((ended == 1) & (new == EOS))  # up to and including the first end-of-text
+    ended = (new == eos).long().cumsum(-1)
+    keep = (ended == 0) | ((ended == 1) & (new == eos))  # up to and including the first end-of-text
     rows = [
         (enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist(), new[i][keep[i]].tolist())
         for i in range(len(new))
@@ -796,13 +799,13 @@ def rollout(policy: nn.Module, records: list[dict], group_size: int, max_new_tok
     batch = {
         k: torch.zeros(len(rows), width, dtype=torch.long) for k in ("input_ids", "attention_mask", "completion_mask")
     }
-    batch["input_ids"].fill_(PAD)
+    batch["input_ids"].fill_(pad)
     for i, (p, c) in enumerate(rows):
         batch["input_ids"][i, : len(p) + len(c)] = torch.tensor(p + c)
         batch["attention_mask"][i, : len(p) + len(c)] = 1
         batch["completion_mask"][i, len(p) : len(p) + len(c)] = 1
     texts = [clean_generation(t) for t in tokenizer.batch_decode(new * keep, skip_special_tokens=True)]
-    return {k: v.to(device) for k, v in batch.items()}, texts
+    return {k: v.to(dev) for k, v in batch.items()}, texts
 
 
 def score(records: list[dict], texts: list[str], group_size: int) -> tuple[torch.Tensor, list[str]]:
@@ -825,7 +828,7 @@ def sequence_kl(policy: nn.Module, batch: dict) -> torch.Tensor:
 
 
 train_prompts = unique_prompts(load_split("train"))
-eval_prompts = unique_prompts(load_split("test"))[:: scale(4, 30)]  # held-out prompts for every measurement
+eval_prompts = unique_prompts(load_split("test"))[:: scale(5, 30)]  # held-out prompts for every measurement
 print(f"{len(train_prompts)} training prompts; {len(eval_prompts)} held-out prompts for the measurements")
 
 # %% [markdown]
@@ -846,17 +849,17 @@ print(f"{len(train_prompts)} training prompts; {len(eval_prompts)} held-out prom
 
 # %%
 GROUP = 8
-PROMPTS_PER_STEP = scale(6, 2)
-MAX_NEW = scale(24, 12)
-STEPS = scale(30, 3)
-EVAL_EVERY = scale(5, 3)
-LR = 2e-4
+PROMPTS_PER_STEP = scale(4, 2)
+MAX_NEW = scale(20, 12)
+STEPS = scale(24, 3)
+EVAL_EVERY = scale(4, 3)
+LR = 3e-4
 
 
 def evaluate(policy: nn.Module, seed: int) -> dict:
     """One sampled answer per held-out prompt: mean proxy, gold and KL, and the answers' kinds."""
     torch.manual_seed(seed)
-    batch, texts = rollout(policy, eval_prompts, 1, MAX_NEW)
+    batch, texts = rollout(policy, tokenizer, eval_prompts, 1, MAX_NEW)
     proxy, kinds = score(eval_prompts, texts, 1)
     gold = torch.tensor([REWARDS[k] for k in kinds])
     return {
@@ -870,8 +873,8 @@ def evaluate(policy: nn.Module, seed: int) -> dict:
     }
 
 
-def train_rlhf(beta: float, steps: int, seed: int = 0, desc: str = "GRPO") -> list[dict]:
-    """GRPO from tiny-sft against the proxy reward model; held-out measurements every EVAL_EVERY steps."""
+def train_rlhf(beta: float, steps: int, eval_every: int, seed: int = 0, desc: str = "GRPO") -> list[dict]:
+    """GRPO from tiny-sft against the proxy reward model; held-out measurements every ``eval_every`` steps."""
     set_seed(seed)
     policy = copy.deepcopy(reference).requires_grad_(True).train()
     optimizer = torch.optim.Adam(policy.parameters(), lr=LR)
@@ -879,16 +882,16 @@ def train_rlhf(beta: float, steps: int, seed: int = 0, desc: str = "GRPO") -> li
     curve = [{"step": 0, **evaluate(policy, seed=1000)}]
     for step in progress(range(1, steps + 1), desc=desc):
         records = rng.sample(train_prompts, PROMPTS_PER_STEP)
-        batch, texts = rollout(policy, records, GROUP, MAX_NEW)  # generate
+        batch, texts = rollout(policy, tokenizer, records, GROUP, MAX_NEW)  # generate
         batch["rewards"], _ = score(records, texts, GROUP)  # score with the proxy
         grpo_train_step(policy, reference, optimizer, batch, GROUP, beta=beta)  # advantages and update
-        if step % EVAL_EVERY == 0 or step == steps:
+        if step % eval_every == 0 or step == steps:
             curve.append({"step": step, **evaluate(policy, seed=1000 + step)})
     return curve
 
 
 started = time.perf_counter()
-main_run = train_rlhf(beta=0.0, steps=STEPS)
+main_run = train_rlhf(beta=0.0, steps=STEPS, eval_every=EVAL_EVERY)
 print(f"{STEPS} steps of {PROMPTS_PER_STEP} prompts × {GROUP} answers in {time.perf_counter() - started:.0f} s")
 print(f"{'step':>4} {'KL (nats)':>9} {'proxy':>6} {'gold':>14} {'answer length':>13}")
 for c in main_run:
@@ -922,7 +925,7 @@ plt.show()
 # %%
 BON_N = 16
 torch.manual_seed(7)
-_, bon_texts = rollout(reference, eval_prompts, BON_N, MAX_NEW)
+_, bon_texts = rollout(reference, tokenizer, eval_prompts, BON_N, MAX_NEW)
 bon_proxy, bon_kinds = score(eval_prompts, bon_texts, BON_N)
 bon_proxy = bon_proxy.view(-1, BON_N)
 bon_gold = torch.tensor([REWARDS[k] for k in bon_kinds]).view(-1, BON_N)
@@ -1052,26 +1055,26 @@ for r, t, k in list(zip(eval_prompts, main_run[-1]["texts"], main_run[-1]["kinds
 # smaller do you expect the final KL to be, and does the gold reward end higher or lower?
 
 # %%
-SWEEP_STEPS = scale(15, 3)
-sweep = {0.0: [c for c in main_run if c["step"] <= SWEEP_STEPS]}
+SWEEP_STEPS = min(3 * EVAL_EVERY, STEPS)  # a step where the main run (β = 0) was measured too
+sweep = {0.0: next(c for c in main_run if c["step"] == SWEEP_STEPS)}
 for beta in (0.1, 0.5):
-    sweep[beta] = train_rlhf(beta=beta, steps=SWEEP_STEPS, desc=f"GRPO β = {beta}")
-print(f"after {SWEEP_STEPS} steps:")
+    sweep[beta] = train_rlhf(beta, SWEEP_STEPS, eval_every=SWEEP_STEPS, desc=f"GRPO β = {beta}")[-1]
+print(f"after {SWEEP_STEPS} steps (the same prompts and seeds in every run):")
 print(f"{'β':>5} {'KL (nats)':>9} {'proxy':>6} {'gold':>14}")
-for beta, curve in sweep.items():
-    c = curve[-1]
+for beta, c in sweep.items():
     print(f"{beta:>5} {c['kl']:>9.2f} {c['proxy']:>6.2f} {c['gold']:>6.2f} ± {c['gold_half']:.2f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-for beta, curve in sweep.items():
-    axes[0].plot([c["step"] for c in curve], [c["kl"] for c in curve], "o-", label=f"β = {beta}")
-    axes[1].plot([max(c["kl"], 0) ** 0.5 for c in curve], [c["gold"] for c in curve], "o-", label=f"β = {beta}")
-axes[0].set_xlabel("step")
-axes[0].set_ylabel("KL from tiny-sft (nats)")
+betas = list(sweep)
+axes[0].bar([str(b) for b in betas], [sweep[b]["kl"] for b in betas])
+axes[0].set_xlabel("KL coefficient β")
+axes[0].set_ylabel(f"KL from tiny-sft after {SWEEP_STEPS} steps")
+for b in betas:
+    c = sweep[b]
+    axes[1].errorbar(max(c["kl"], 0) ** 0.5, c["gold"], yerr=c["gold_half"], fmt="o", capsize=3, label=f"β = {b}")
 axes[1].set_xlabel("d = √KL")
-axes[1].set_ylabel("gold reward")
-for ax in axes:
-    ax.legend(fontsize=8)
+axes[1].set_ylabel("gold reward (95% interval)")
+axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
