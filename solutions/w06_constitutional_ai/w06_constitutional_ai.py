@@ -201,7 +201,7 @@ def features(prompts: list[str], responses: list[str], batch_size: int = 64) -> 
 
 
 N_EXAMPLES = 16  # worked examples per principle
-DIRECTIONS, CENTROIDS = {}, {}
+DIRECTIONS, CENTROIDS, EXAMPLE_GAPS = {}, {}, {}
 for pid, principle in PRINCIPLES.items():
     examples = principle_examples(principle, n=N_EXAMPLES)
     better_f, prompt_f = features([e[0] for e in examples], [e[1] for e in examples])
@@ -209,6 +209,7 @@ for pid, principle in PRINCIPLES.items():
     DIRECTIONS[pid] = principle_direction(better_f, worse_f)
     CENTROIDS[pid] = F.normalize(prompt_f.mean(0), dim=0)  # where this principle's requests live
     gaps = (better_f - worse_f) @ DIRECTIONS[pid]
+    EXAMPLE_GAPS[pid] = gaps.mean().item()
     print(f"[{pid:>9}] its own examples: score gap better − worse {gaps.mean():.2f} ± {gaps.std():.2f} (mean ± sd)")
 cos = torch.stack(list(DIRECTIONS.values())) @ torch.stack(list(DIRECTIONS.values())).T
 print("cosine between principle directions:", list(DIRECTIONS))
@@ -296,12 +297,16 @@ check("w06_constitutional_ai.ai_preference_probs", ai_preference_probs, hidden=T
 
 # %% [markdown]
 # The labeller is now two lines around your function. `TEMPERATURE` is set so that the typical
-# gap of a principle's own examples (about 5, printed in section 2) gives a label near 0.9, not
-# 0.99: the examples are clean, real pairs are not. `SHARPNESS` $\gamma$ is the softmax's inverse
+# gap of a principle's own examples (printed in section 2) gives a label near 0.9 rather than
+# 0.99 (printed below): the examples are clean, real pairs are not. `SHARPNESS` $\gamma$ is the softmax's inverse
 # temperature on cosine similarities (which lie within a few tenths of each other).
 
 # %%
 TEMPERATURE, SHARPNESS = 2.0, 20.0
+typical_gap = sum(EXAMPLE_GAPS.values()) / len(EXAMPLE_GAPS)
+print(
+    f"mean example gap {typical_gap:.2f} → label σ(gap / T) = {torch.sigmoid(torch.tensor(typical_gap / TEMPERATURE)):.3f}"
+)
 
 
 def label_pairs(pairs: list[dict], constitution: str, clamp: tuple[float, float] | None = None) -> torch.Tensor:
@@ -757,11 +762,11 @@ check("w06_constitutional_ai.rlaif_train_step", rlaif_train_step, hidden=True)
 
 # %%
 STEPS, BATCH, LR, BETA = scale(16, 3), 8, 3e-4, 0.1
-SEEDS = list(range(scale(3, 2)))
+SEEDS = list(range(scale(3, 1)))
 SOURCES = ("gold", "human-like", "AI: helpful and harmless", "AI: badly worded")
 policy_ref = load_model("tiny-sft", device=device).eval().requires_grad_(False)
 REF_CACHE: dict = {}
-test_records = unique_prompts(load_split("test"))[:: scale(3, 15)]
+test_records = unique_prompts(load_split("test"))[:: scale(3, 30)]
 w03 = load_reference("w03_reward_models")  # week 3's length-grouped batching
 
 
@@ -873,8 +878,6 @@ for key, label in KEYS.items():
 # the *recipe*. And the verdicts that answer this week's question, as sentences:
 
 # %%
-
-
 n_harmful = sum(r["request_kind"] in ("harmful", "jailbreak") for r in test_records)
 n_answer = sum(r["request_kind"] in ("benign", "injection") for r in test_records)
 for key, n in (("sampled harmful_compliance_rate", n_harmful), ("sampled over_refusal_rate", n_answer)):
