@@ -400,7 +400,7 @@ assert abs(cohen_kappa(x, y).item() - cohen_kappa_score(x.numpy(), y.numpy())) <
 # ### The agreement experiment
 #
 # The labeller sees each held-out (validation) pair in a random order, A then B, and says which
-# is better; the gold labeller knows. We compare, on the same 300 pairs:
+# is better; the gold labeller knows. We compare, on the same pairs (all 300 at full size):
 #
 # - the AI labeller under each of the three constitutions (its label: $P(A \succ B) > 0.5$);
 # - a **human-like** labeller: the gold label flipped with probability 0.2 (week 5's noise);
@@ -502,9 +502,8 @@ assert all(right == n for right, n in safety_right), "every constitution should 
 # Bai et al.'s supervised stage asks the model to critique its answer and write a better one. Our
 # model can do neither, so the honest analogue is **selection**: sample $n$ responses to a prompt
 # and keep the one the constitution scores best, $\arg\max_j \sum_k \alpha_k(x)\, s_k(x, y_j)$.
-# This is best-of-n (rejection sampling), which Bai et al. also used to evaluate their preference
-# models. It can only pick among what the model already says; a real revision can say something
-# new.
+# This is best-of-n (rejection sampling). It can only pick among what the model already says; a
+# real revision can say something new.
 #
 # **Predict, then run.** With $n$ = 4 samples per harmful or harmless prompt, will best-of-n
 # under the good constitution lower harmful compliance? And what will it do to over-refusal under
@@ -558,11 +557,11 @@ for name, r in revision.items():
     print(f"{name:>34}: " + "; ".join(f"{k} {v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for k, v in r.items()))
 
 # %% [markdown]
-# Selection under a constitution does what its principles' directions do: the constitutions with
-# a harmlessness principle pick the refusal among the samples of a harmful request when there is
-# one, and the badly worded constitution picks a refusal for harmless requests too, raising
-# over-refusal (compare the intervals above; where they overlap, this run does not show a
-# difference). In Bai et al.'s pipeline these selected responses would be the fine-tuning data
+# Selection under a constitution does what its principles' directions do: every constitution
+# picks the refusal among the samples of a harmful request when there is one, and the two made of
+# a single refusal-favouring principle (`harmless` alone and the badly worded `careful`) pick a
+# refusal for harmless requests too, which can only raise over-refusal (compare the intervals
+# above; where they overlap, this run does not show a difference). In Bai et al.'s pipeline these selected responses would be the fine-tuning data
 # of the supervised stage; here we go straight to the RL stage.
 #
 # ## 6. The soft-label DPO loss
@@ -742,7 +741,7 @@ check("w06_constitutional_ai.rlaif_train_step", rlaif_train_step, hidden=True)
 #
 #
 # Four policies start from `tiny-sft`, each trained with your step on the same training pairs
-# (week 5's setup: one pass over 16 batches of 8 pairs per seed, β = 0.1, AdamW with a linearly
+# (week 5's setup: one pass over `STEPS` batches of `BATCH` pairs per seed, β = 0.1, AdamW with a linearly
 # decaying learning rate), differing only in the labels:
 #
 # | label source | labels |
@@ -767,6 +766,7 @@ SOURCES = ("gold", "human-like", "AI: helpful and harmless", "AI: badly worded")
 policy_ref = load_model("tiny-sft", device=device).eval().requires_grad_(False)
 REF_CACHE: dict = {}
 test_records = unique_prompts(load_split("test"))[:: scale(3, 30)]
+print(f"{len(SEEDS)} seeds; {STEPS} steps of {BATCH} pairs each; {len(test_records)} held-out prompts")
 w03 = load_reference("w03_reward_models")  # week 3's length-grouped batching
 
 
@@ -961,9 +961,10 @@ print(
 assert torch.allclose(soft_dpo_loss(pc, pr, rc, rr, p * ones, 0.3), mixture)
 
 # %% [markdown]
-# For real work: generate AI labels with a strong model (TRL's judges, `trl.experimental.judges`
-# in recent versions, wrap an LLM as a pairwise judge), turn them into (chosen, rejected) pairs,
-# and either keep the hard labels (what most RLAIF pipelines do) or duplicate each pair in both
+# For real work: generate AI labels with a capable model prompted with the principle, the prompt
+# and the two responses as options (A) and (B), and read the probabilities it gives the two option
+# tokens, as Bai et al. did (TRL 1.16 ships no judge class for this; any causal LM's logits do).
+# Then either keep hard labels (what most RLAIF pipelines do) or duplicate each pair in both
 # orders with weights p and 1 − p as above.
 #
 # ## What could go wrong in practice
