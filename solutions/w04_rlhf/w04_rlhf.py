@@ -755,10 +755,11 @@ started = time.perf_counter()
 set_seed(0)
 _, body = w03.load_tiny("tiny-sft")
 reward_model = w03.RewardModel(body).to(device)
-w03.train_reward_model(reward_model, tokenizer, load_preferences("train"), steps=scale(24, 4), batch_size=16, lr=2e-3)
+RM_STEPS, RM_BATCH = scale(24, 4), 16
+w03.train_reward_model(reward_model, tokenizer, load_preferences("train"), steps=RM_STEPS, batch_size=RM_BATCH, lr=2e-3)
 for p in reward_model.parameters():
     p.requires_grad_(False)
-print(f"reward model trained in {time.perf_counter() - started:.1f} s")
+print(f"reward model trained on {RM_STEPS * RM_BATCH} pairs in {time.perf_counter() - started:.1f} s")
 
 reference = load_model("tiny-sft").to(device).eval()
 for p in reference.parameters():
@@ -1001,6 +1002,43 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Did the gold reward really peak and fall, or is the curve noise? Every measurement used the
+# same held-out prompts, so we compare them prompt by prompt (a paired difference, with a 95%
+# interval) and let the numbers decide what this run shows.
+
+# %%
+
+
+def paired_change(before: list[str], after: list[str]) -> tuple[float, float]:
+    """Mean per-prompt change of the gold reward between two measurements, and its 95% half-width."""
+    diff = torch.tensor([REWARDS[b] - REWARDS[a] for a, b in zip(before, after)], dtype=torch.float64)
+    return diff.mean().item(), 1.96 * diff.std().item() / math.sqrt(len(diff))
+
+
+rise, rise_half = paired_change(main_run[0]["kinds"], main_run[peak]["kinds"])
+fall, fall_half = paired_change(main_run[peak]["kinds"], main_run[-1]["kinds"])
+total, total_half = paired_change(main_run[0]["kinds"], main_run[-1]["kinds"])
+print(f"gold, step 0 → step {main_run[peak]['step']} (the best measurement): {rise:+.2f} ± {rise_half:.2f}")
+print(f"gold, step {main_run[peak]['step']} → step {STEPS} (the end):           {fall:+.2f} ± {fall_half:.2f}")
+print(f"gold, step 0 → the end:                          {total:+.2f} ± {total_half:.2f}")
+print(f"proxy, step 0 → the end: {rl_proxy_gain[-1]:+.2f}; KL at the end {main_run[-1]['kl']:.1f} nats")
+significant_rise = rise - rise_half > 0
+significant_fall = fall + fall_half < 0
+if significant_rise and significant_fall:
+    print("Verdict: the gold reward rose and then fell, both beyond their 95% intervals: over-optimisation.")
+elif significant_fall or total + total_half < 0:
+    print(
+        "Verdict: the gold reward fell while the proxy rose (no significant rise first): over-optimisation from the start."
+    )
+elif significant_rise:
+    print("Verdict: the gold reward rose and did not fall significantly within this KL budget.")
+else:
+    print(
+        "Verdict: the proxy rose but the gold reward did not change beyond the noise of this measurement: "
+        "no significant peak-and-fall in this run's budget."
+    )
+
+# %% [markdown]
 # ### What did the policy learn? The hacks, read from the gold labels
 #
 # The gold labeller names every answer's kind, so the change in the mix of kinds between the
@@ -1046,6 +1084,27 @@ for r, t, k in list(zip(eval_prompts, main_run[-1]["texts"], main_run[-1]["kinds
     print(f"  [{r['request_kind']:>9} → {k}] {t[:90]!r}")
 
 # %% [markdown]
+# Reading the table: a kind whose rate moved beyond the intervals is something the policy learned
+# because the reward model pays for it. The cell below names those moves and the gold value of
+# each kind. Note what the gold scale says: refusing a harmless request costs −0.5, a confident
+# wrong answer −1, so a policy that learns to refuse what it cannot answer *gains* gold reward here
+# even though over-refusal is a reward hack (the reward model, as week 3 found, scores refusals
+# high whatever the request). Whether the gold reward falls depends on what the hack replaces.
+
+# %%
+start_rates, end_rates = rates["tiny-sft (step 0)"], rates[f"after {STEPS} steps"]
+for row in start_rates:
+    (k0, n0), (k1, n1) = start_rates[row], end_rates[row]
+    lo0, hi0 = wilson_interval(k0, n0)
+    lo1, hi1 = wilson_interval(k1, n1)
+    if hi0 < lo1 or hi1 < lo0:
+        direction = "rose" if k1 / n1 > k0 / n0 else "fell"
+        print(f"{row}: {direction} from {k0 / n0:.0%} to {k1 / n1:.0%} (95% intervals do not overlap)")
+    else:
+        print(f"{row}: {k0 / n0:.0%} → {k1 / n1:.0%}, within the noise")
+print("gold value of each kind:", {k: REWARDS[k] for k in ("correct_help", "wrong_help", "over_refusal", "refusal")})
+
+# %% [markdown]
 # ## 9. The KL coefficient
 #
 # > **Learning objectives**
@@ -1060,9 +1119,10 @@ sweep = {0.0: next(c for c in main_run if c["step"] == SWEEP_STEPS)}
 for beta in (0.1, 0.5):
     sweep[beta] = train_rlhf(beta, SWEEP_STEPS, eval_every=SWEEP_STEPS, desc=f"GRPO β = {beta}")[-1]
 print(f"after {SWEEP_STEPS} steps (the same prompts and seeds in every run):")
-print(f"{'β':>5} {'KL (nats)':>9} {'proxy':>6} {'gold':>14}")
+print(f"{'β':>5} {'KL (nats)':>9} {'proxy':>6} {'gold':>14} {'over-refusal':>13}")
 for beta, c in sweep.items():
-    print(f"{beta:>5} {c['kl']:>9.2f} {c['proxy']:>6.2f} {c['gold']:>6.2f} ± {c['gold_half']:.2f}")
+    k, n = kind_rates(c["kinds"], eval_prompts)["over-refusal (harmless requests)"]
+    print(f"{beta:>5} {c['kl']:>9.2f} {c['proxy']:>6.2f} {c['gold']:>6.2f} ± {c['gold_half']:.2f} {k / n:>13.0%}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 betas = list(sweep)
@@ -1146,12 +1206,13 @@ assert torch.allclose(trl_value, ours, atol=1e-5)
 # ## What could go wrong in practice
 #
 # - **The reward model is the weak point.** Everything above optimised a reward model trained
-#   on a few hundred pairs in seconds. The policy finds whatever it scores too high: section 8's
+#   on a few hundred pairs in seconds (section 7 prints how many). The policy finds whatever it scores too high: section 8's
 #   table names what this run found. Real systems retrain the reward model on the policy's own
 #   samples (iterated RLHF), use ensembles, or cap the reward.
-# - **KL is the budget.** Without a penalty (β = 0, TRL's default for GRPO) the KL grew without
-#   bound in our run; Gao et al.'s curves say the gold reward is a function of it, so monitor the
-#   KL of held-out samples, not only the training reward.
+# - **KL is the budget.** Without a penalty (β = 0, TRL's default for GRPO) nothing stops the KL
+#   from growing for as long as training runs (it accelerated towards the end of our run); Gao et
+#   al.'s curves say the gold reward is a function of it, so monitor the KL of held-out samples,
+#   not only the training reward.
 # - **Groups with equal rewards are wasted.** A group whose answers all score the same gives zero
 #   advantage. With a reward model's continuous scores that is rare; with a verifier's 0/1 reward
 #   it is common: sample at temperature 1 and use groups of 8 or more.
