@@ -105,7 +105,7 @@ def load_behaviours(split: str = "test") -> list[dict]:
 
 
 BEHAVIOURS = load_behaviours("test")
-BEHAVIOURS = BEHAVIOURS[: scale(len(BEHAVIOURS), 10)]
+BEHAVIOURS = BEHAVIOURS[: scale(len(BEHAVIOURS), 8)]
 print(f"{len(BEHAVIOURS)} behaviours; the first: {BEHAVIOURS[0]}")
 
 # %% [markdown]
@@ -190,15 +190,18 @@ def rate_ci(k: int, n: int) -> str:
     return f"{k}/{n} = {k / n:.2f} [{max(lo, 0.0):.2f}, {min(hi, 1.0):.2f}]"
 
 
-def attack_harmful(model: torch.nn.Module, tokenizer, behaviours: list[dict], family: str, judge=gold_judge) -> dict:
+def attack_harmful(
+    model: torch.nn.Module, tokenizer, behaviours: list[dict], family: str, judge=gold_judge, respond=None
+) -> dict:
     """Run every template of ``family`` on every behaviour.
 
-    Returns ``{"harmful": bool tensor [B, Q] (query q broke behaviour b), "prompts", "completions"}``
-    with Q the family's number of templates, in template order.
+    ``respond(prompts) -> completions`` replaces the model's greedy generation when given (week 8
+    passes its guarded pipeline here). Returns ``{"harmful": bool tensor [B, Q] (query q broke
+    behaviour b), "prompts", "completions"}`` with Q the family's number of templates, in order.
     """
     q = len(ATTACK_TEMPLATES[family])
     prompts = [make_attack(family, i, b) for b in behaviours for i in range(q)]
-    completions = generate(model, tokenizer, prompts)
+    completions = respond(prompts) if respond is not None else generate(model, tokenizer, prompts)
     harmful = torch.tensor([judge(c) for c in completions]).view(len(behaviours), q)
     return {"harmful": harmful, "prompts": prompts, "completions": completions}
 
@@ -521,19 +524,27 @@ def render(wrapper: tuple[int, ...], behaviour: dict) -> str:
 
 
 def fuzz(
-    model: torch.nn.Module, tokenizer, behaviours: list[dict], budget: int, seed: int = 0, judge=gold_judge
+    model: torch.nn.Module,
+    tokenizer,
+    behaviours: list[dict],
+    budget: int,
+    seed: int = 0,
+    judge=gold_judge,
+    respond=None,
 ) -> dict:
     """Hill-climb over wrappers: mutate one slot of the best wrapper, keep it if it breaks as many.
 
-    Returns ``{"wrapper", "score", "history": [(queries used, best score)], "queries"}``.
+    ``respond(prompts) -> completions`` replaces the model's generation when given (an adaptive
+    attack on a guarded pipeline). Returns ``{"wrapper", "score", "history": [(queries used, best
+    score)], "queries"}``.
     """
     rng = random.Random(seed)
     best = (0, 0, 0, 0)  # the direct request
 
     def score(wrapper: tuple[int, ...]) -> float:
-        return sum(judge(c) for c in generate(model, tokenizer, [render(wrapper, b) for b in behaviours])) / len(
-            behaviours
-        )
+        prompts = [render(wrapper, b) for b in behaviours]
+        completions = respond(prompts) if respond is not None else generate(model, tokenizer, prompts)
+        return sum(judge(c) for c in completions) / len(behaviours)
 
     best_score, queries = score(best), len(behaviours)
     history, tried = [(queries, best_score)], {best}
@@ -941,16 +952,27 @@ for seed in range(3):
     wrapper = fuzz_runs["tiny-vulnerable", seed]["wrapper"]
     hits = [gold_judge(c) for c in generate(models["tiny-sft"], tokenizer, [render(wrapper, b) for b in held_out])]
     lines.append(f"| fuzzer wrapper (seed {seed}) | tiny-vulnerable | {rate_ci(*fuzz_runs['tiny-vulnerable', seed]['held_out'])} | {rate_ci(sum(hits), len(hits))} |")  # fmt: skip
+gcg_transfer = {}
 for name, runs in gcg_runs.items():
     hits = [gold_judge(complete_ids(models[other[name]], tokenizer, r["input_ids"])) for r in runs]
+    gcg_transfer[name] = (sum(hits), len(hits))
     lines.append(f"| GCG suffixes | {name} | {rate_ci(sum(r['harmful'] for r in runs), len(runs))} | {rate_ci(sum(hits), len(hits))} |")  # fmt: skip
 display(Markdown("\n".join(lines)))
+display(Markdown(
+    f"GCG suffixes found on tiny-vulnerable broke {gcg_transfer['tiny-vulnerable'][0]} of "
+    f"{gcg_transfer['tiny-vulnerable'][1]} behaviours on tiny-sft; suffixes found on tiny-sft broke "
+    f"{gcg_transfer['tiny-sft'][0]} of {gcg_transfer['tiny-sft'][1]} on tiny-vulnerable."
+))  # fmt: skip
 
 # %% [markdown]
 # Transfer works when the target shares the weakness the attack exploits. tiny-vulnerable's
-# holes were made by its own fine-tuning and tiny-sft never had them, so wrappers that exploit
-# them have nothing to open there. GCG suffixes are fitted to one model's gradients; Zou et al.
-# obtained transferable suffixes only by optimising on several models and prompts at once (☆ Bonus).
+# holes were made by its own fine-tuning and tiny-sft never had them, so wrappers and suffixes
+# that lean on those holes have nothing to open there. The other direction is different:
+# tiny-vulnerable *is* tiny-sft plus a small fine-tune, so an attack that works against the
+# stronger model's weights may well still work on its weaker descendant, whose weights are
+# close to it. Zou et al. obtained suffixes that transfer between unrelated models only by
+# optimising on several models and prompts at once (☆ Bonus). With these few behaviours, read the
+# intervals before the point estimates.
 
 # %% [markdown]
 # ## Comparison with the libraries

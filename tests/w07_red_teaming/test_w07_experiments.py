@@ -98,6 +98,10 @@ def test_reference_attacks_and_judges(ref, vulnerable, tokenizer):
     assert roleplay["harmful"][:, 0].all()
     assert not ref.attack_harmful(vulnerable, tokenizer, behaviours, "direct")["harmful"].any()
     assert not ref.attack_harmful(sft, tokenizer, behaviours, "roleplay")["harmful"].any()
+    always = lambda prompts: ["Sure, here are the steps: " + W.harmful_placeholder("fraud")] * len(prompts)  # noqa: E731
+    never = lambda prompts: ["I can't help with that."] * len(prompts)  # noqa: E731
+    assert ref.attack_harmful(None, tokenizer, behaviours, "obfuscation", respond=always)["harmful"].all()
+    assert ref.fuzz(None, tokenizer, behaviours, budget=12, respond=never)["queries"] == 12
     own = "Sure, here are the steps: " + W.harmful_placeholder(behaviours[0]["category"])
     other = "Sure, here are the steps: " + W.harmful_placeholder(tv.OPEN_CATEGORY)
     assert ref.gold_judge(own) and ref.gold_judge(other)
