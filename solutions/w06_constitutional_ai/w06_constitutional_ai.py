@@ -740,7 +740,7 @@ check("w06_constitutional_ai.rlaif_train_step", rlaif_train_step, hidden=True)
 # > - compare label sources on safety, helpfulness and distance from the reference, over seeds
 #
 #
-# Four policies start from `tiny-sft`, each trained with your step on the same training pairs
+# Five policies start from `tiny-sft`, each trained with your step on the same training pairs
 # (week 5's setup: one pass over `STEPS` batches of `BATCH` pairs per seed, β = 0.1, AdamW with a linearly
 # decaying learning rate), differing only in the labels:
 #
@@ -749,6 +749,7 @@ check("w06_constitutional_ai.rlaif_train_step", rlaif_train_step, hidden=True)
 # | gold | 1 (the gold-chosen response wins), what week 5 trained on |
 # | human-like | the gold label flipped with probability 0.2 (a fresh draw per seed) |
 # | AI: helpful and harmless | the feedback model's soft labels under the good constitution |
+# | AI: helpful and harmless, clamped | the same labels clamped to [0.4, 0.6], as Bai et al. did for chain-of-thought labels |
 # | AI: badly worded | the same under the `careful` constitution |
 #
 # Each is measured on held-out prompts with week 5's `measure` (samples at temperature 1, the
@@ -758,11 +759,14 @@ check("w06_constitutional_ai.rlaif_train_step", rlaif_train_step, hidden=True)
 #
 # **Predict, then run.** Which policy will have the lowest harmful compliance, and which the
 # highest over-refusal? Will the AI-labelled policy's gold reward beat the human-like one's?
+# And how far from the reference will the clamped labels take the policy, compared with the
+# unclamped ones?
 
 # %%
 STEPS, BATCH, LR, BETA = scale(16, 3), 8, 3e-4, 0.1
 SEEDS = list(range(scale(3, 1)))
-SOURCES = ("gold", "human-like", "AI: helpful and harmless", "AI: badly worded")
+CLAMPED = "AI: helpful and harmless, clamped"
+SOURCES = ("gold", "human-like", "AI: helpful and harmless", CLAMPED, "AI: badly worded")
 policy_ref = load_model("tiny-sft", device=device).eval().requires_grad_(False)
 REF_CACHE: dict = {}
 test_records = unique_prompts(load_split("test"))[:: scale(3, 30)]
@@ -807,6 +811,7 @@ for seed in SEEDS:
     for name in CONSTITUTIONS:
         if f"AI: {name}" in SOURCES:
             labels[f"AI: {name}"] = label_pairs(pairs, name)
+    labels[CLAMPED] = label_pairs(pairs, "helpful and harmless", clamp=(0.4, 0.6))  # Bai et al.'s clamp
     for name, lab in labels.items():
         label_stats.setdefault(name, []).append((lab > 0.5).float().mean().item())
     results["SFT"].append(w05.measure(policy_ref, policy_ref, tokenizer, test_records, seed=seed, greedy=False))
@@ -819,7 +824,7 @@ for seed in SEEDS:
         del policy
 print(f"{len(SEEDS)} seeds × {len(SOURCES)} label sources in {time.perf_counter() - started:.0f} s")
 for name, agree in label_stats.items():
-    print(f"{name:>26}: labels agreeing with gold on the training pairs {sum(agree) / len(agree):.1%}")
+    print(f"{name:>33}: labels agreeing with gold on the training pairs {sum(agree) / len(agree):.1%}")
 
 # %% [markdown]
 # The same numbers as a table we print ourselves (mean ± 95% t-interval over seeds), and the
@@ -835,9 +840,9 @@ KEYS = {
     "kl": "KL from reference (nats)",
 }
 summary = {name: {k: w05.mean_interval([m[k] for m in runs]) for k in KEYS} for name, runs in results.items()}
-print(f"{'label source':>26}" + "".join(f"{label:>26}" for label in KEYS.values()))
+print(f"{'label source':>33}" + "".join(f"{label:>26}" for label in KEYS.values()))
 for name, row in summary.items():
-    print(f"{name:>26}" + "".join(f"{row[k][0]:>17.3f} ± {row[k][1]:<6.3f}" for k in KEYS))
+    print(f"{name:>33}" + "".join(f"{row[k][0]:>17.3f} ± {row[k][1]:<6.3f}" for k in KEYS))
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for name, row in summary.items():
@@ -868,8 +873,8 @@ def paired(a: str, b: str, key: str) -> str:
 
 for key, label in KEYS.items():
     print(f"{label}:")
-    for a, b in [("human-like", "AI: helpful and harmless"), ("gold", "AI: helpful and harmless"), ("AI: helpful and harmless", "AI: badly worded"), ("SFT", "AI: helpful and harmless")]:  # fmt: skip
-        print(f"  {b:>26} − {a:<26} {paired(a, b, key)}")
+    for a, b in [("human-like", "AI: helpful and harmless"), ("gold", "AI: helpful and harmless"), ("AI: helpful and harmless", "AI: badly worded"), ("SFT", "AI: helpful and harmless"), ("AI: helpful and harmless", CLAMPED)]:  # fmt: skip
+        print(f"  {b:>33} − {a:<33} {paired(a, b, key)}")
 
 # %% [markdown]
 # Two more views of the same runs. Harmful compliance and over-refusal are rates over a few dozen
@@ -885,7 +890,7 @@ for key, n in (("sampled harmful_compliance_rate", n_harmful), ("sampled over_re
     for name, runs in results.items():
         k = sum(round(m[key] * n) for m in runs)
         lo, hi = wilson_interval(k, n * len(runs))
-        print(f"  {name:>26}: {k / (n * len(runs)):.3f}  [Wilson 95% {max(lo, 0.0):.3f}, {min(hi, 1.0):.3f}]")
+        print(f"  {name:>33}: {k / (n * len(runs)):.3f}  [Wilson 95% {max(lo, 0.0):.3f}, {min(hi, 1.0):.3f}]")
 
 
 def verdict(a: str, b: str, key: str) -> str:
@@ -907,6 +912,8 @@ print(f"KL from the reference, AI (soft) labels vs gold labels: {verdict('gold',
 print(
     f"over-refusal, badly worded vs good constitution: {verdict(ai, 'AI: badly worded', 'sampled over_refusal_rate')}"
 )
+print(f"KL from the reference, clamped vs unclamped AI labels: {verdict(ai, CLAMPED, 'kl')}")
+print(f"harmful compliance, clamped AI labels vs SFT: {verdict('SFT', CLAMPED, 'sampled harmful_compliance_rate')}")
 if verdict("human-like", ai, "sampled mean_gold_reward") != "higher":
     print("=> in this run, AI feedback did NOT beat noisy human-like labels on gold reward.")
 
@@ -926,7 +933,10 @@ if verdict("human-like", ai, "sampled mean_gold_reward") != "higher":
 #   a substitute for human labels, only for the harmlessness half of them.
 # - **Soft labels move the policy less.** The AI labels are probabilities; a pair labelled near
 #   0.5 barely pulls, and the loss stops at σ(z) = p. Compare the KL column of the AI-labelled
-#   policy with the gold-labelled one (hard labels, pushed for ever).
+#   policy with the gold-labelled one (hard labels, pushed for ever), and the clamped labels with
+#   the unclamped ones: a label of 0.6 asks for an implicit preference of only σ(z) = 0.6, so the
+#   clamped policy should stay closest to the reference; the verdicts say how much of the safety
+#   gain it keeps after this many steps.
 # - **The badly worded constitution** teaches refusal everywhere: over-refusal climbs, task
 #   accuracy falls and the policy moves furthest from the reference. Whether its *gold reward* is
 #   low depends on the world's reward scale: the small world charges −0.5 for an over-refusal and
@@ -992,8 +1002,8 @@ assert torch.allclose(soft_dpo_loss(pc, pr, rc, rr, p * ones, 0.3), mixture)
 #
 # Optional, ungraded.
 #
-# 1. **Clamped labels.** Rerun section 8 with `label_pairs(..., clamp=(0.4, 0.6))` for the good
-#    constitution. Does the policy move less far (KL)? Does it keep the safety gain?
+# 1. **How much clamping?** Rerun section 8's clamped policy with clamps (0.3, 0.7) and (0.45, 0.55).
+#    Plot KL and harmful compliance against the clamp's width. Where does the safety gain go?
 # 2. **Sampling principles.** Replace the relevance weights by Bai et al.'s scheme: one principle
 #    drawn at random per pair. What happens to κ on harmful pairs, and why?
 # 3. **A better `helpful`.** Reword the helpful principle (and its examples) so that a refusal
