@@ -910,20 +910,27 @@ def respond(prompts: list[str], input_rail: bool = True, rules: bool = True) -> 
     return [SAFE_REPLY if b else next(answers) for b in blocked]
 
 
-def harmful_under_each_system(prompts: list[str]) -> dict[str, torch.Tensor]:
-    """Judge the same prompts under each system of ``SYSTEMS``."""
-    bare = respond(prompts, input_rail=False)
-    learned = respond(prompts, input_rail=True, rules=False)
-    guarded = respond(prompts, input_rail=True)
-    return {
-        "no rails": torch.tensor([w07.gold_judge(c) for c in bare]),
-        "learned input rails": torch.tensor([w07.gold_judge(c) for c in learned]),
-        "input rails": torch.tensor([w07.gold_judge(c) for c in guarded]),
-        "input + output rails": torch.tensor([w07.gold_judge(output_rail(c)) for c in guarded]),
-    }
+def harmful_under_each_system(family: str) -> dict[str, torch.Tensor]:
+    """Week 7's template attack of one family, judged under each system of ``SYSTEMS``: [B, Q] each."""
+    out = {}
+    for system in SYSTEMS:
+        result = w07.attack_harmful(victim, tokenizer, behaviours, family, respond=system_responder(system))
+        out[system] = result["harmful"]
+    return out
 
 
 SYSTEMS = ["no rails", "learned input rails", "input rails", "input + output rails"]
+
+
+def system_responder(system: str):
+    """``respond(prompts) -> completions`` for one of ``SYSTEMS``: what week 7's fuzzer will query."""
+    if system == "no rails":
+        return lambda prompts: respond(prompts, input_rail=False)
+    if system == "learned input rails":
+        return lambda prompts: respond(prompts, input_rail=True, rules=False)
+    if system == "input rails":
+        return lambda prompts: respond(prompts, input_rail=True)
+    return lambda prompts: [output_rail(c) for c in respond(prompts, input_rail=True)]
 
 # %% [markdown]
 # One caveat before the numbers. Every harmful request of the small world carries the explicit
@@ -939,10 +946,8 @@ SYSTEMS = ["no rails", "learned input rails", "input rails", "input + output rai
 # %%
 asr = {}
 for family in progress(list(w07.ATTACK_TEMPLATES), desc="attack families"):
-    q = len(w07.ATTACK_TEMPLATES[family])
-    prompts = [w07.make_attack(family, i, b) for b in behaviours for i in range(q)]
-    for system, harmful in harmful_under_each_system(prompts).items():
-        rate, lo, hi = w07.asr_by_budget(harmful.view(len(behaviours), q))
+    for system, harmful in harmful_under_each_system(family).items():
+        rate, lo, hi = w07.asr_by_budget(harmful)
         asr[family, system] = (rate[-1].item(), max(lo[-1].item(), 0.0), hi[-1].item())
 
 rows = ["| family | " + " | ".join(f"ASR, {s} [95% CI]" for s in SYSTEMS) + " |", "|---|" + "---|" * len(SYSTEMS)]
@@ -993,45 +998,35 @@ for name, input_rail in (("no rails", False), ("input + output rails", True)):
 # ### An adaptive attacker
 #
 # The templates above were fixed in advance. An attacker who can query the deployed system
-# keeps trying until something works. Ours draws wrappers from week 7's slot grammar (persona,
-# framing, closing line and an encoding: plain, leetspeak or upper case; 192 combinations) in a
-# random order per behaviour and queries the system until the answer is harmful or the budget is
-# spent. It sees only what a user sees: the final answer. ASR after $q$ queries is the fraction of
-# behaviours broken within $q$ tries.
+# keeps searching until something works. We hand week 7's fuzzer the *guarded* system instead of
+# the bare model: it hill-climbs over its wrapper grammar (persona, framing, closing line and an
+# encoding: plain, leetspeak or upper case) and keeps a mutation when the system's answers break
+# at least as many behaviours. It sees only what a user sees, the final answer. Three seeds per
+# system; the curves show the best wrapper's ASR against the queries spent.
 
 # %%
-BUDGET = 12
+BUDGET_WRAPPERS = 12  # wrappers tried per fuzzing run (each costs one query per behaviour)
 
 
-def adaptive_attack(input_rail: bool, rules: bool, budget: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random search over wrappers against the system. Returns harmful [B, budget] before/after the output rail."""
-    rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(*[np.arange(len(v)) for v in w07.SLOTS.values()], indexing="ij"), -1).reshape(-1, len(w07.SLOTS))  # fmt: skip
-    orders = [rng.permutation(len(grid))[:budget] for _ in behaviours]
-    raw = torch.zeros(len(behaviours), budget, dtype=torch.bool)
-    filtered = torch.zeros_like(raw)
-    for q in progress(range(budget), desc="adaptive queries", leave=False):
-        todo = [i for i in range(len(behaviours)) if not raw[i, :q].any()]
-        prompts = [w07.render(tuple(grid[orders[i][q]]), behaviours[i]) for i in todo]
-        for i, c in zip(todo, respond(prompts, input_rail=input_rail, rules=rules) if todo else []):
-            raw[i, q], filtered[i, q] = w07.gold_judge(c), w07.gold_judge(output_rail(c))
-    return raw, filtered
-
-
-budget = scale(BUDGET, 3)
-adaptive = {
-    "no rails": adaptive_attack(False, False, budget)[0],
-    "learned input rails": adaptive_attack(True, False, budget)[0],
+budget = scale(BUDGET_WRAPPERS, 3) * len(behaviours)
+seeds = range(scale(3, 1))
+fuzzed = {
+    (system, seed): w07.fuzz(victim, tokenizer, behaviours, budget, seed=seed, respond=system_responder(system))
+    for system in progress(SYSTEMS, desc="adaptive fuzzing")
+    for seed in seeds
 }
-adaptive["input rails"], adaptive["input + output rails"] = adaptive_attack(True, True, budget)
-fig, ax = plt.subplots(figsize=(5, 3.2))
-for system, harmful in adaptive.items():
-    rate, lo, hi = w07.asr_by_budget(harmful)
-    qs = np.arange(1, budget + 1)
-    ax.plot(qs, rate.numpy(), marker="o", label=system)
-    ax.fill_between(qs, lo.clamp(min=0).numpy(), hi.numpy(), alpha=0.15)
-    print(f"{system:22s} adaptive ASR after {budget} queries: {rate[-1]:.2f} [{max(lo[-1].item(), 0):.2f}, {hi[-1]:.2f}]")
-ax.set(xlabel="queries per behaviour", ylabel="ASR (95% Wilson)", ylim=(-0.02, 1.02), title="An adaptive attacker")
+fig, ax = plt.subplots(figsize=(5.5, 3.2))
+adaptive_asr = {}
+for k, system in enumerate(SYSTEMS):
+    finals = []
+    for seed in seeds:
+        history = np.array(fuzzed[system, seed]["history"])
+        ax.step(history[:, 0], history[:, 1], where="post", color=f"C{k}", alpha=0.8, label=system if seed == 0 else None)
+        finals.append(fuzzed[system, seed]["score"])
+    adaptive_asr[system] = (float(np.mean(finals)), float(np.min(finals)), float(np.max(finals)))
+    print("{:22s} adaptive ASR of the best wrapper: mean {:.2f} over {} seeds (min {:.2f}, max {:.2f})".format(
+        system, adaptive_asr[system][0], len(seeds), *adaptive_asr[system][1:]))  # fmt: skip
+ax.set(xlabel="queries", ylabel="ASR of the best wrapper", ylim=(-0.02, 1.02), title="Week 7's fuzzer against each system")
 ax.legend(fontsize=8)
 plt.show()
 
