@@ -214,6 +214,9 @@ for pid, principle in PRINCIPLES.items():
 cos = torch.stack(list(DIRECTIONS.values())) @ torch.stack(list(DIRECTIONS.values())).T
 print("cosine between principle directions:", list(DIRECTIONS))
 print(cos.numpy().round(2))
+ids = list(DIRECTIONS)
+assert cos[ids.index("helpful"), ids.index("harmless")] < -0.3, "the prose below says: nearly opposite"
+assert cos[ids.index("careful"), ids.index("harmless")] > 0.5, "the prose below says: careful ≈ harmless"
 
 # %% [markdown]
 # Read the cosine matrix: `helpful` and `harmless` point in nearly opposite directions, and
