@@ -340,10 +340,21 @@ for category, hits in sorted(by_category.items()):
 
 # %% [markdown]
 # Read the tables against what the model card says was done to tiny-vulnerable: the measured
-# holes should be the planted ones (role-play, part of hypothetical, the open harm category,
-# whose behaviours fall to every family). Our unseen templates tell us how far each hole extends
-# beyond the exact wrappers in the data. Note the query budget: trying more templates only helps
-# when the templates are different enough to open different holes.
+# holes should be the planted ones (role-play, two of the three hypothetical wrappers, the open
+# harm category, whose behaviours fall to most families). The templates the fine-tuning never saw
+# tell us how far each hole extends beyond the exact wrappers in the data:
+
+# %%
+for family in FAMILIES:
+    seen = [r for (f, i), r in per_template.items() if f == family and ATTACK_TEMPLATES[f][i] in world_templates]
+    unseen = [r for (f, i), r in per_template.items() if f == family and ATTACK_TEMPLATES[f][i] not in world_templates]
+    if seen and unseen:
+        print(f"{family:18s} seen templates: mean ASR {np.mean(seen):.2f}; unseen: {np.mean(unseen):.2f}")
+
+# %% [markdown]
+# A hole in the training data is a hole around *those wrappers*, and it spreads only partly to
+# paraphrases of them. Note also the query budget: trying more templates of a family raises the
+# ASR only when the templates are different enough to open different holes.
 
 # %% [markdown]
 # ## 2. Judges and their agreement
@@ -471,7 +482,7 @@ for judge in ("refusal keywords", "classifier"):
 # %% [markdown]
 # The disagreements are the lesson. The refusal-keyword judge counts *anything that is not a
 # refusal* as a success: an off-topic or garbled answer is a "jailbreak" to it, so it inflates ASR
-# whenever the model fails in some third way (GCG's completions below make this worse). The
+# whenever the model fails in some third way (garbled text, an off-topic answer). The
 # classifier judge agrees with gold where the completions look like its training data and can
 # only be trusted there: it has never seen a model generation. Always report which judge produced
 # an ASR, and measure the judge against labelled completions of the same attack (HarmBench

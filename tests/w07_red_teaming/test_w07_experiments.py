@@ -120,3 +120,14 @@ def test_gcg_lowers_the_target_loss(ref, vulnerable, tokenizer):
         )
     assert min(run["curve"]) < start.item()
     assert run["queries"] == 32 * len(run["curve"])
+
+
+def test_holes_spread_only_partly_to_unseen_templates(ref, vulnerable, tokenizer):
+    """The notebook's reading of its per-template table: seen role-play and hypothetical wrappers are
+    open, the unseen paraphrase of each is open for some behaviours only (beyond the open category)."""
+    behaviours = ref.load_behaviours("test")
+    for family, n_seen in (("roleplay", 3), ("hypothetical", 2)):
+        rates = ref.attack_harmful(vulnerable, tokenizer, behaviours, family)["harmful"].float().mean(0)
+        assert (rates[:n_seen] > 0.95).all(), (family, rates)
+        open_share = sum(b["category"] == tv.OPEN_CATEGORY for b in behaviours) / len(behaviours)
+        assert open_share < rates[-1] < 0.9, (family, rates)
