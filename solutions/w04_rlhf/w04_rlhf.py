@@ -638,7 +638,8 @@ check("w04_rlhf.grpo_loss", grpo_loss, hidden=True)
 #
 # 1. advantages from `grpo_advantages`;
 # 2. **once**, without gradients: the reference's log-probabilities and the current policy's
-#    (this is $\pi_{\text{old}}$: the policy that sampled the batch);
+#    (this is $\pi_{\text{old}}$: the policy that sampled the batch; the reference solution takes
+#    the first iteration's log-probabilities, detached, which saves a forward pass, as TRL does);
 # 3. `num_iterations` times (TRL's μ): the policy's log-probabilities with gradient,
 #    `grpo_loss`, zero the gradients, backward, clip the gradient norm, step;
 # 4. return `{"loss": mean of the μ losses, "kl": the mean over rows of Σ_t (log π_old − log π_ref)·m}`,
@@ -651,7 +652,7 @@ check("w04_rlhf.grpo_loss", grpo_loss, hidden=True)
 #
 # <details><summary>Hint 1</summary>
 #
-# If you recompute π_old inside the loop, the ratio is always 1 and clipping never happens: it must be computed before the first update.
+# π_old is the policy *before the first update* on this batch: a no-grad pass before the loop, or the first iteration's log-probs detached. Recompute it at every iteration and the ratio is always 1: clipping never happens.
 #
 # </details>
 #
@@ -701,18 +702,25 @@ def grpo_train_step(
     ### BEGIN SOLUTION
     ids, attention = batch["input_ids"], batch["attention_mask"]
     mask = batch["completion_mask"][:, 1:]
+    # Only the positions from the earliest answer token on need logits (the lm head over the vocabulary
+    # is a large share of a tiny model's cost): keep those, and put zeros in front (masked out anyway).
+    start = max(int(mask.any(0).to(torch.long).argmax()), 0)
 
     def logps(model: nn.Module) -> torch.Tensor:
-        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-        return torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        logits = model(input_ids=ids, attention_mask=attention, logits_to_keep=ids.shape[1] - start).logits[:, :-1]
+        tokens = ids[:, start + 1 :, None]
+        lp = logits.float().gather(-1, tokens)[..., 0] - torch.logsumexp(logits.float(), dim=-1)
+        return torch.nn.functional.pad(lp, (start, 0))
 
     advantages = grpo_advantages(batch["rewards"], group_size)
     with torch.no_grad():
         ref = logps(reference)
-        old = logps(policy)
     losses = []
-    for _ in range(num_iterations):
-        loss = grpo_loss(logps(policy), old, ref, advantages, mask, beta, epsilon, epsilon)
+    for iteration in range(num_iterations):
+        current = logps(policy)
+        if iteration == 0:  # π_old: the policy that sampled the batch, before any update on it
+            old = current.detach()
+        loss = grpo_loss(current, old, ref, advantages, mask, beta, epsilon, epsilon)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
@@ -840,7 +848,9 @@ print(f"{len(train_prompts)} training prompts; {len(eval_prompts)} held-out prom
 # > - measure proxy reward, gold reward and KL as training goes, on held-out prompts
 #
 # The run: GRPO with your `grpo_train_step`, groups of 8 answers per prompt at temperature 1,
-# Adam, no KL penalty ($\beta = 0$, TRL's default), so nothing holds the policy back. Every few
+# Adam, no KL penalty ($\beta = 0$, TRL's default), so nothing holds the policy back. (Why GRPO
+# and not the PPO of sections 1–3? It needs no value head, which halves the work per step and
+# keeps the notebook inside its CPU budget; the PPO run is ☆ Bonus 1.) Every few
 # steps we sample one answer per held-out prompt and record the mean proxy reward, the mean gold
 # reward and the mean KL from the reference (k1 summed per answer, on the same samples).
 #
