@@ -49,7 +49,12 @@ def _metrics(y_true, y_pred, mistake=""):
     else:
         ratio = lambda a, b: a / b if b > 0 else 0.0
     precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
-    out = {"precision": precision, "recall": recall, "f1": ratio(2 * tp, 2 * tp + fp + fn), "over_blocking": ratio(fp, fp + tn)}
+    out = {
+        "precision": precision,
+        "recall": recall,
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "over_blocking": ratio(fp, fp + tn),
+    }
     if mistake == "swap":
         out["precision"], out["recall"] = recall, precision
     if mistake == "fdr":
@@ -59,27 +64,41 @@ def _metrics(y_true, y_pred, mistake=""):
     return out  # fmt: skip
 
 
-@RAIL_METRICS.mistake("precision and recall swapped", "precision divides by what the rail blocked (TP + FP), recall by the attacks (TP + FN).")
+@RAIL_METRICS.mistake(
+    "precision and recall swapped",
+    "precision divides by what the rail blocked (TP + FP), recall by the attacks (TP + FN).",
+)
 def swapped(y_true, y_pred):
     return _metrics(y_true, y_pred, "swap")
 
 
-@RAIL_METRICS.mistake("over-blocking computed as FP / (TP + FP), the share of blocks that were wrong", "over-blocking is the false-positive rate on benign requests: FP / (FP + TN).")
+@RAIL_METRICS.mistake(
+    "over-blocking computed as FP / (TP + FP), the share of blocks that were wrong",
+    "over-blocking is the false-positive rate on benign requests: FP / (FP + TN).",
+)
 def false_discovery_rate(y_true, y_pred):
     return _metrics(y_true, y_pred, "fdr")
 
 
-@RAIL_METRICS.mistake("F1 as the arithmetic mean of precision and recall", "F1 is their harmonic mean: 2PR / (P + R) = 2TP / (2TP + FP + FN).")
+@RAIL_METRICS.mistake(
+    "F1 as the arithmetic mean of precision and recall",
+    "F1 is their harmonic mean: 2PR / (P + R) = 2TP / (2TP + FP + FN).",
+)
 def arithmetic_f1(y_true, y_pred):
     return _metrics(y_true, y_pred, "arithmetic_f1")
 
 
-@RAIL_METRICS.mistake("NaN when a denominator is zero", "return 0.0 when a denominator is 0, as scikit-learn's zero_division=0 does.")
+@RAIL_METRICS.mistake(
+    "NaN when a denominator is zero", "return 0.0 when a denominator is 0, as scikit-learn's zero_division=0 does."
+)
 def nan_on_empty(y_true, y_pred):
     return _metrics(y_true, y_pred, "nan")
 
 
-@RAIL_METRICS.mistake("`~` applied to an integer tensor (bitwise not: ~1 == -2), not to booleans", "convert the labels with .bool() before using ~, & and |.")
+@RAIL_METRICS.mistake(
+    "`~` applied to an integer tensor (bitwise not: ~1 == -2), not to booleans",
+    "convert the labels with .bool() before using ~, & and |.",
+)
 def bitwise_not_int(y_true, y_pred):
     return _metrics(y_true, y_pred, "bitwise_not_int")
 
@@ -129,7 +148,9 @@ def _pool(h, mask, mistake=""):
     return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
-@MEAN_POOL.mistake("averaged over padding tokens too", "multiply by the mask and divide by the number of real tokens, mask.sum(1).")
+@MEAN_POOL.mistake(
+    "averaged over padding tokens too", "multiply by the mask and divide by the number of real tokens, mask.sum(1)."
+)
 def mean_over_padding(token_embeddings, attention_mask):
     return _pool(token_embeddings, attention_mask, "no_mask")
 
@@ -139,17 +160,26 @@ def not_normalised(token_embeddings, attention_mask):
     return _pool(token_embeddings, attention_mask, "no_norm")
 
 
-@MEAN_POOL.mistake("normalised each token, then averaged (the mean is not unit-norm)", "average first, then normalise the sentence vector.")
+@MEAN_POOL.mistake(
+    "normalised each token, then averaged (the mean is not unit-norm)",
+    "average first, then normalise the sentence vector.",
+)
 def normalised_tokens(token_embeddings, attention_mask):
     return _pool(token_embeddings, attention_mask, "normalise_tokens_first")
 
 
-@MEAN_POOL.mistake("max pooling instead of mean pooling", "all-MiniLM-L6-v2 averages token states: sum over real tokens / their number.")
+@MEAN_POOL.mistake(
+    "max pooling instead of mean pooling",
+    "all-MiniLM-L6-v2 averages token states: sum over real tokens / their number.",
+)
 def max_pooled(token_embeddings, attention_mask):
     return _pool(token_embeddings, attention_mask, "max")
 
 
-@MEAN_POOL.mistake("detached the embeddings: no gradient reaches the encoder", "drop the .detach() (or torch.no_grad()): rails are fine-tuned through the pooling.")
+@MEAN_POOL.mistake(
+    "detached the embeddings: no gradient reaches the encoder",
+    "drop the .detach() (or torch.no_grad()): rails are fine-tuned through the pooling.",
+)
 def detached(token_embeddings, attention_mask):
     return _pool(token_embeddings.detach(), attention_mask)
 
@@ -215,12 +245,17 @@ def _train(features, labels, steps, lr, weight_decay, mistake=""):
     return w.detach(), b.detach(), torch.stack(losses)
 
 
-@TRAIN_RAIL_CLASSIFIER.mistake("the bias is regularised too", "the L2 penalty is on the weight only: (λ/2)·||w||², not on b.")
+@TRAIN_RAIL_CLASSIFIER.mistake(
+    "the bias is regularised too", "the L2 penalty is on the weight only: (λ/2)·||w||², not on b."
+)
 def decayed_bias(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "decay_bias")
 
 
-@TRAIN_RAIL_CLASSIFIER.mistake("summed the cross-entropy over examples instead of averaging", "the data term is the *mean* over the N examples (reduction='mean').")
+@TRAIN_RAIL_CLASSIFIER.mistake(
+    "summed the cross-entropy over examples instead of averaging",
+    "the data term is the *mean* over the N examples (reduction='mean').",
+)
 def summed_loss(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "sum")
 
@@ -230,17 +265,25 @@ def no_half(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "no_half")
 
 
-@TRAIN_RAIL_CLASSIFIER.mistake("recorded the loss after each step instead of before it", "append the loss you are about to differentiate, before the update.")
+@TRAIN_RAIL_CLASSIFIER.mistake(
+    "recorded the loss after each step instead of before it",
+    "append the loss you are about to differentiate, before the update.",
+)
 def loss_after_step(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "loss_after")
 
 
-@TRAIN_RAIL_CLASSIFIER.mistake("never reset the gradients, so each step used the sum of all gradients so far", "after loss.backward() and the update, set w.grad and b.grad to None (or zero them).")
+@TRAIN_RAIL_CLASSIFIER.mistake(
+    "never reset the gradients, so each step used the sum of all gradients so far",
+    "after loss.backward() and the update, set w.grad and b.grad to None (or zero them).",
+)
 def gradients_accumulate(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "no_zero")
 
 
-@TRAIN_RAIL_CLASSIFIER.mistake("stepped up the gradient (w += lr·grad), maximising the loss", "descent subtracts: w ← w − lr·∇w.")
+@TRAIN_RAIL_CLASSIFIER.mistake(
+    "stepped up the gradient (w += lr·grad), maximising the loss", "descent subtracts: w ← w − lr·∇w."
+)
 def gradient_ascent(features, labels, steps=300, lr=0.5, weight_decay=1e-2):
     return _train(features, labels, steps, lr, weight_decay, "ascent")
 
@@ -303,27 +346,40 @@ def _cascade(p, low, high, judge, mistake=""):
     return blocked, unsure
 
 
-@CASCADE.mistake("asked the judge about every request", "the judge is the expensive part: call it with the uncertain indices only.")
+@CASCADE.mistake(
+    "asked the judge about every request", "the judge is the expensive part: call it with the uncertain indices only."
+)
 def asks_everyone(p_unsafe, low, high, judge):
     return _cascade(p_unsafe, low, high, judge, "ask_everyone")
 
 
-@CASCADE.mistake("called the judge once per uncertain request", "batch the uncertain indices into one call: judge(unsure.nonzero().flatten()).")
+@CASCADE.mistake(
+    "called the judge once per uncertain request",
+    "batch the uncertain indices into one call: judge(unsure.nonzero().flatten()).",
+)
 def one_call_per_request(p_unsafe, low, high, judge):
     return _cascade(p_unsafe, low, high, judge, "one_by_one")
 
 
-@CASCADE.mistake("inclusive bounds: asked the judge at p == low or p == high", "p >= high blocks and p <= low allows without asking; only low < p < high goes to the judge.")
+@CASCADE.mistake(
+    "inclusive bounds: asked the judge at p == low or p == high",
+    "p >= high blocks and p <= low allows without asking; only low < p < high goes to the judge.",
+)
 def inclusive_bounds(p_unsafe, low, high, judge):
     return _cascade(p_unsafe, low, high, judge, "inclusive")
 
 
-@CASCADE.mistake("blocked the confidently *safe* requests (thresholds swapped)", "block when p >= high (the cheap rail is sure the request is unsafe).")
+@CASCADE.mistake(
+    "blocked the confidently *safe* requests (thresholds swapped)",
+    "block when p >= high (the cheap rail is sure the request is unsafe).",
+)
 def swapped_thresholds(p_unsafe, low, high, judge):
     return _cascade(p_unsafe, low, high, judge, "swapped")
 
 
-@CASCADE.mistake("blocked every uncertain request without asking the judge", "the judge's verdict decides the uncertain requests.")
+@CASCADE.mistake(
+    "blocked every uncertain request without asking the judge", "the judge's verdict decides the uncertain requests."
+)
 def never_asks(p_unsafe, low, high, judge):
     unsure = (p_unsafe > low) & (p_unsafe < high)
     return (p_unsafe >= high) | unsure, unsure
@@ -365,38 +421,62 @@ def _redact(text, mistake=""):
     if mistake == "zip_only":
         text = re.sub(r"\b[A-Z]{2} \d{5}\b", "[ADDRESS]", text)
     elif mistake != "no_address":
-        text = re.sub(rf"(?:{first}, )(?:{_CHUNK}, )?(?:{_CHUNK} )?[A-Z]{{2}} \d{{5}}\b", "[ADDRESS]", text, count=count, flags=flags)
+        text = re.sub(
+            rf"(?:{first}, )(?:{_CHUNK}, )?(?:{_CHUNK} )?[A-Z]{{2}} \d{{5}}\b",
+            "[ADDRESS]",
+            text,
+            count=count,
+            flags=flags,
+        )
     email = r"\w+@\w+\.\w+" if mistake == "narrow_email" else r"[\w.+-]+@[\w-]+\.[a-z]{2,}"
     text = re.sub(email, "[EMAIL]", text, count=count)
     return re.sub(r"\b\d{3}-\d{3}-\d{4}\b", "[PHONE]", text, count=count)  # fmt: skip
 
 
-@REDACT_PII.mistake("replaced only the first match of each pattern", "re.sub replaces every match unless you pass count=1; str.replace of one match does not.")
+@REDACT_PII.mistake(
+    "replaced only the first match of each pattern",
+    "re.sub replaces every match unless you pass count=1; str.replace of one match does not.",
+)
 def first_match_only(text):
     return _redact(text, "first_only")
 
 
-@REDACT_PII.mistake("addresses are not redacted", "add an address pattern: chunks of capitalised words or numbers, then a state and ZIP `[A-Z]{2} \\d{5}`.")
+@REDACT_PII.mistake(
+    "addresses are not redacted",
+    "add an address pattern: chunks of capitalised words or numbers, then a state and ZIP `[A-Z]{2} \\d{5}`.",
+)
 def no_address(text):
     return _redact(text, "no_address")
 
 
-@REDACT_PII.mistake("only the state and ZIP of an address are redacted: the street stays", "the placeholder replaces the whole address, from its first chunk to the ZIP.")
+@REDACT_PII.mistake(
+    "only the state and ZIP of an address are redacted: the street stays",
+    "the placeholder replaces the whole address, from its first chunk to the ZIP.",
+)
 def zip_only(text):
     return _redact(text, "zip_only")
 
 
-@REDACT_PII.mistake("addresses must start with a house number: military addresses slip through", "the first chunk may start with a capital letter too (`PSC 5159`, `USNS Guerrero`).")
+@REDACT_PII.mistake(
+    "addresses must start with a house number: military addresses slip through",
+    "the first chunk may start with a capital letter too (`PSC 5159`, `USNS Guerrero`).",
+)
 def civilian_only(text):
     return _redact(text, "civilian_only")
 
 
-@REDACT_PII.mistake("email pattern too narrow (no '.', '+' or '-' in the name or host)", "the part before @ may hold letters, digits, '.', '+' and '-': `[\\w.+-]+@[\\w-]+\\.[a-z]{2,}`.")
+@REDACT_PII.mistake(
+    "email pattern too narrow (no '.', '+' or '-' in the name or host)",
+    "the part before @ may hold letters, digits, '.', '+' and '-': `[\\w.+-]+@[\\w-]+\\.[a-z]{2,}`.",
+)
 def narrow_email(text):
     return _redact(text, "narrow_email")
 
 
-@REDACT_PII.mistake("case-insensitive address pattern: it swallows the words before the address", "without re.IGNORECASE, chunks only take words that start with a capital or a digit.")
+@REDACT_PII.mistake(
+    "case-insensitive address pattern: it swallows the words before the address",
+    "without re.IGNORECASE, chunks only take words that start with a capital or a digit.",
+)
 def ignorecase(text):
     return _redact(text, "ignorecase")
 

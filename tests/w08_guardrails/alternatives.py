@@ -56,7 +56,10 @@ def train_rail_classifier_sgd(features, labels, steps=300, lr=0.5, weight_decay=
     for _ in range(steps):
         opt.zero_grad()
         logits = features @ w + b
-        loss = torch.nn.BCEWithLogitsLoss()(logits, labels.float().to(features.dtype)) + 0.5 * weight_decay * w.pow(2).sum()
+        loss = (
+            torch.nn.BCEWithLogitsLoss()(logits, labels.float().to(features.dtype))
+            + 0.5 * weight_decay * w.pow(2).sum()
+        )
         losses.append(loss.item())
         loss.backward()
         opt.step()
