@@ -936,7 +936,9 @@ plt.show()
 # %%
 BON_N = 16
 torch.manual_seed(7)
-_, bon_texts = rollout(reference, tokenizer, eval_prompts, BON_N, MAX_NEW)
+bon_texts = []
+for start in range(0, len(eval_prompts), 8):  # 8 prompts × 16 answers per call: bounded memory
+    bon_texts += rollout(reference, tokenizer, eval_prompts[start : start + 8], BON_N, MAX_NEW)[1]
 bon_proxy, bon_kinds = score(eval_prompts, bon_texts, BON_N)
 bon_proxy = bon_proxy.view(-1, BON_N)
 bon_gold = torch.tensor([REWARDS[k] for k in bon_kinds]).view(-1, BON_N)
@@ -1220,9 +1222,9 @@ assert torch.allclose(trl_value, ours, atol=1e-5)
 #   table names what this run found. Real systems retrain the reward model on the policy's own
 #   samples (iterated RLHF), use ensembles, or cap the reward.
 # - **KL is the budget.** Without a penalty (β = 0, TRL's default for GRPO) nothing stops the KL
-#   from growing for as long as training runs (it accelerated towards the end of our run); Gao et
-#   al.'s curves say the gold reward is a function of it, so monitor the KL of held-out samples,
-#   not only the training reward.
+#   from growing for as long as training runs (section 8's table of KL by step); Gao et al.'s
+#   curves say the gold reward is a function of it, so monitor the KL of held-out samples, not
+#   only the training reward.
 # - **Groups with equal rewards are wasted.** A group whose answers all score the same gives zero
 #   advantage. With a reward model's continuous scores that is rare; with a verifier's 0/1 reward
 #   it is common: sample at temperature 1 and use groups of 8 or more.
