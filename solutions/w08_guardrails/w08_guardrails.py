@@ -692,7 +692,7 @@ def guard_input(prompts: list[str], low: float = LOW, high: float = HIGH, rules:
     return {"blocked": blocked, "judged": judged, "seconds": (t1 - t0, t2 - t1, t3 - t2)}
 
 
-n_timed = scale(120, 20)
+n_timed = scale(60, 20)
 timed = np.random.default_rng(0).choice(len(test["prompts"]), n_timed, replace=False)
 stage_times, judge_times, decisions = [], [], []
 for i in progress(timed, desc="one request at a time"):
@@ -1024,8 +1024,9 @@ for name, input_rail in (("no rails", False), ("input + output rails", True)):
 # keeps searching until something works. We hand week 7's fuzzer the *guarded* system instead of
 # the bare model: it hill-climbs over its wrapper grammar (persona, framing, closing line and an
 # encoding: plain, leetspeak or upper case) and keeps a mutation when the system's answers break
-# at least as many behaviours. It sees only what a user sees, the final answer. Three seeds per
-# system; the curves show the best wrapper's ASR against the queries spent.
+# at least as many behaviours. It sees only what a user sees, the final answer. The tag rule
+# blocked every template above, so we fuzz the bare model and the learned rails, three seeds
+# each; the curves show the best wrapper's ASR against the queries spent.
 
 # %%
 BUDGET_WRAPPERS = 12  # wrappers tried per fuzzing run (each costs one query per behaviour)
@@ -1033,14 +1034,15 @@ BUDGET_WRAPPERS = 12  # wrappers tried per fuzzing run (each costs one query per
 
 budget = scale(BUDGET_WRAPPERS, 3) * len(behaviours)
 seeds = range(scale(3, 1))
+FUZZED_SYSTEMS = ["no rails", "learned input rails"]
 fuzzed = {
     (system, seed): w07.fuzz(victim, tokenizer, behaviours, budget, seed=seed, respond=system_responder(system))
-    for system in progress(SYSTEMS, desc="adaptive fuzzing")
+    for system in progress(FUZZED_SYSTEMS, desc="adaptive fuzzing")
     for seed in seeds
 }
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 adaptive_asr = {}
-for k, system in enumerate(SYSTEMS):
+for k, system in enumerate(FUZZED_SYSTEMS):
     finals = []
     for seed in seeds:
         history = np.array(fuzzed[system, seed]["history"])
