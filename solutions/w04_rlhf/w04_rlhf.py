@@ -1151,6 +1151,45 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### DPO on the same axes
+#
+# Week 5's DPO optimises the same KL-regularised objective without sampling or a reward model.
+# We train it with week 5's reference code (loaded, not copied: its loop, β = 0.1, on preference
+# pairs of the training split) and measure it exactly like the RL policy: one sampled answer per
+# held-out prompt, proxy reward, gold reward and KL from tiny-sft.
+#
+# **Predict, then run.** Will DPO land above or below the RL curve on the gold-vs-KL plot?
+
+# %%
+w05 = load_reference("w05_dpo")
+DPO_STEPS, DPO_BATCH = scale(24, 2), 8
+dpo_pairs = load_preferences("train")
+random.Random(0).shuffle(dpo_pairs)
+dpo_examples = [w05.encode_preference(tokenizer, p) for p in dpo_pairs[: DPO_STEPS * DPO_BATCH]]
+w05.add_reference_logps(reference, dpo_examples, tokenizer.pad_token_id)
+dpo_policy = copy.deepcopy(reference).requires_grad_(True)
+w05.train_dpo(
+    dpo_policy, dpo_examples, tokenizer.pad_token_id, steps=DPO_STEPS, beta=0.1, batch_size=DPO_BATCH, lr=3e-4
+)
+dpo_point = evaluate(dpo_policy, seed=1000 + STEPS)
+print(
+    f"DPO after {DPO_STEPS} steps of {DPO_BATCH} pairs: KL {dpo_point['kl']:.2f} nats, "
+    f"proxy {dpo_point['proxy']:.2f}, gold {dpo_point['gold']:.2f} ± {dpo_point['gold_half']:.2f}"
+)
+dpo_rates = kind_rates(dpo_point["kinds"], eval_prompts)["over-refusal (harmless requests)"]
+print(f"DPO over-refusal of harmless requests: {dpo_rates[0] / dpo_rates[1]:.0%}")
+
+fig, ax = plt.subplots(figsize=(6, 3.6))
+ax.plot(rl_d, [c["gold"] for c in main_run], "o-", label="RL (GRPO, β = 0), by step")
+ax.plot(bon_d, [b["gold"] for b in best_of_n], "s-", label="best-of-n (n = 1 … 16)")
+ax.errorbar(max(dpo_point["kl"], 0) ** 0.5, dpo_point["gold"], yerr=dpo_point["gold_half"], fmt="*", ms=12, capsize=3, label="DPO (week 5)")  # fmt: skip
+ax.set_xlabel("d = √KL from tiny-sft")
+ax.set_ylabel("gold reward (held-out prompts)")
+ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## 10. The library version: TRL's `GRPOTrainer`
 #
 # TRL 1.16 ships `GRPOTrainer` and `RLOOTrainer` (its PPO trainer moved to `trl.experimental` in
@@ -1246,8 +1285,8 @@ assert torch.allclose(trl_value, ours, atol=1e-5)
 #    update with `ppo_token_loss`. Does it reach the same proxy reward at the same KL as GRPO?
 # 2. Replace the proxy by the gold reward (`REWARDS[classify_response(...)]`) in the loop. Does
 #    the gold reward now rise? How many groups have all-equal rewards?
-# 3. Train DPO (week 5, `load_reference("w05_dpo")`) on the same pairs and place it on the gold
-#    reward against KL plot.
+# 3. Train DPO for longer and for several β (week 5's sweep) and draw its own gold-vs-KL curve
+#    next to the RL one.
 # 4. Use RLOO's advantages instead of GRPO's in the loop (TRL's `RLOOTrainer`). Any difference?
 #
 # ## Interview questions
