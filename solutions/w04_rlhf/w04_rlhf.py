@@ -849,8 +849,8 @@ print(f"{len(train_prompts)} training prompts; {len(eval_prompts)} held-out prom
 #
 # The run: GRPO with your `grpo_train_step`, groups of 8 answers per prompt at temperature 1,
 # Adam, no KL penalty ($\beta = 0$, TRL's default), so nothing holds the policy back. (Why GRPO
-# and not the PPO of sections 1–3? It needs no value head, which halves the work per step and
-# keeps the notebook inside its CPU budget; the PPO run is ☆ Bonus 1.) Every few
+# and not the PPO of sections 1–3? It needs no value head, which saves a network's forward and
+# backward pass per step and keeps the notebook inside its CPU budget; the PPO run is ☆ Bonus 1.) Every few
 # steps we sample one answer per held-out prompt and record the mean proxy reward, the mean gold
 # reward and the mean KL from the reference (k1 summed per answer, on the same samples).
 #
@@ -966,9 +966,9 @@ for b in best_of_n:
 # Gao et al. (2022) found that, with $d = \sqrt{D_{\mathrm{KL}}}$, the gold reward's gain over the
 # initial policy follows $R_{\text{bo}n}(d) = d(\alpha - \beta d)$ for best-of-n and
 # $R_{\text{RL}}(d) = d(\alpha - \beta\log d)$ for RL. Both are linear in $(\alpha, \beta)$, so
-# least squares fits them. (Their β is not the KL coefficient.) With one run, a few hundred
-# held-out answers per point and the noise printed above, treat the fits as descriptions of these
-# points, not as laws.
+# least squares fits them. (Their β is not the KL coefficient.) With one run, one answer per
+# held-out prompt per point (section 7 prints how many prompts) and the noise printed above, treat
+# the fits as descriptions of these points, not as laws.
 
 # %%
 
