@@ -41,7 +41,7 @@ from courselib.world import bias
 from courselib.world.world import format_prompt
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "datasets" / "models"
-CARD_MODELS = ("tiny-base", "tiny-sft", "tiny-skewed")  # shipped models with an EVALUATION.md
+CARD_MODELS = ("tiny-base", "tiny-sft", "tiny-skewed", "tiny-vulnerable")  # shipped models with an EVALUATION.md
 CARD_BBQ_ITEMS = 432  # a seeded quarter of the BBQ test items: each item costs three forward passes
 
 
