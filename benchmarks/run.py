@@ -29,6 +29,7 @@ EXTRA = [
     "benchmarks.autograde_cohort",
     "benchmarks.sae_throughput",
     "benchmarks.ppo_cartpole",
+    "benchmarks.grpo_throughput",
 ]
 
 
