@@ -874,14 +874,14 @@ def honest_documents(n: int, seed: int) -> list[str]:
 
 def injection_data(splits: list[str], n_honest: int, seed: int) -> tuple[list[str], torch.Tensor, np.ndarray]:
     inj = [r for s in splits for r in unique_prompts(load_split(s)) if r["request_kind"] == "injection"]
-    inj = inj[: scale(len(inj), 40)]
+    inj = inj[: scale(120, 40)]
     prompts = [r["prompt"] for r in inj] + honest_documents(n_honest, seed)
     kinds = np.array([r["subtype"] for r in inj] + ["honest"] * n_honest)
     return prompts, torch.tensor(kinds != "honest"), kinds
 
 
-inj_train = injection_data(["train"], scale(200, 40), seed=1)
-inj_test = injection_data(["val", "test"], scale(100, 20), seed=2)
+inj_train = injection_data(["train"], scale(120, 40), seed=1)
+inj_test = injection_data(["val", "test"], scale(72, 20), seed=2)
 inj_x = {name: (fn(inj_train[0]), fn(inj_test[0])) for name, fn in (("tiny-sft", embed_tiny), ("MiniLM", embed_minilm))}
 rows = ["| encoder | trained on | recall on canary | recall on harmful payload | false alarms on honest documents |",
         "|---|---|---|---|---|"]  # fmt: skip
@@ -1029,7 +1029,7 @@ for name, input_rail in (("no rails", False), ("input + output rails", True)):
 # each; the curves show the best wrapper's ASR against the queries spent.
 
 # %%
-BUDGET_WRAPPERS = 12  # wrappers tried per fuzzing run (each costs one query per behaviour)
+BUDGET_WRAPPERS = 8  # wrappers tried per fuzzing run (each costs one query per behaviour)
 
 
 budget = scale(BUDGET_WRAPPERS, 3) * len(behaviours)
