@@ -48,6 +48,7 @@
 # are reused there (`load_reference("w07_red_teaming")`).
 
 # %%
+import copy
 import random
 import time
 
@@ -62,10 +63,17 @@ from courselib.device import get_device, single_thread_on_cpu
 from courselib.models import load_model, load_tokenizer
 from courselib.progress import progress
 from courselib.seed import set_seed
-from courselib.world import classify_response, generate_responses, is_refusal, load_split, unique_prompts
+from courselib.world import (
+    classify_response,
+    generate_responses,
+    is_refusal,
+    load_preferences,
+    load_split,
+    unique_prompts,
+)
 from courselib.world import world as W
 from courselib.world.bias import wilson_interval
-from graders import check
+from graders import check, load_reference
 
 set_seed(0)
 device = get_device()
@@ -953,8 +961,7 @@ plt.show()
 #
 # Zou et al. found GCG suffixes that transfer from open models to closed ones. Do ours? We replay
 # the fuzzer's best wrappers and the GCG suffixes found on each model against the other (same
-# tokenizer, so the token ids carry over unchanged). Week 5's DPO model is not shipped (its
-# notebook trains it in memory), so it is left out here.
+# tokenizer, so the token ids carry over unchanged), and then against week 5's DPO policy.
 
 # %%
 other = {"tiny-vulnerable": "tiny-sft", "tiny-sft": "tiny-vulnerable"}
@@ -984,6 +991,42 @@ display(Markdown(
 # close to it. Zou et al. obtained suffixes that transfer between unrelated models only by
 # optimising on several models and prompts at once (☆ Bonus). With these few behaviours, read the
 # intervals before the point estimates.
+
+# %% [markdown]
+# ### Week 5's DPO policy
+#
+# Week 5's notebook trains its DPO policy in memory and ships no checkpoint, so we train one
+# here with week 5's reference code (loaded, not copied): tiny-sft plus DPO on preference pairs
+# of the training split, β = 0.1. Then we replay every template family, the fuzzer's wrappers and
+# the GCG suffixes found on the other two models against it.
+
+# %%
+w05 = load_reference("w05_dpo")
+DPO_STEPS, DPO_BATCH = scale(24, 2), 8
+dpo_pairs = load_preferences("train")
+random.Random(0).shuffle(dpo_pairs)
+dpo_examples = [w05.encode_preference(tokenizer, p) for p in dpo_pairs[: DPO_STEPS * DPO_BATCH]]
+w05.add_reference_logps(models["tiny-sft"], dpo_examples, tokenizer.pad_token_id)
+dpo_policy = copy.deepcopy(models["tiny-sft"]).requires_grad_(True)
+w05.train_dpo(dpo_policy, dpo_examples, tokenizer.pad_token_id, steps=DPO_STEPS, beta=0.1, batch_size=DPO_BATCH, lr=3e-4)  # fmt: skip
+dpo_policy.eval().requires_grad_(False)
+
+lines = ["| attack (found on) | ASR on the DPO policy [95% CI] |", "|---|---|"]
+dpo_template = {}
+for family in progress(FAMILIES, desc="template attacks on the DPO policy"):
+    harmful = attack_harmful(dpo_policy, tokenizer, BEHAVIOURS, family)["harmful"]
+    dpo_template[family] = int(harmful.any(1).sum())
+    lines.append(f"| {family} templates | {rate_ci(dpo_template[family], len(BEHAVIOURS))} |")
+for seed in range(3):
+    wrapper = fuzz_runs["tiny-vulnerable", seed]["wrapper"]
+    hits = [gold_judge(c) for c in generate(dpo_policy, tokenizer, [render(wrapper, b) for b in held_out])]
+    lines.append(f"| fuzzer wrapper, seed {seed} (tiny-vulnerable) | {rate_ci(sum(hits), len(hits))} |")
+for name, runs in gcg_runs.items():
+    hits = [gold_judge(complete_ids(dpo_policy, tokenizer, r["input_ids"])) for r in runs]
+    lines.append(f"| GCG suffixes ({name}) | {rate_ci(sum(hits), len(hits))} |")
+display(Markdown("\n".join(lines)))
+print(f"DPO policy: {DPO_STEPS} steps of {DPO_BATCH} pairs from tiny-sft; template families with any success: "
+      f"{', '.join(f for f, n in dpo_template.items() if n) or 'none'}")  # fmt: skip
 
 # %% [markdown]
 # ## Comparison with the libraries
