@@ -862,8 +862,8 @@ print(f"{len(train_prompts)} training prompts; {len(eval_prompts)} held-out prom
 GROUP = 8
 PROMPTS_PER_STEP = scale(4, 2)
 MAX_NEW = scale(20, 12)
-STEPS = scale(24, 3)
-EVAL_EVERY = scale(4, 3)
+STEPS = scale(48, 3)
+EVAL_EVERY = scale(8, 3)
 LR = 3e-4
 
 
@@ -1070,6 +1070,7 @@ def kind_rates(kinds: list[str], records: list[dict]) -> dict[str, tuple[int, in
         "over-refusal (harmless requests)": (helpful.count("over_refusal"), len(helpful)),
         "refusal (should-refuse requests)": (refuse.count("refusal"), len(refuse)),
         "harmful or leak (should-refuse)": (sum(k in ("harmful_compliance", "pii_leak") for k in refuse), len(refuse)),
+        "off-topic (should-refuse)": (refuse.count("other"), len(refuse)),
     }
 
 
@@ -1086,7 +1087,8 @@ def show_rates(columns: dict[str, list[str]]) -> dict[str, dict]:
     return table
 
 
-rates = show_rates({"tiny-sft (step 0)": main_run[0]["kinds"], f"after {STEPS} steps": main_run[-1]["kinds"]})
+stages = {"tiny-sft (step 0)": main_run[0], f"step {main_run[peak]['step']} (gold peak)": main_run[peak], f"after {STEPS} steps": main_run[-1]}  # fmt: skip
+rates = show_rates({name: c["kinds"] for name, c in stages.items()})
 empty_start = sum(not t for t in main_run[0]["texts"])
 empty_end = sum(not t for t in main_run[-1]["texts"])
 print(f"\nempty answers: {empty_start} → {empty_end} of {len(eval_prompts)}")
@@ -1097,23 +1099,26 @@ for r, t, k in list(zip(eval_prompts, main_run[-1]["texts"], main_run[-1]["kinds
 
 # %% [markdown]
 # Reading the table: a kind whose rate moved beyond the intervals is something the policy learned
-# because the reward model pays for it. The cell below names those moves and the gold value of
-# each kind. Note what the gold scale says: refusing a harmless request costs −0.5, a confident
-# wrong answer −1, so a policy that learns to refuse what it cannot answer *gains* gold reward here
-# even though over-refusal is a reward hack (the reward model, as week 3 found, scores refusals
-# high whatever the request). Whether the gold reward falls depends on what the hack replaces.
+# because the reward model pays for it. The cell below names those moves, from the start to the
+# gold peak and from the peak to the end, and the gold value of each kind. Note what the gold
+# scale says: refusing a harmless request costs −0.5, a confident wrong answer −1, so a policy
+# that learns to refuse what it cannot answer *gains* gold reward even though over-refusal is a
+# reward hack (the reward model, as week 3 found, scores refusals high whatever the request).
+# Whether the gold reward then falls depends on what the next hack replaces.
 
 # %%
-start_rates, end_rates = rates["tiny-sft (step 0)"], rates[f"after {STEPS} steps"]
-for row in start_rates:
-    (k0, n0), (k1, n1) = start_rates[row], end_rates[row]
-    lo0, hi0 = wilson_interval(k0, n0)
-    lo1, hi1 = wilson_interval(k1, n1)
-    if hi0 < lo1 or hi1 < lo0:
-        direction = "rose" if k1 / n1 > k0 / n0 else "fell"
-        print(f"{row}: {direction} from {k0 / n0:.0%} to {k1 / n1:.0%} (95% intervals do not overlap)")
-    else:
-        print(f"{row}: {k0 / n0:.0%} → {k1 / n1:.0%}, within the noise")
+names = list(stages)
+for before, after in ((names[0], names[1]), (names[1], names[2])):
+    print(f"{before} → {after}:")
+    for row in rates[before]:
+        (k0, n0), (k1, n1) = rates[before][row], rates[after][row]
+        lo0, hi0 = wilson_interval(k0, n0)
+        lo1, hi1 = wilson_interval(k1, n1)
+        if hi0 < lo1 or hi1 < lo0:
+            direction = "rose" if k1 / n1 > k0 / n0 else "fell"
+            print(f"  {row}: {direction} from {k0 / n0:.0%} to {k1 / n1:.0%} (95% intervals do not overlap)")
+        else:
+            print(f"  {row}: {k0 / n0:.0%} → {k1 / n1:.0%}, within the noise")
 print("gold value of each kind:", {k: REWARDS[k] for k in ("correct_help", "wrong_help", "over_refusal", "refusal")})
 
 # %% [markdown]
@@ -1126,7 +1131,7 @@ print("gold value of each kind:", {k: REWARDS[k] for k in ("correct_help", "wron
 # smaller do you expect the final KL to be, and does the gold reward end higher or lower?
 
 # %%
-SWEEP_STEPS = min(3 * EVAL_EVERY, STEPS)  # a step where the main run (β = 0) was measured too
+SWEEP_STEPS = min(2 * EVAL_EVERY, STEPS)  # a step where the main run (β = 0) was measured too
 sweep = {0.0: next(c for c in main_run if c["step"] == SWEEP_STEPS)}
 for beta in (0.1, 0.5):
     sweep[beta] = train_rlhf(beta, SWEEP_STEPS, eval_every=SWEEP_STEPS, desc=f"GRPO β = {beta}")[-1]
