@@ -5,7 +5,7 @@
 The cohort: references, untouched release notebooks, a sign flip in ``dpo_loss``, references that
 print to stderr and warn, an infinite loop, a memory hog, broken JSON and an empty file. Each
 kind's expected score follows from the exercises it must fail (a broken ``dpo_loss`` also breaks
-``dpo_batch_loss``, which calls it); the benchmark checks every recorded grade in nbgrader's
+``dpo_batch_loss`` and ``dpo_train_step``, which call it); the benchmark checks every recorded grade in nbgrader's
 gradebook against it, and reports wall time and the grading overhead per submission beyond the
 student's own compute (the time the isolated child spent running the answer on the cases).
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 WEEK = "w05_dpo"
 BROKEN = "dpo_loss"  # the function the wrong answers get wrong
-DEPENDS = {"dpo_loss": ["dpo_batch_loss"]}  # graded functions that call it
+DEPENDS = {"dpo_loss": ["dpo_batch_loss", "dpo_train_step"]}  # graded functions that call it
 
 
 def _edit(nb: dict[str, Any], function: str, extra: str) -> dict[str, Any]:
