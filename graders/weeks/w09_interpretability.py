@@ -390,23 +390,38 @@ HEAD = Exercise(
 )
 
 
-@HEAD.mistake(
-    "split the heads as [d_head, H] (heads interleaved)", "c_proj's input is the heads concatenated: [..., H, d_head]."
-)
-def interleaved(model, input_ids, layer, head, value):
+def _set_head(model, input_ids, layer, head, value, mistake=""):
+    """Set one head's slice of c_proj's input with a pre-hook, with a switch per mistake."""
     H = model.config.n_head
 
     def hook(m, args):
         x = args[0]
-        z = x.reshape(*x.shape[:-1], -1, H).clone()
-        z[..., head] = value
+        if mistake == "interleaved":
+            z = x.reshape(*x.shape[:-1], -1, H).clone()
+            z[..., head] = value
+            return (z.reshape(x.shape),)
+        z = x.reshape(*x.shape[:-1], H, -1).clone()
+        if mistake == "all_heads":
+            z[...] = value.unsqueeze(-2) if value.dim() == 3 else value
+        elif mistake == "added":
+            z[..., head, :] += value
+        else:
+            z[..., head, :] = value
         return (z.reshape(x.shape),)
 
     h = model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(hook)
     with torch.no_grad():
         out = model(input_ids).logits
-    h.remove()
+    if mistake != "hook_left":
+        h.remove()
     return out
+
+
+@HEAD.mistake(
+    "split the heads as [d_head, H] (heads interleaved)", "c_proj's input is the heads concatenated: [..., H, d_head]."
+)
+def interleaved(model, input_ids, layer, head, value):
+    return _set_head(model, input_ids, layer, head, value, "interleaved")
 
 
 @HEAD.mistake(
@@ -428,51 +443,17 @@ def output_slice(model, input_ids, layer, head, value):
 
 @HEAD.mistake("set every head of the layer", "only the slice [..., head, :] changes.")
 def all_heads(model, input_ids, layer, head, value):
-    H = model.config.n_head
-
-    def hook(m, args):
-        x = args[0]
-        z = x.reshape(*x.shape[:-1], H, -1).clone()
-        z[...] = value.unsqueeze(-2) if value.dim() == 3 else value
-        return (z.reshape(x.shape),)
-
-    h = model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(hook)
-    with torch.no_grad():
-        out = model(input_ids).logits
-    h.remove()
-    return out
+    return _set_head(model, input_ids, layer, head, value, "all_heads")
 
 
 @HEAD.mistake("added the value to the head's output instead of replacing it", "assign: z[..., head, :] = value.")
 def added(model, input_ids, layer, head, value):
-    H = model.config.n_head
-
-    def hook(m, args):
-        x = args[0]
-        z = x.reshape(*x.shape[:-1], H, -1).clone()
-        z[..., head, :] += value
-        return (z.reshape(x.shape),)
-
-    h = model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(hook)
-    with torch.no_grad():
-        out = model(input_ids).logits
-    h.remove()
-    return out
+    return _set_head(model, input_ids, layer, head, value, "added")
 
 
 @HEAD.mistake("never removed the hook (every later run stays ablated)", "remove the handle in a finally: block.")
 def hook_left(model, input_ids, layer, head, value):
-    H = model.config.n_head
-
-    def hook(m, args):
-        x = args[0]
-        z = x.reshape(*x.shape[:-1], H, -1).clone()
-        z[..., head, :] = value
-        return (z.reshape(x.shape),)
-
-    model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(hook)
-    with torch.no_grad():
-        return model(input_ids).logits
+    return _set_head(model, input_ids, layer, head, value, "hook_left")
 
 
 # --------------------------------------------------------------------------------------------
