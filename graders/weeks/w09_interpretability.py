@@ -491,14 +491,31 @@ PATCH = Exercise(
 )
 
 
-@PATCH.mistake("patched every position", "overwrite x[:, pos] only.")
-def every_position(model, input_ids, layer, pos, value):
+def _patch(model, input_ids, layer, pos, value, mistake=""):
+    """Patch the residual stream entering block ``layer`` (ln_f past the last) with a pre-hook, a switch per mistake."""
+
+    def hook(m, a):
+        if mistake == "every_position":
+            return (value[:, None].expand_as(a[0]).clone(), *a[1:])
+        x = a[0].clone()
+        if mistake == "adds":
+            x[:, pos] += value
+        else:
+            x[:, (pos + 1) % x.shape[1] if mistake == "off_by_one" else pos] = value
+        return (x, *a[1:])
+
     mod = model.transformer.h[layer] if layer < len(model.transformer.h) else model.transformer.ln_f
-    h = mod.register_forward_pre_hook(lambda m, a: (value[:, None].expand_as(a[0]).clone(), *a[1:]))
+    h = mod.register_forward_pre_hook(hook)
     with torch.no_grad():
         out = model(input_ids).logits
-    h.remove()
+    if mistake != "leaves_hook":
+        h.remove()
     return out
+
+
+@PATCH.mistake("patched every position", "overwrite x[:, pos] only.")
+def every_position(model, input_ids, layer, pos, value):
+    return _patch(model, input_ids, layer, pos, value, "every_position")
 
 
 @PATCH.mistake(
@@ -522,48 +539,17 @@ def block_output(model, input_ids, layer, pos, value):
 
 @PATCH.mistake("added the value to the residual instead of replacing it", "patching replaces: x[:, pos] = value.")
 def adds(model, input_ids, layer, pos, value):
-    def hook(m, a):
-        x = a[0].clone()
-        x[:, pos] += value
-        return (x, *a[1:])
-
-    h = (
-        model.transformer.h[layer] if layer < len(model.transformer.h) else model.transformer.ln_f
-    ).register_forward_pre_hook(hook)
-    with torch.no_grad():
-        out = model(input_ids).logits
-    h.remove()
-    return out
+    return _patch(model, input_ids, layer, pos, value, "adds")
 
 
 @PATCH.mistake("patched position pos + 1 (off by one)", "index the position exactly: x[:, pos].")
 def off_by_one(model, input_ids, layer, pos, value):
-    def hook(m, a):
-        x = a[0].clone()
-        x[:, (pos + 1) % x.shape[1]] = value
-        return (x, *a[1:])
-
-    h = (
-        model.transformer.h[layer] if layer < len(model.transformer.h) else model.transformer.ln_f
-    ).register_forward_pre_hook(hook)
-    with torch.no_grad():
-        out = model(input_ids).logits
-    h.remove()
-    return out
+    return _patch(model, input_ids, layer, pos, value, "off_by_one")
 
 
 @PATCH.mistake("never removed the hook", "remove the handle in a finally: block.")
 def leaves_hook(model, input_ids, layer, pos, value):
-    def hook(m, a):
-        x = a[0].clone()
-        x[:, pos] = value
-        return (x, *a[1:])
-
-    (
-        model.transformer.h[layer] if layer < len(model.transformer.h) else model.transformer.ln_f
-    ).register_forward_pre_hook(hook)
-    with torch.no_grad():
-        return model(input_ids).logits
+    return _patch(model, input_ids, layer, pos, value, "leaves_hook")
 
 
 # --------------------------------------------------------------------------------------------
