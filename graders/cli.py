@@ -5,7 +5,7 @@
     graders check WEEK FILE [--json]            every exercise of the week, in one sandbox run: a table and the total
     graders build [WEEK ...] [--check]
     graders report WEEK [--gradebook build/gradebook.db]
-    graders autograde WEEK [--jobs N] [--force] [--allow-unisolated]
+    graders autograde WEEK [--jobs N | --scheduler ADDRESS] [--force] [--allow-unisolated]
     graders doctor [--json]
 
 ``check`` exits 0 whether or not the answer passed; non-zero (2) only when the call itself is
@@ -145,6 +145,23 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
     from graders.autograde import autograde
     from graders.isolation import IsolationUnavailable
 
+    if args.scheduler:  # a Dask cluster grades, this process records (graders/distributed.py)
+        from graders.distributed import ClusterMismatch, autograde_on_cluster
+
+        try:
+            summary = autograde_on_cluster(
+                args.week,
+                args.scheduler,
+                force=args.force,
+                allow_unisolated=args.allow_unisolated,
+                course_root=Path(args.root) if args.root else None,
+                progress=not args.no_progress,
+            )
+        except (IsolationUnavailable, FileNotFoundError, ClusterMismatch, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(summary.text())
+        return 1 if summary.nbgrader_errors or summary.lost else 0
     try:
         summary = autograde(
             args.week,
@@ -212,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--root", help="nbgrader's course directory (default: CourseDirectory.root of nbgrader_config.py)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the Dask cluster at ADDRESS (tcp://host:8786); the gradebook stays here (docs/HUB.md)",
+    )
     p.set_defaults(func=_cmd_autograde)
     p = sub.add_parser("doctor", help="which isolation layers grading has on this machine")
     p.add_argument("--json", action="store_true")
