@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make lab         install everything (pinned) into .venv and open JupyterLab on course/
 #   make instructor  the same for instructors: nbgrader's formgrader on build/ (see docs/INSTRUCTORS.md)
+#   make hub         a JupyterHub for a term: instructor + students, nbgrader exchange (docs/HUB.md)
 #   make test        install if needed, then lint and run the whole test suite (CI runs this)
 # Both labs work as root too, honour JUPYTER_PORT and JUPYTER_TOKEN, and pass LAB_ARGS to
 # `jupyter lab` (e.g. `make lab LAB_ARGS=--no-browser`).
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 LAB_ARGS ?=
 
-.PHONY: lab instructor test install sandbox lint build benchmark saelens-env lm-eval-wheel clean-venv
+.PHONY: lab instructor hub hub-proxy test install sandbox lint build benchmark saelens-env lm-eval-wheel clean-venv
 
 lab: install
 	$(BIN)/python -m graders.lab $(LAB_ARGS)
@@ -18,10 +19,25 @@ lab: install
 instructor: install
 	$(BIN)/python -m graders.lab instructor $(LAB_ARGS)
 
-test: install lint saelens-env lm-eval-wheel
+test: install lint saelens-env lm-eval-wheel hub-proxy
 	$(BIN)/python -m pytest -q -ra
 
 install: $(STAMP) sandbox
+
+# A JupyterHub on this machine (graders/hub.py, docs/HUB.md): HUB_PORT, HUB_PASSWORD, HUB_STUDENTS...
+# from the environment. Its proxy comes from npm, pinned, into .hub/ (never committed).
+CHP_VERSION := 5.3.0
+CHP := .hub/node_modules/.bin/configurable-http-proxy
+
+hub: install hub-proxy
+	$(BIN)/python -m graders.hub
+
+hub-proxy: $(CHP)
+
+$(CHP):
+	@command -v npm >/dev/null 2>&1 || { echo "make hub needs node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm install --prefix .hub --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
+	touch $@
 
 # The grading sandbox needs bubblewrap (graders/isolation.py); `graders doctor` shows what works.
 sandbox:
