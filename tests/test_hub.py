@@ -260,7 +260,11 @@ def test_a_term_on_the_hub_in_a_browser(browser: Any, hub: Hub, tmp_path: Path) 
 
     def read_feedback() -> str:
         driver.get(f"{hub.url}/user/student1/files/{relative}")
-        return _wait(lambda: driver.find_element(By.TAG_NAME, "body").text, 60, "the feedback page")
+        text = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text, 60, "the feedback page")
+        named = driver.find_elements(By.XPATH, "//*[contains(text(), 'forgot the mask')]")
+        if named:  # the screenshot shows the named mistake
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", named[0])
+        return text
 
     feedback = steps.run("read-feedback", read_feedback)
     assert "forgot the mask" in feedback, feedback[:3000]
