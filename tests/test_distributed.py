@@ -49,7 +49,7 @@ def cluster() -> Any:
 
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
         ) as local,
         Client(local) as client,
     ):
@@ -155,3 +155,18 @@ def test_results_travel_as_checked_json():
     assert result_from_json(json.loads(json.dumps(result.to_json()))) == result
     with pytest.raises(ValueError):
         result_from_json({**result.to_json(), "extra": 1})
+
+
+@pytest.mark.slow
+def test_the_command_line_grades_on_the_cluster(cluster: Any, course: tuple[Path, dict[str, str]], capsys):
+    from graders.cli import main
+
+    root, students = course
+    code = main(
+        ["autograde", WEEK, "--scheduler", cluster.scheduler.address, "--root", str(root), "--no-progress", "--force"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"graded {len(students) - 1} submission(s), 1 could not be read" in out, out
+    assert "Dask cluster at tcp://" in out and "OS-isolated" in out, out
+    assert "regraded: 0 (no worker was lost while grading)" in out, out
