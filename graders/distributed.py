@@ -306,6 +306,18 @@ def autograde_on_cluster(
 
         expected = fingerprint()
         run_id = uuid.uuid4().hex[:8]
+        # where each submission started grading: followed live (the scheduler keeps only the last
+        # events of a topic, too few for a large cohort), and read back at the end as well
+        starts: dict[str, set[tuple[str, int]]] = {}
+        starts_lock = threading.Lock()
+
+        def on_start(event: tuple[float, Any]) -> None:
+            message = event[1]
+            if isinstance(message, dict) and str(message.get("submission", "")).startswith(f"{run_id}:"):
+                with starts_lock:
+                    starts.setdefault(message["submission"], set()).add((message["worker"], message["pid"]))
+
+        client.subscribe_topic(START_TOPIC, on_start)
         futures: dict[tuple[str, str], Future[list[Result]]] = {}
         by_task: dict[str, tuple[Submission, int]] = {}
         graded_by: dict[str, str] = {}
@@ -387,14 +399,11 @@ def autograde_on_cluster(
             TrustedGrades.precomputed = {}
             if bar is not None:
                 bar.close()
-        starts: dict[str, set[tuple[str, int]]] = {}
-        for _time, event in client.get_events(START_TOPIC):
-            if isinstance(event, dict) and str(event.get("submission", "")):
-                starts.setdefault(event["submission"], set()).add((event["worker"], event["pid"]))
-        # the scheduler keeps earlier runs' events too: count this run's only
-        regraded = sorted(
-            name.split(":", 1)[1] for name, where in starts.items() if name.startswith(f"{run_id}:") and len(where) > 1
-        )
+        for event in client.get_events(START_TOPIC):
+            on_start(event)
+        client.unsubscribe_topic(START_TOPIC)
+        with starts_lock:  # earlier runs' events carry another run id and were left out
+            regraded = sorted(name.split(":", 1)[1] for name, where in starts.items() if len(where) > 1)
     finally:
         if own_client:
             client.close()
