@@ -41,9 +41,11 @@ def _grade_with(
         ) as cluster,
         Client(cluster) as client,
     ):
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         summary = autograde_on_cluster(WEEK, client, course_root=root, progress=False, force=True)
         wall = time.monotonic() - started
+        load_after = os.getloadavg()[0]
     out = tmp / f"grades-{workers}.csv"
     run_nbgrader(root, "export", "--to", str(out))
     with open(out) as f:
@@ -54,6 +56,7 @@ def _grade_with(
         "grades as expected": f"{len(members) - len(wrong)}/{len(members)}",
         "workers that graded": len(set(summary.graded_by.values())),
         "regraded": len(summary.regraded),
+        "load average before/after": f"{load_before:.1f}/{load_after:.1f}",
         **({"WRONG": wrong} if wrong else {}),
     }
 
