@@ -35,9 +35,11 @@ hub: install hub-proxy
 hub-proxy: $(CHP)
 
 $(CHP):
-	@command -v npm >/dev/null 2>&1 || { echo "make hub needs node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
-	npm install --prefix .hub --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
-	touch $@
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix .hub --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION) && touch $@; \
+	else \
+		echo "WARNING: npm not found: make hub needs node and npm (Debian: apt-get install nodejs npm); tests/test_hub.py skips"; \
+	fi
 
 # The grading sandbox needs bubblewrap (graders/isolation.py); `graders doctor` shows what works.
 sandbox:

@@ -141,6 +141,21 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             proc.wait()
 
 
+@pytest.mark.slow
+def test_the_hub_lays_out_a_course_and_serves_it(hub: Hub) -> None:
+    """Without a browser: the login page through the proxy, the exchange, every user's nbgrader settings."""
+    with urllib.request.urlopen(f"{hub.url}/hub/login", timeout=30) as response:
+        assert response.status == 200 and b"password" in response.read().lower()
+    assert "ConfigProxy" in hub.log.read_text()  # configurable-http-proxy from npm serves it
+    assert (hub.folder / "exchange").stat().st_mode & 0o7777 == 0o1777
+    course = hub.home("instructor") / "build"
+    assert (course / "release" / WEEK / f"{WEEK}.ipynb").exists() and (course / "gradebook.db").exists()
+    assert "configure(c)" in (hub.home("instructor") / "nbgrader_config.py").read_text()
+    for student in STUDENTS:
+        assert f"student_id = {student!r}" in (hub.home(student) / "nbgrader_config.py").read_text()
+    assert hub.password not in (hub.folder / "jupyterhub_config.py").read_text()
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_term_on_the_hub_in_a_browser(browser: Any, hub: Hub, tmp_path: Path) -> None:
