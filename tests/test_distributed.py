@@ -170,3 +170,31 @@ def test_the_command_line_grades_on_the_cluster(cluster: Any, course: tuple[Path
     assert f"graded {len(students) - 1} submission(s), 1 could not be read" in out, out
     assert "Dask cluster at tcp://" in out and "OS-isolated" in out, out
     assert "regraded: 0 (no worker was lost while grading)" in out, out
+
+
+def test_a_worker_without_the_sandbox_is_refused():
+    """Checked before anything is sent (a stand-in for the client: the workers' answers are given)."""
+    from graders.distributed import _check_cluster, fingerprint
+    from graders.isolation import IsolationUnavailable
+
+    info = {
+        "address": "tcp://w:1",
+        "host": "w",
+        "fingerprint": fingerprint(),
+        "os_isolated": False,
+        "why_not": "no bwrap",
+    }
+
+    class Client:
+        def scheduler_info(self, n_workers: int = -1) -> dict:
+            return {"workers": {"tcp://w:1": {}}}
+
+        def submit(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def gather(self, futures: list) -> list:
+            return [dict(info, mode="UNISOLATED (--allow-unisolated)")]
+
+    with pytest.raises(IsolationUnavailable, match="no bwrap"):
+        _check_cluster(Client(), allow_unisolated=False)
+    assert _check_cluster(Client(), allow_unisolated=True)[0]["address"] == "tcp://w:1"
