@@ -394,8 +394,10 @@ def return_kinds(obj: Any, path: str = "", out: dict[str, str] | None = None) ->
         return out
     if isinstance(obj, torch.Tensor):
         out[path] = f"tensor {str(obj.dtype).removeprefix('torch.')} {'attached' if obj.requires_grad else 'detached'}"
-    elif obj is None or isinstance(obj, (bool, int, float, str)):
-        out[path] = type(obj).__name__ if obj is not None else "None"
+    elif obj is None:
+        out[path] = "None"
+    elif isinstance(obj, (bool, int, float, str)):  # subclasses too (numpy.float64 is a float)
+        out[path] = next(t.__name__ for t in (bool, int, float, str) if isinstance(obj, t))
     elif isinstance(obj, (tuple, list)):
         out[path] = "sequence"
         for i, o in enumerate(obj):

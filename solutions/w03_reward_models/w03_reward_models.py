@@ -965,7 +965,7 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
         n_bins: number of equal-width bins over [0, 1].
 
     Returns:
-        A scalar tensor: Σ_b (n_b / N) |mean(labels in b) − mean(probs in b)|.
+        A scalar tensor of probs' dtype: Σ_b (n_b / N) |mean(labels in b) − mean(probs in b)|.
     """
     ### BEGIN SOLUTION
     p = probs.double()
