@@ -329,6 +329,7 @@ def _run_cases() -> list[Case]:
         Case("7 samples, batch_size 3 (a last, partial batch of 1)", (_samples(130, 7), _state(131)), {"batch_size": 3}),
         Case("5 samples, limit 4, batch_size 2", (_samples(132, 5), _state(133)), {"batch_size": 2, "limit": 4}),
         Case("9 samples, batch_size 4, limit 6", (_samples(134, 9), _state(135)), {"batch_size": 4, "limit": 6}, hidden=True),
+        Case("a model that starts in eval mode (it must stay in eval mode), 5 samples, batch_size 2", (_samples(136, 5), _state(137), False), {"batch_size": 2}, hidden=True),
     ]  # fmt: skip
 
 
@@ -340,13 +341,13 @@ def _run_call(fn: Any, case: Case) -> dict:
     """A task whose solver scores token-id choices with a tiny LM whose dropout is on (p = 0.3)."""
     from courselib.world.harness import Sample, Task
 
-    raw, state = case.args
+    raw, state, training = (*case.args, True)[:3]
     dev = state["transformer.wte.weight"].device
     model = tiny_gpt2(VOCAB, lm_head=True, state=state).to(dev)
     for m in model.modules():
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.3
-    model.train()
+    model.train(training)
     batch_sizes: list[int] = []
 
     def solver(model: Any, samples: list) -> list[dict]:
@@ -374,7 +375,22 @@ def _run_call(fn: Any, case: Case) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
         result = fn(task, model, **dict(case.kwargs))
-    return {"result": result, "batch sizes the solver saw": batch_sizes, "model.training afterwards": model.training}
+    return {
+        "result": result,
+        "batch sizes the solver saw": batch_sizes,
+        "model afterwards": _afterwards(model, state, training),
+    }
+
+
+def _afterwards(model: torch.nn.Module, state: dict[str, torch.Tensor], training: bool) -> str:
+    """The model judged by behaviour after the answer ran: its mode as before, its weights untouched."""
+    if model.training != training:
+        before, after = ("train", "eval") if training else ("eval", "train")
+        return f"the model was in {before} mode and came back in {after} mode: restore the mode it was in"
+    weights = model.state_dict()
+    if any(not torch.equal(weights[k], v) for k, v in state.items() if k in weights):
+        return "the model's weights changed: an evaluation must not edit the model"
+    return "unchanged (same mode, same weights)"
 
 
 RUN_EVAL = Exercise(
@@ -399,7 +415,9 @@ def _loop(task, model, batch_size, limit, variant=""):
             batch = samples[start : start + step]
             last = [task.scorer(s, o) for s, o in zip(batch, task.solver(model, batch))]
             scores.extend(last)
-    if variant != "stay_eval":
+    if variant == "train_always":
+        model.train()
+    elif variant != "stay_eval":
         model.train(was_training)
     on = last if variant == "last_batch" else scores
     return {
@@ -418,6 +436,14 @@ def no_eval_mode(task, model, batch_size=64, limit=None):
 @RUN_EVAL.mistake("left the model in eval mode", "put it back: model.train(was_training) at the end.")
 def left_in_eval_mode(task, model, batch_size=64, limit=None):
     return _loop(task, model, batch_size, limit, "stay_eval")
+
+
+@RUN_EVAL.mistake(
+    "put the model back with model.train() whatever mode it was in",
+    "remember was_training = model.training and restore it with model.train(was_training).",
+)
+def always_back_to_train(task, model, batch_size=64, limit=None):
+    return _loop(task, model, batch_size, limit, "train_always")
 
 
 @RUN_EVAL.mistake("dropped the last, partial batch", "range(0, len(samples), batch_size) keeps it.")
