@@ -102,6 +102,8 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # `torch.nn.functional.logsigmoid` is allowed (you wrote your own in week 0).
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `chosen_rewards`, `rejected_rewards` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -245,6 +247,8 @@ check("w03_reward_models.last_token_index", last_token_index, hidden=True)
 #   state at its last real token, apply the head and return the rewards as a **[B]** tensor.
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

@@ -269,6 +269,8 @@ print(f"rules on leetspeak jailbreaks: recall {rule_rail(list(np.array(test['pro
 # end to end).
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `token_embeddings` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
