@@ -262,11 +262,24 @@ def _bootstrap_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _bootstrap_random(g: torch.Generator) -> Case:
+    t, n, dtype = draw_int(g, 1, 8), draw_int(g, 1, 4), draw_choice(g, (torch.float32, torch.float64))
+    terminated, truncated = _flags(g, t, n)
+    values = (
+        torch.rand(t, n, generator=g, dtype=dtype),
+        terminated,
+        truncated,
+        torch.randn(t, n, generator=g, dtype=dtype) * 10,
+    )
+    return Case(f"[{t}, {n}] {str(dtype).removeprefix('torch.')}", (*values, draw_choice(g, (0.5, 0.9, 0.99, 1.0))))
+
+
 BOOTSTRAP_TRUNCATED = Exercise(
     "bootstrap_truncated",
     points=1,
     make_cases=_bootstrap_cases,
     summary="bootstrapping truncated (not terminated) steps from the final observation's value",
+    random_case=_bootstrap_random,
 )
 
 
@@ -447,6 +460,12 @@ EXPLAINED_VARIANCE = Exercise(
     points=1,
     make_cases=_ev_cases,
     summary="explained variance of the critic (equal to SB3's)",
+    random_case=lambda g: Case(
+        "random critic",
+        (lambda y: (y + torch.randn(y.shape, generator=g, dtype=y.dtype) * draw_choice(g, (0.1, 1.0, 5.0)), y))(
+            torch.randn(draw_int(g, 2, 40), generator=g, dtype=draw_choice(g, (torch.float32, torch.float64))) * 3
+        ),
+    ),
 )
 
 
@@ -531,6 +550,14 @@ PPO_POLICY_LOSS = Exercise(
     make_cases=_policy_cases,
     grads=("new_logprobs",),
     summary="PPO's clipped surrogate loss with clip fraction and approximate KL",
+    random_case=lambda g: _ppo_case(
+        g,
+        "random batch",
+        draw_int(g, 1, 24),
+        draw_choice(g, (0.0, 0.3, 1.0)),
+        draw_choice(g, (0.1, 0.2, 0.3)),
+        dtype=draw_choice(g, (torch.float32, torch.float64)),
+    ),
 )
 
 
@@ -632,6 +659,13 @@ PPO_VALUE_LOSS = Exercise(
     make_cases=_value_cases,
     grads=("new_values",),
     summary="PPO's clipped value loss",
+    random_case=lambda g: _value_case(
+        g,
+        "random batch",
+        draw_int(g, 1, 24),
+        draw_choice(g, (0.05, 0.2, 1.0)),
+        dtype=draw_choice(g, (torch.float32, torch.float64)),
+    ),
 )
 
 
@@ -705,6 +739,15 @@ ENTROPY_BONUS = Exercise(
     make_cases=_entropy_cases,
     grads=("logits",),
     summary="mean entropy of categorical policies",
+    random_case=lambda g: Case(
+        "random logits",
+        (
+            torch.randn(
+                draw_int(g, 1, 8), draw_int(g, 2, 6), generator=g, dtype=draw_choice(g, (torch.float32, torch.float64))
+            )
+            * draw_choice(g, (1.0, 10.0, 50.0)),
+        ),
+    ),
 )
 
 
