@@ -42,6 +42,16 @@ PRINCIPLE_DIRECTION = Exercise(
     points=1,
     make_cases=_direction_cases,
     summary="a principle's direction from its worked examples",  # no gradients: the text never asks for them
+    random_case=lambda g: Case(
+        "random features",
+        _feats(
+            g,
+            draw_int(g, 1, 12),
+            draw_int(g, 1, 16),
+            draw_choice(g, (1.0, 1000.0)),
+            draw_choice(g, (torch.float32, torch.float64)),
+        ),
+    ),
 )
 
 
@@ -133,11 +143,22 @@ def _probs_cases() -> list[Case]:
     ]
 
 
+def _probs_random(g: torch.Generator) -> Case:
+    p, k, dtype = draw_int(g, 1, 8), draw_int(g, 1, 5), draw_choice(g, (torch.float32, torch.float64))
+    kw = {"temperature": draw_choice(g, (0.5, 1.0, 3.0)), "clamp": draw_choice(g, (None, (0.4, 0.6), (0.1, 0.9)))}
+    return Case(
+        f"{p} pairs, {k} principles, {str(dtype).removeprefix('torch.')}",
+        _gaps(g, p, k, draw_choice(g, (1.0, 4.0, 200.0)), dtype),
+        kw,
+    )
+
+
 AI_PREFERENCE_PROBS = Exercise(
     "ai_preference_probs",
     points=2,
     make_cases=_probs_cases,
     summary="the feedback model's soft preference labels from per-principle score gaps",  # no gradients: not asked
+    random_case=_probs_random,
 )
 
 
@@ -361,7 +382,18 @@ def _soft_cases() -> list[Case]:
 
 
 SOFT_DPO_LOSS = Exercise(
-    "soft_dpo_loss", points=2, make_cases=_soft_cases, grads=PAIR, summary="the DPO loss with soft preference labels"
+    "soft_dpo_loss",
+    points=2,
+    make_cases=_soft_cases,
+    grads=PAIR,
+    summary="the DPO loss with soft preference labels",
+    random_case=lambda g: Case(
+        "random pairs",
+        _soft_case(
+            g, draw_int(g, 1, 12), draw_choice(g, (1.0, 8.0, 50.0)), draw_choice(g, (torch.float32, torch.float64))
+        ),
+        {"beta": draw_choice(g, (0.05, 0.1, 1.0))},
+    ),
 )
 
 

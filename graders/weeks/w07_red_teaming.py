@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 from graders.weeks.w06_constitutional_ai import _kappa_random
 
@@ -36,7 +36,15 @@ def _asr_cases() -> list[Case]:
 
 
 ASR_BY_BUDGET = Exercise(
-    "asr_by_budget", points=2, make_cases=_asr_cases, summary="attack success rate per query budget, Wilson intervals"
+    "asr_by_budget",
+    points=2,
+    make_cases=_asr_cases,
+    summary="attack success rate per query budget, Wilson intervals",
+    random_case=lambda g: Case(
+        "random hits",
+        (_hits(g, draw_int(g, 1, 30), draw_int(g, 1, 8), draw_choice(g, (0.0, 0.1, 0.5, 1.0))),),
+        {"z": draw_choice(g, (1.0, 1.96, 2.576))},
+    ),
 )
 
 
@@ -249,11 +257,21 @@ def _cand_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _cand_random(g: torch.Generator) -> Case:
+    n, topk, b = draw_int(g, 1, 6), draw_int(g, 1, 8), draw_int(g, 1, 12)
+    grad = torch.randn(n, VOCAB, generator=g, dtype=draw_choice(g, (torch.float32, torch.float64)))
+    pos, ranks = torch.randint(0, n, (b,), generator=g), torch.randint(0, topk, (b,), generator=g)
+    return Case(
+        f"L = {n}, top-{topk}, {b} candidates", (grad * draw_choice(g, (1.0, 1000.0)), _ids(g, n), topk, pos, ranks)
+    )
+
+
 GCG_CANDIDATES = Exercise(
     "gcg_candidates",
     points=2,
     make_cases=_cand_cases,
     summary="GCG's candidate suffixes from the top-k token gradients",
+    random_case=_cand_random,
 )
 
 

@@ -30,12 +30,21 @@ def _metrics_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _metrics_random(g: torch.Generator) -> Case:
+    """Labels of any kind the text allows (int64, bool), any size, zero denominators included."""
+    n, kind = draw_int(g, 1, 30), draw_choice(g, (torch.int64, torch.bool))
+    p_true, p_pred = draw_choice(g, (0.0, 0.3, 1.0)), draw_choice(g, (0.0, 0.5, 1.0))
+    y, yhat = (torch.rand(n, generator=g) < p_true).to(kind), (torch.rand(n, generator=g) < p_pred).to(kind)
+    return Case(f"{n} requests, {str(kind).removeprefix('torch.')} labels", (y, yhat))
+
+
 RAIL_METRICS = Exercise(
     "rail_metrics",
     points=2,
     make_cases=_metrics_cases,
     forbidden=("precision_score", "recall_score", "f1_score", "precision_recall_fscore_support", "confusion_matrix"),
     summary="precision, recall, F1 and over-blocking of a rail",
+    random_case=_metrics_random,
 )
 
 
