@@ -16,6 +16,60 @@ def _r(g: torch.Generator, *shape: int, s: float = 1.0, dtype: torch.dtype = tor
     return torch.randn(*shape, generator=g, dtype=dtype) * s
 
 
+def _dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _encode_random(g: torch.Generator) -> Case:
+    lead, d_in, d_sae, dtype = (
+        (*draw_leading(g, 2, 4), draw_int(g, 1, 4)),
+        draw_int(g, 1, 8),
+        draw_int(g, 1, 12),
+        _dtype(g),
+    )
+    W_enc, b_enc, _, b_dec = _sae(g, d_in, d_sae, dtype)
+    return Case(
+        f"x {[*lead, d_in]}, d_sae {d_sae}, {str(dtype).removeprefix('torch.')}",
+        (_r(g, *lead, d_in, dtype=dtype), W_enc, b_enc, b_dec),
+    )
+
+
+def _decode_random(g: torch.Generator) -> Case:
+    lead, d_in, d_sae, dtype = (
+        (*draw_leading(g, 2, 4), draw_int(g, 1, 4)),
+        draw_int(g, 1, 8),
+        draw_int(g, 1, 12),
+        _dtype(g),
+    )
+    _, _, W_dec, b_dec = _sae(g, d_in, d_sae, dtype)
+    return Case(
+        f"latents {[*lead, d_sae]}, d_in {d_in}, {str(dtype).removeprefix('torch.')}",
+        (torch.relu(_r(g, *lead, d_sae, dtype=dtype)), W_dec, b_dec),
+    )
+
+
+def _topk_random(g: torch.Generator) -> Case:
+    lead, d, dtype = (*draw_leading(g, 2, 3), draw_int(g, 1, 4)), draw_int(g, 1, 12), _dtype(g)
+    k = draw_int(g, 1, d)
+    return Case(
+        f"hidden_pre {[*lead, d]}, k = {k}, {str(dtype).removeprefix('torch.')}",
+        (_r(g, *lead, d, dtype=dtype) - draw_choice(g, (0.0, 1.0)), k),
+    )
+
+
+def _loss_random(g: torch.Generator) -> Case:
+    b, d_in, d_sae, dtype = draw_int(g, 1, 12), draw_int(g, 1, 8), draw_int(g, 1, 16), _dtype(g)
+    x, f = _r(g, b, d_in, dtype=dtype), torch.relu(_r(g, b, d_sae, dtype=dtype))
+    args = (
+        x,
+        x + _r(g, b, d_in, s=0.3, dtype=dtype),
+        f,
+        _r(g, d_sae, d_in, s=0.4, dtype=dtype),
+        draw_choice(g, (0.0, 0.1, 3.0)),
+    )
+    return Case(f"batch {b}, d_in {d_in}, d_sae {d_sae}, {str(dtype).removeprefix('torch.')}", args)
+
+
 def _sae(g: torch.Generator, d_in: int, d_sae: int, dtype: torch.dtype = torch.float32) -> tuple:
     """W_enc, b_enc, W_dec, b_dec of a random SAE (biases small so that about half the latents fire)."""
     return (_r(g, d_in, d_sae, s=0.5, dtype=dtype), _r(g, d_sae, s=0.2, dtype=dtype),
@@ -86,7 +140,19 @@ def _toy_cases() -> list[Case]:
             Case("W [5, 20], a batch of 16", (_r(g, 5, 20), _r(g, 20, s=0.1), torch.rand(16, 20, generator=g)), hidden=True)]  # fmt: skip
 
 
-TOY_FORWARD = Exercise("toy_forward", points=1, make_cases=_toy_cases, grads=("W", "b"), summary="the ReLU toy model")
+TOY_FORWARD = Exercise(
+    "toy_forward",
+    points=1,
+    make_cases=_toy_cases,
+    grads=("W", "b"),
+    summary="the ReLU toy model",
+    random_case=lambda g: (
+        lambda m, n, dt: Case(
+            f"W [{m}, {n}]",
+            (_r(g, m, n, dtype=dt), _r(g, n, s=0.1, dtype=dt), torch.rand(draw_int(g, 1, 9), n, generator=g, dtype=dt)),
+        )
+    )(draw_int(g, 1, 5), draw_int(g, 1, 12), _dtype(g)),
+)
 
 
 @TOY_FORWARD.mistake("forgot the ReLU", "the output is ReLU(x Wᵀ W + b).")
@@ -135,7 +201,18 @@ def _mse_cases() -> list[Case]:
 
 
 IMPORTANCE_WEIGHTED_MSE = Exercise(
-    "importance_weighted_mse", points=1, make_cases=_mse_cases, grads=("x_hat",), summary="the toy model's loss"
+    "importance_weighted_mse",
+    points=1,
+    make_cases=_mse_cases,
+    grads=("x_hat",),
+    summary="the toy model's loss",
+    random_case=lambda g: (
+        lambda b, n, dt: (
+            lambda x: Case(
+                f"batch {b}, {n} features", (x, x + _r(g, b, n, s=0.3, dtype=dt), torch.rand(n, generator=g, dtype=dt))
+            )
+        )(torch.rand(b, n, generator=g, dtype=dt))
+    )(draw_int(g, 1, 16), draw_int(g, 1, 10), _dtype(g)),
 )
 
 
@@ -239,7 +316,12 @@ def _encode_cases() -> list[Case]:
 
 
 SAE_ENCODE = Exercise(
-    "sae_encode", points=1, make_cases=_encode_cases, grads=("x", "W_enc", "b_enc", "b_dec"), summary="the SAE encoder"
+    "sae_encode",
+    points=1,
+    make_cases=_encode_cases,
+    grads=("x", "W_enc", "b_enc", "b_dec"),
+    summary="the SAE encoder",
+    random_case=_encode_random,
 )
 
 
@@ -288,6 +370,7 @@ SAE_DECODE = Exercise(
     make_cases=_decode_cases,
     grads=("feature_acts", "W_dec", "b_dec"),
     summary="the SAE decoder",
+    random_case=_decode_random,
 )
 
 
@@ -345,6 +428,7 @@ SAE_LOSS = Exercise(
     make_cases=_loss_cases,
     grads=("x_hat", "feature_acts", "W_dec"),
     summary="SAELens's standard SAE loss",
+    random_case=_loss_random,
 )
 
 
@@ -398,7 +482,15 @@ def _fold_cases() -> list[Case]:
             for i, s, h in [(6, 16, False), (5, 3, False), (4, 4, False), (12, 40, True)]]  # fmt: skip
 
 
-FOLD_DECODER_NORM = Exercise("fold_decoder_norm", points=1, make_cases=_fold_cases, summary="folding decoder norms")
+FOLD_DECODER_NORM = Exercise(
+    "fold_decoder_norm",
+    points=1,
+    make_cases=_fold_cases,
+    summary="folding decoder norms",
+    random_case=lambda g: (lambda i, s, dt: Case(f"d_in {i}, d_sae {s}", _sae(g, i, s, dt)[:3]))(
+        draw_int(g, 1, 10), draw_int(g, 1, 20), _dtype(g)
+    ),
+)
 
 
 @FOLD_DECODER_NORM.mistake("forgot to scale b_enc", "b_enc must be scaled with its encoder column.")
@@ -447,7 +539,12 @@ def _topk_cases() -> list[Case]:
 
 
 TOPK_ACTIVATION = Exercise(
-    "topk_activation", points=2, make_cases=_topk_cases, grads=("hidden_pre",), summary="the TopK activation"
+    "topk_activation",
+    points=2,
+    make_cases=_topk_cases,
+    grads=("hidden_pre",),
+    summary="the TopK activation",
+    random_case=_topk_random,
 )
 
 
@@ -822,7 +919,15 @@ def _mmcs_cases() -> list[Case]:
             Case("float64 learned [40, 16], truth [20, 16]", (_r(g, 40, 16, dtype=torch.float64), _r(g, 20, 16, dtype=torch.float64)), hidden=True)]  # fmt: skip
 
 
-MMCS = Exercise("mmcs", points=2, make_cases=_mmcs_cases, summary="mean max cosine similarity")
+MMCS = Exercise(
+    "mmcs",
+    points=2,
+    make_cases=_mmcs_cases,
+    summary="mean max cosine similarity",
+    random_case=lambda g: (
+        lambda d, dt: Case(f"d = {d}", (_r(g, draw_int(g, 1, 12), d, dtype=dt), _r(g, draw_int(g, 1, 12), d, dtype=dt)))
+    )(draw_int(g, 1, 8), _dtype(g)),
+)
 
 
 @MMCS.mistake(
