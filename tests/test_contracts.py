@@ -321,8 +321,10 @@ GAPS = {
     "w10_sparse_autoencoders.sae_metrics": "returned tensors instead of Python floats",
     "w08_guardrails.cascade": "Python list of indices",
     "w09_interpretability.set_head_output": "replaced c_proj.forward",
+    "w00_orientation.train_bigram": "returned W still attached",  # the text promises a detached table
 }
 FAST = [
+    "w00_orientation.train_bigram",
     "w02_rl_foundations.reinforce_loss",
     "w10_sparse_autoencoders.topk_aux_loss",
     "w02_rl_foundations.gae",

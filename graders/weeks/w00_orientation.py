@@ -596,6 +596,7 @@ TRAIN_BIGRAM = Exercise(
     make_cases=_bigram_cases,
     rtol=1e-4,
     atol=1e-5,
+    detached=True,  # the text: "W [V, V] the trained logit table (detached)"
     summary="integration: a full-batch gradient-descent training loop for a bigram LM",
 )
 
@@ -620,6 +621,16 @@ def no_zero_grad(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
     losses = [_bigram_step(W, tokens, lr, zero=False) for _ in range(steps)]
     return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "returned W still attached to the graph (requires_grad)",
+    "return W.detach(): the caller gets a plain table, not a leaf that keeps collecting gradients.",
+)
+def w_attached(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = [_bigram_step(W, tokens, lr) for _ in range(steps)]
+    return W, losses
 
 
 @TRAIN_BIGRAM.mistake(
