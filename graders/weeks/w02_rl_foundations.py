@@ -455,17 +455,19 @@ def _ev_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ev_random(g: torch.Generator) -> Case:
+    n, dtype = draw_int(g, 2, 40), draw_choice(g, (torch.float32, torch.float64))
+    y = torch.randn(n, generator=g, dtype=dtype) * 3
+    noise = draw_choice(g, (0.1, 1.0, 5.0))
+    return Case(f"{n} values, noise {noise}", (y + torch.randn(n, generator=g, dtype=dtype) * noise, y))
+
+
 EXPLAINED_VARIANCE = Exercise(
     "explained_variance",
     points=1,
     make_cases=_ev_cases,
     summary="explained variance of the critic (equal to SB3's)",
-    random_case=lambda g: Case(
-        "random critic",
-        (lambda y: (y + torch.randn(y.shape, generator=g, dtype=y.dtype) * draw_choice(g, (0.1, 1.0, 5.0)), y))(
-            torch.randn(draw_int(g, 2, 40), generator=g, dtype=draw_choice(g, (torch.float32, torch.float64))) * 3
-        ),
-    ),
+    random_case=_ev_random,
 )
 
 

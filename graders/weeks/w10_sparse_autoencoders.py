@@ -140,18 +140,21 @@ def _toy_cases() -> list[Case]:
             Case("W [5, 20], a batch of 16", (_r(g, 5, 20), _r(g, 20, s=0.1), torch.rand(16, 20, generator=g)), hidden=True)]  # fmt: skip
 
 
+def _toy_random(g: torch.Generator) -> Case:
+    m, n, b, dtype = draw_int(g, 1, 5), draw_int(g, 1, 12), draw_int(g, 1, 9), _dtype(g)
+    return Case(
+        f"W [{m}, {n}], a batch of {b}",
+        (_r(g, m, n, dtype=dtype), _r(g, n, s=0.1, dtype=dtype), torch.rand(b, n, generator=g, dtype=dtype)),
+    )
+
+
 TOY_FORWARD = Exercise(
     "toy_forward",
     points=1,
     make_cases=_toy_cases,
     grads=("W", "b"),
     summary="the ReLU toy model",
-    random_case=lambda g: (
-        lambda m, n, dt: Case(
-            f"W [{m}, {n}]",
-            (_r(g, m, n, dtype=dt), _r(g, n, s=0.1, dtype=dt), torch.rand(draw_int(g, 1, 9), n, generator=g, dtype=dt)),
-        )
-    )(draw_int(g, 1, 5), draw_int(g, 1, 12), _dtype(g)),
+    random_case=_toy_random,
 )
 
 
@@ -200,19 +203,21 @@ def _mse_cases() -> list[Case]:
             case("a batch of 32, 20 features", 32, 20, hidden=True)]  # fmt: skip
 
 
+def _mse_random(g: torch.Generator) -> Case:
+    b, n, dtype = draw_int(g, 1, 16), draw_int(g, 1, 10), _dtype(g)
+    x = torch.rand(b, n, generator=g, dtype=dtype)
+    return Case(
+        f"batch {b}, {n} features", (x, x + _r(g, b, n, s=0.3, dtype=dtype), torch.rand(n, generator=g, dtype=dtype))
+    )
+
+
 IMPORTANCE_WEIGHTED_MSE = Exercise(
     "importance_weighted_mse",
     points=1,
     make_cases=_mse_cases,
     grads=("x_hat",),
     summary="the toy model's loss",
-    random_case=lambda g: (
-        lambda b, n, dt: (
-            lambda x: Case(
-                f"batch {b}, {n} features", (x, x + _r(g, b, n, s=0.3, dtype=dt), torch.rand(n, generator=g, dtype=dt))
-            )
-        )(torch.rand(b, n, generator=g, dtype=dt))
-    )(draw_int(g, 1, 16), draw_int(g, 1, 10), _dtype(g)),
+    random_case=_mse_random,
 )
 
 
@@ -482,14 +487,17 @@ def _fold_cases() -> list[Case]:
             for i, s, h in [(6, 16, False), (5, 3, False), (4, 4, False), (12, 40, True)]]  # fmt: skip
 
 
+def _fold_random(g: torch.Generator) -> Case:
+    d_in, d_sae = draw_int(g, 1, 10), draw_int(g, 1, 20)
+    return Case(f"d_in {d_in}, d_sae {d_sae}", _sae(g, d_in, d_sae, _dtype(g))[:3])
+
+
 FOLD_DECODER_NORM = Exercise(
     "fold_decoder_norm",
     points=1,
     make_cases=_fold_cases,
     summary="folding decoder norms",
-    random_case=lambda g: (lambda i, s, dt: Case(f"d_in {i}, d_sae {s}", _sae(g, i, s, dt)[:3]))(
-        draw_int(g, 1, 10), draw_int(g, 1, 20), _dtype(g)
-    ),
+    random_case=_fold_random,
 )
 
 
@@ -919,14 +927,20 @@ def _mmcs_cases() -> list[Case]:
             Case("float64 learned [40, 16], truth [20, 16]", (_r(g, 40, 16, dtype=torch.float64), _r(g, 20, 16, dtype=torch.float64)), hidden=True)]  # fmt: skip
 
 
+def _mmcs_random(g: torch.Generator) -> Case:
+    d, n_learned, n_true, dtype = draw_int(g, 1, 8), draw_int(g, 1, 12), draw_int(g, 1, 12), _dtype(g)
+    return Case(
+        f"learned [{n_learned}, {d}], truth [{n_true}, {d}]",
+        (_r(g, n_learned, d, dtype=dtype), _r(g, n_true, d, dtype=dtype)),
+    )
+
+
 MMCS = Exercise(
     "mmcs",
     points=2,
     make_cases=_mmcs_cases,
     summary="mean max cosine similarity",
-    random_case=lambda g: (
-        lambda d, dt: Case(f"d = {d}", (_r(g, draw_int(g, 1, 12), d, dtype=dt), _r(g, draw_int(g, 1, 12), d, dtype=dt)))
-    )(draw_int(g, 1, 8), _dtype(g)),
+    random_case=_mmcs_random,
 )
 
 
