@@ -538,10 +538,10 @@ def run_case(
                 targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
                 missing = [n for n in exercise.grads if not any(_within(p, n) for p in inputs)]
                 grads = {**{n: None for n in missing}, **_gradients(value, targets, cotangent_seed(exercise.id, index))}
+            returned = return_kinds(value)  # before to_cpu detaches the tensors
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
         return Outcome(error_type=type(exc).__name__, error=_short_error(exc))
     mutated = tuple(path for path, t in flat if path in pristine and not _same_data(t.detach(), pristine[path]))
-    returned = return_kinds(value)
     return Outcome(
         value=to_cpu(value),
         returned=returned,
@@ -769,10 +769,15 @@ def _kind_problem(exercise: Exercise, expected: str, got: str) -> str | None:
                 f"returned a {g_dtype} tensor where the answer is {e_dtype}: keep the input's dtype "
                 "(a `.float()` or a new tensor built without `dtype=` changes it, and loses precision)"
             )
-        if exercise.detached is True and got.endswith("attached"):
+        if exercise.detached is True and got.endswith(" attached"):
             return (
                 "returned a tensor still attached to the autograd graph where the exercise asks for plain "
                 "values: `.detach()` it (or compute it under `torch.no_grad()`)"
+            )
+        if exercise.detached is False and got.endswith(" detached") and expected.endswith(" attached"):
+            return (
+                "returned a tensor detached from the autograd graph where the exercise asks for one you can "
+                f"call `.backward()` on: {_DETACHED}"
             )
         return None
     if e_tensor:

@@ -183,6 +183,15 @@ def test_detached_values_are_enforced_where_the_text_promises_them():
     assert "attached to the autograd graph" in problem
 
 
+def test_attached_values_are_enforced_where_the_text_promises_a_loss_to_backpropagate():
+    exercise = Exercise("t.f", points=1, make_cases=list, detached=False)
+    attached = torch.ones(2, requires_grad=True) * 2
+    problem = return_problem(
+        exercise, Outcome(value=attached, returned=return_kinds(attached)), _outcome(torch.ones(2))
+    )
+    assert "call `.backward()` on" in problem
+
+
 def test_return_kinds_are_recorded_before_the_value_is_detached_and_cross_the_boundary():
     exercise = Exercise("t.f", points=1, make_cases=lambda: [Case("x", (torch.ones(2),))], grads=("x",))
     outcome = run_case(exercise, lambda x: {"loss": (x * 2).sum(), "n": 2, "parts": [x.sum().item()]}, exercise.cases()[0], 0)  # fmt: skip
