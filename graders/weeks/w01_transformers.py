@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Traced, seeded
+from graders.core import Case, Exercise, Traced, draw_choice, draw_int, draw_leading, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 
@@ -287,6 +287,21 @@ def _layer_norm_cases() -> list[Case]:
     ]
 
 
+def _layer_norm_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, either dtype, any offset and spread (tiny ones where eps matters)."""
+    shape, dtype = (*draw_leading(g), draw_int(g, 1, 12)), draw_choice(g, (torch.float32, torch.float64))
+    x = torch.randn(shape, generator=g, dtype=dtype) * draw_choice(g, (1e-3, 1.0, 5.0)) + draw_choice(g, (0.0, 100.0))
+    weight, bias = (
+        (1 + torch.randn(shape[-1], generator=g, dtype=dtype) * 0.3),
+        torch.randn(shape[-1], generator=g, dtype=dtype) * 0.5,
+    )
+    return Case(
+        f"x {list(shape)} ({str(dtype).removeprefix('torch.')})",
+        (x, weight, bias),
+        {"eps": draw_choice(g, (1e-5, 0.1))},
+    )
+
+
 LAYER_NORM = Exercise(
     "layer_norm",
     points=1,
@@ -294,6 +309,7 @@ LAYER_NORM = Exercise(
     forbidden=("layer_norm", "LayerNorm"),
     grads=("x", "weight", "bias"),
     summary="layer normalisation",
+    random_case=_layer_norm_random,
 )
 
 
