@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 # --------------------------------------------------------------------------------------------
@@ -39,6 +39,16 @@ def _gap_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _gap_random(g: torch.Generator) -> Case:
+    """Any number of pairs, prompt and completion lengths, padding, dtype and mask kind."""
+    pairs, t, v = draw_int(g, 1, 4), draw_int(g, 3, 10), draw_int(g, 2, 12)
+    starts = [draw_int(g, 1, t - 1) for _ in range(2 * pairs)]
+    ends = [draw_int(g, s + 1, t) for s in starts]
+    dtype, bool_mask = draw_choice(g, (torch.float32, torch.float64)), bool(draw_int(g, 0, 1))
+    desc = f"{pairs} pair(s), logits [{2 * pairs}, {t}, {v}] ({str(dtype).removeprefix('torch.')})"
+    return _gap_case(g, desc, starts, t, v, draw_choice(g, (1.0, 100.0)), dtype=dtype, ends=ends, bool_mask=bool_mask)
+
+
 COUNTERFACTUAL_GAP = Exercise(
     "counterfactual_gap",
     points=2,
@@ -46,6 +56,7 @@ COUNTERFACTUAL_GAP = Exercise(
     grads=("logits",),
     forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
     summary="the counterfactual log-probability gap of paired prompts",
+    random_case=_gap_random,
 )
 
 
@@ -248,11 +259,18 @@ def _pref_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _pref_random(g: torch.Generator) -> Case:
+    n = draw_int(g, 1, 40)
+    case = _pref_case(g, f"{n} pairs", n, draw_choice(g, (0.0, 0.5, 10.0)), draw_int(g, 0, n))
+    return Case(case.describe, case.args, {"z": draw_choice(g, (1.0, 1.96, 2.576))})
+
+
 PREFERENCE_RATE = Exercise(
     "preference_rate",
     points=2,
     make_cases=_pref_cases,
     summary="CrowS-Pairs' stereotype preference rate with a Wilson interval",
+    random_case=_pref_random,
 )
 
 
