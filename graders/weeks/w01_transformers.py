@@ -457,6 +457,13 @@ def _pattern_cases() -> list[Case]:
     ]
 
 
+def _pattern_random(g: torch.Generator) -> Case:
+    b, h, t, d = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 1, 8), draw_int(g, 1, 16)
+    dtype, std = draw_choice(g, (torch.float32, torch.float64)), draw_choice(g, (0.5, 1.5, 4.0))
+    q, k = (torch.randn(b, h, t, d, generator=g, dtype=dtype) * std for _ in range(2))
+    return Case(f"q, k [{b}, {h}, {t}, {d}] ({str(dtype).removeprefix('torch.')})", (q, k))
+
+
 ATTENTION_PATTERN = Exercise(
     "attention_pattern",
     points=2,
@@ -464,6 +471,7 @@ ATTENTION_PATTERN = Exercise(
     forbidden=("scaled_dot_product_attention", "MultiheadAttention"),
     grads=("q", "k"),
     summary="causal attention weights",
+    random_case=_pattern_random,
 )
 
 
@@ -896,7 +904,21 @@ def _sampling_cases() -> list[Case]:
     ]
 
 
-SAMPLING_PROBS = Exercise("sampling_probs", points=2, make_cases=_sampling_cases, summary="temperature and top-k")
+def _sampling_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, integer-valued logits (ties at the k-th value), τ = 0 included, top_k beyond V."""
+    shape = (*draw_leading(g), draw_int(g, 1, 10))
+    logits = torch.randint(-3, 4, shape, generator=g).to(draw_choice(g, (torch.float32, torch.float64)))
+    kw = {"temperature": draw_choice(g, (0.0, 0.5, 1.0, 2.0)), "top_k": draw_choice(g, (None, 0, 1, 3, 20))}
+    return Case(f"logits {list(shape)} with ties, τ = {kw['temperature']}, top_k = {kw['top_k']}", (logits,), kw)
+
+
+SAMPLING_PROBS = Exercise(
+    "sampling_probs",
+    points=2,
+    make_cases=_sampling_cases,
+    summary="temperature and top-k",
+    random_case=_sampling_random,
+)
 
 
 def _probs(logits, temperature, top_k, times=False, greedy=True, drop="below k-th", after=False, log=False, guard=True):  # fmt: skip
