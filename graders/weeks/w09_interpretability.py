@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 VOCAB = 32
@@ -245,7 +245,22 @@ def _prev_cases() -> list[Case]:
     ]
 
 
-PREV_SCORE = Exercise("previous_token_score", points=1, make_cases=_prev_cases, summary="previous-token score per head")
+def _dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _prev_random(g: torch.Generator) -> Case:
+    b, h, t = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 2, 12)
+    return Case(f"patterns [{b}, {h}, {t}, {t}]", (_patterns(g, b, h, t, draw_choice(g, (1.0, 3.0, 8.0)), _dtype(g)),))
+
+
+PREV_SCORE = Exercise(
+    "previous_token_score",
+    points=1,
+    make_cases=_prev_cases,
+    summary="previous-token score per head",
+    random_case=_prev_random,
+)
 
 
 @PREV_SCORE.mistake("included query 0, which has no previous token", "average over queries t = 1 … T − 1 only.")
@@ -295,8 +310,20 @@ def _induction_cases() -> list[Case]:
     ]
 
 
+def _induction_random(g: torch.Generator) -> Case:
+    b, h, n = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 1, 7)
+    return Case(
+        f"|r| = {n}, patterns [{b}, {h}, {1 + 2 * n}, {1 + 2 * n}]",
+        _rep_patterns(g, b, h, n, draw_choice(g, (1.0, 3.0, 8.0)), _dtype(g)),
+    )
+
+
 IND_SCORE = Exercise(
-    "induction_score", points=1, make_cases=_induction_cases, summary="Olsson et al.'s induction score per head"
+    "induction_score",
+    points=1,
+    make_cases=_induction_cases,
+    summary="Olsson et al.'s induction score per head",
+    random_case=_induction_random,
 )
 
 
@@ -364,7 +391,18 @@ def _dla_cases() -> list[Case]:
     ]
 
 
-DLA = Exercise("head_logit_attribution", points=2, make_cases=_dla_cases, summary="direct logit attribution per head")
+def _dla_random(g: torch.Generator) -> Case:
+    b, h, e, d, v = draw_int(g, 1, 5), draw_int(g, 1, 4), draw_int(g, 1, 8), draw_int(g, 2, 16), draw_int(g, 2, 20)
+    return Case(f"B={b}, {h} heads, d_head {e}, d {d}, V {v}", _dla_args(g, b, h, e, d, v, _dtype(g)))
+
+
+DLA = Exercise(
+    "head_logit_attribution",
+    points=2,
+    make_cases=_dla_cases,
+    summary="direct logit attribution per head",
+    random_case=_dla_random,
+)
 
 
 @DLA.mistake(
@@ -648,8 +686,25 @@ def _auroc_cases() -> list[Case]:
     ]
 
 
+def _auroc_random(g: torch.Generator) -> Case:
+    """Scores with or without ties (rounded), labels of int or bool with both classes present."""
+    n = draw_int(g, 2, 40)
+    scores = torch.randn(n, generator=g, dtype=_dtype(g))
+    if draw_int(g, 0, 1):
+        scores = scores.round()  # many ties across the classes
+    labels = (scores + torch.randn(n, generator=g, dtype=scores.dtype) > 0).long()
+    labels[0], labels[1] = 0, 1
+    labels = labels.to(draw_choice(g, (torch.int64, torch.bool)))
+    return Case(f"{n} scores, {str(labels.dtype).removeprefix('torch.')} labels", (scores, labels))
+
+
 AUROC = Exercise(
-    "auroc", points=1, make_cases=_auroc_cases, forbidden=("roc_auc_score",), summary="AUROC with ties counted one half"
+    "auroc",
+    points=1,
+    make_cases=_auroc_cases,
+    forbidden=("roc_auc_score",),
+    summary="AUROC with ties counted one half",
+    random_case=_auroc_random,
 )
 
 
