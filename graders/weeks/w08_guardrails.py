@@ -369,12 +369,29 @@ def _cascade_call(fn, case: Case):
     return blocked, judged, tuple(calls)
 
 
+def _cascade_random(g: torch.Generator) -> Case:
+    """Probabilities of either dtype with some exactly at the thresholds (0 and 1 included); any band."""
+    n, dtype = draw_int(g, 1, 30), draw_choice(g, (torch.float32, torch.float64))
+    bounds = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+    i = draw_int(g, 0, len(bounds) - 2)
+    low, high = bounds[i], bounds[draw_int(g, i + 1, len(bounds) - 1)]  # low < high, as the text asks
+    p = torch.rand(n, generator=g, dtype=dtype)
+    p[torch.rand(n, generator=g) < 0.3] = low
+    p[torch.rand(n, generator=g) < 0.2] = high
+    verdicts = torch.rand(n, generator=g) < 0.5
+    return Case(
+        f"{n} requests ({str(dtype).removeprefix('torch.')}), band ({low}, {high}), some at the bounds",
+        (p, low, high, verdicts),
+    )
+
+
 CASCADE = Exercise(
     "cascade",
     points=2,
     make_cases=_cascade_cases,
     call=_cascade_call,
     summary="a cascade: block or allow when confident, ask the judge (once, about the uncertain ones) otherwise",
+    random_case=_cascade_random,
 )
 
 
