@@ -31,7 +31,7 @@ import textwrap
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -71,6 +71,26 @@ class Traced:
 def seeded(seed: int) -> torch.Generator:
     """A CPU generator with its own seed, so that building cases never touches the global RNG."""
     return torch.Generator().manual_seed(seed)
+
+
+def random_case_seed(exercise_id: str, index: int) -> int:
+    """The seed of random case ``index`` of an exercise (fixed: the same cases on every run)."""
+    return zlib.crc32(f"{exercise_id}#random{index}".encode())
+
+
+def draw_int(g: torch.Generator, low: int, high: int) -> int:
+    """A whole number in [low, high], drawn from ``g``."""
+    return int(torch.randint(low, high + 1, (), generator=g))
+
+
+def draw_choice(g: torch.Generator, options: Sequence[Any]) -> Any:
+    """One of ``options``, drawn from ``g``."""
+    return options[draw_int(g, 0, len(options) - 1)]
+
+
+def draw_leading(g: torch.Generator, max_dims: int = 2, max_size: int = 3) -> tuple[int, ...]:
+    """Leading batch dimensions for a ``[..., d]`` contract: 0 to ``max_dims`` sizes in 1..max_size."""
+    return tuple(draw_int(g, 1, max_size) for _ in range(draw_int(g, 0, max_dims)))
 
 
 def _default_call(fn: Callable[..., Any], case: Case) -> Any:
@@ -186,6 +206,18 @@ class Exercise:
     - ``forbidden`` lists torch functions the answer must not call, at any depth (so that
       "implement log-softmax" cannot be answered with ``torch.log_softmax`` or a helper that
       calls it). Calls are recorded while the answer runs and its source is read too.
+    - ``no_grads`` names the inputs that must receive *no* gradient from the answer (a baseline,
+      a target, a residual the exercise says to treat as a constant): an answer through which a
+      gradient reaches one of them fails ("detach it").
+    - ``random_case(g)`` draws one case from the exercise's input contract (shapes with leading
+      dimensions, dtypes including bool and int, value ranges and special values); the grader adds
+      ``n_random`` of them, hidden, each from its own deterministic seed, to the hand-written ones.
+    - Return contract, checked on every case: the kind of each returned value must be the
+      reference's (a Python number vs a tensor vs a list; a tensor's dtype family: bool, integer,
+      floating), and a floating tensor's exact dtype too (``strict_dtype``, on by default: the
+      docstrings promise "same dtype as the input"). ``detached=True`` when the text promises
+      plain detached values (metrics for a log), ``False`` when it promises a tensor attached to
+      the graph (a loss to call ``.backward()`` on).
     - ``allow_inplace``: the answer may modify its inputs (rare: an exercise about in-place ops).
     - ``mistakes`` are registered with the :meth:`mistake` decorator.
 
@@ -207,6 +239,11 @@ class Exercise:
     grad_rtol: float = 1e-3
     grad_atol: float = 1e-5
     allow_inplace: bool = False
+    no_grads: tuple[str, ...] = ()
+    random_case: Callable[[torch.Generator], Case] | None = None
+    n_random: int = 6
+    strict_dtype: bool = True
+    detached: bool | None = None
     week: str = ""
 
     def __post_init__(self) -> None:
@@ -220,10 +257,24 @@ class Exercise:
 
     @property
     def needs_grad(self) -> bool:
-        return bool(self.grads) or self.parameter_grads
+        return bool(self.grads) or bool(self.no_grads) or self.parameter_grads
 
     def cases(self, include_hidden: bool = True) -> list[Case]:
-        return [c for c in self.make_cases() if include_hidden or not c.hidden]
+        """The hand-written cases, then (hidden) ``n_random`` cases drawn from ``random_case``."""
+        cases = [c for c in self.make_cases() if include_hidden or not c.hidden]
+        if include_hidden:
+            cases += self.random_cases()
+        return cases
+
+    def random_cases(self) -> list[Case]:
+        """``n_random`` hidden cases drawn from the input contract, each from its own fixed seed."""
+        if self.random_case is None:
+            return []
+        drawn = []
+        for i in range(self.n_random):
+            case = self.random_case(seeded(random_case_seed(self.id, i)))
+            drawn.append(replace(case, describe=f"random case {i + 1} ({case.describe})", hidden=True))
+        return drawn
 
     def mistake(self, name: str, hint: str) -> Callable[[Any], Any]:
         """Decorator: register the decorated function (or class) as a known mistake.
@@ -269,6 +320,10 @@ class Outcome:
       empty when the exercise checks no gradients.
     - ``mutated``: names of inputs the function modified in place.
     - ``forbidden_calls``: forbidden library functions it called.
+    - ``returned``: the kind of every part of the returned value, recorded before tensors are
+      detached and moved to the CPU: readable path → ``"float"``, ``"int"``, ``"bool"``,
+      ``"str"``, ``"None"``, ``"sequence"``, ``"dict"``, ``"tensor <dtype> attached|detached"``
+      or ``"object <type>"`` (see :func:`return_kinds`).
     """
 
     value: Any = None
@@ -277,6 +332,7 @@ class Outcome:
     grads: Mapping[str, torch.Tensor | None] = field(default_factory=dict)
     mutated: tuple[str, ...] = ()
     forbidden_calls: tuple[str, ...] = ()
+    returned: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -321,6 +377,38 @@ def to_cpu(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_cpu(v) for k, v in obj.items()}
     return obj
+
+
+_MAX_KINDS = 64  # parts of a returned value whose kind is recorded (a long list: its first ones)
+
+
+def return_kinds(obj: Any, path: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
+    """Readable path → kind of every part of a returned value, before anything is detached.
+
+    ``"tensor float32 attached"`` (``requires_grad``) or ``"tensor int64 detached"``, ``"float"``,
+    ``"int"``, ``"bool"``, ``"str"``, ``"None"``, ``"sequence"`` (tuple or list), ``"dict"``, or
+    ``"object <type>"``. Plain strings, so that the record crosses the sandbox boundary as JSON.
+    """
+    out = {} if out is None else out
+    if len(out) >= _MAX_KINDS:
+        return out
+    if isinstance(obj, torch.Tensor):
+        out[path] = f"tensor {str(obj.dtype).removeprefix('torch.')} {'attached' if obj.requires_grad else 'detached'}"
+    elif obj is None:
+        out[path] = "None"
+    elif isinstance(obj, (bool, int, float, str)):  # subclasses too (numpy.float64 is a float)
+        out[path] = next(t.__name__ for t in (bool, int, float, str) if isinstance(obj, t))
+    elif isinstance(obj, (tuple, list)):
+        out[path] = "sequence"
+        for i, o in enumerate(obj):
+            return_kinds(o, f"{path}[{i}]", out)
+    elif isinstance(obj, dict):
+        out[path] = "dict"
+        for k, v in obj.items():
+            return_kinds(v, f"{path}[{k!r}]", out)
+    else:
+        out[path] = f"object {type(obj).__name__}"
+    return out
 
 
 def _tensors(obj: Any, path: str) -> Iterator[tuple[str, torch.Tensor]]:
@@ -368,6 +456,11 @@ def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.is_floating_point() or a.is_complex():
         return bool(((a == b) | (a.isnan() & b.isnan())).all())
     return torch.equal(a, b)
+
+
+def _within(path: str, name: str) -> bool:
+    """Whether ``path`` (``batch['x']``) is the input ``name`` or a tensor inside it."""
+    return path == name or path.startswith(name + "[")
 
 
 def cotangent_seed(exercise_id: str, index: int) -> int:
@@ -427,7 +520,7 @@ def run_case(
     flat = [(path, t) for name, v in named.items() for path, t in _tensors(v, name)]
     pristine = {} if exercise.allow_inplace else {path: t.clone() for path, t in flat}
     inputs: dict[str, torch.Tensor] = {}
-    for name in exercise.grads:  # a tensor input, or every float tensor inside a dict/list input
+    for name in (*exercise.grads, *exercise.no_grads):  # a tensor, or every float tensor in a dict/list input
         for path, tensor in _tensors(named.get(name), name):
             if tensor.is_floating_point():
                 tensor.requires_grad_(True)
@@ -443,13 +536,15 @@ def run_case(
             grads: dict[str, torch.Tensor | None] = {}
             if exercise.needs_grad and case.grads:
                 targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
-                missing = [n for n in exercise.grads if not any(p == n or p.startswith(n + "[") for p in inputs)]
+                missing = [n for n in exercise.grads if not any(_within(p, n) for p in inputs)]
                 grads = {**{n: None for n in missing}, **_gradients(value, targets, cotangent_seed(exercise.id, index))}
+            returned = return_kinds(value)  # before to_cpu detaches the tensors
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
         return Outcome(error_type=type(exc).__name__, error=_short_error(exc))
     mutated = tuple(path for path, t in flat if path in pristine and not _same_data(t.detach(), pristine[path]))
     return Outcome(
         value=to_cpu(value),
+        returned=returned,
         grads=grads,
         mutated=mutated,
         forbidden_calls=tuple(sorted(recorder.seen)) if recorder is not None else (),
@@ -565,6 +660,11 @@ def _no_gradient(grad: torch.Tensor | None) -> bool:
     return grad is None or not bool(grad.ne(0).any())
 
 
+def _kind_signature(outcome: Outcome) -> dict[str, str]:
+    """The returned kinds without attached/detached (gradients are compared on their own)."""
+    return {p: k.rsplit(" ", 1)[0] if k.startswith("tensor ") else k for p, k in outcome.returned.items()}
+
+
 def _same_behaviour(a: Outcome, b: Outcome) -> bool:
     """Whether two outcomes are indistinguishable (for naming a known mistake)."""
     if a.failed or b.failed:  # the same error, told apart by its message (not where it was raised)
@@ -574,6 +674,8 @@ def _same_behaviour(a: Outcome, b: Outcome) -> bool:
     if compare(a.value, b.value, rtol=1e-4, atol=1e-5) is not None:
         return False
     if bool(a.mutated) != bool(b.mutated):
+        return False
+    if a.returned and b.returned and _kind_signature(a) != _kind_signature(b):
         return False
     for name in set(a.grads) | set(b.grads):
         ga, gb = a.grads.get(name), b.grads.get(name)
@@ -590,13 +692,24 @@ _DETACHED = "a `.detach()`, `.item()`, `.tolist()`, `.data`, `torch.no_grad()` o
 
 def gradient_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str | None:
     """``None`` when the answer's gradients match the reference's, else what is wrong with them."""
+    leaking = [
+        name
+        for name, grad in got.grads.items()
+        if any(_within(name, n) for n in exercise.no_grads) and not _no_gradient(grad)
+    ]
+    if leaking:
+        names = ", ".join(f"`{n}`" for n in leaking)
+        return (
+            f"a gradient flows into {names}, which the exercise says to treat as a constant: detach it "
+            "(`.detach()`) where you use it, or the optimiser would also push it to lower the loss."
+        )
     missing_inputs, missing_params, wrong = [], [], []
     for name, ref in expected.grads.items():
-        if _no_gradient(ref):
+        if _no_gradient(ref) or any(_within(name, n) for n in exercise.no_grads):
             continue  # nothing to require where the reference itself has no gradient
         grad = got.grads.get(name)
         if _no_gradient(grad):
-            is_input = any(name == n or name.startswith(n + "[") for n in exercise.grads)
+            is_input = any(_within(name, n) for n in exercise.grads)
             (missing_inputs if is_input else missing_params).append(name)
             continue
         problem = compare(ref, grad, exercise.grad_rtol, exercise.grad_atol)
@@ -619,6 +732,85 @@ def gradient_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str
             "A value patched outside autograd (`.data`, `.detach()` on one term, a clamp or a rounding) gives the right "
             "number with the wrong derivative."
         )
+    return None
+
+
+_PYTHON_NUMBERS = {"float": "a Python float", "int": "a Python int", "bool": "a Python bool"}
+_FAMILIES = {"bool": "bool", "float": "floating", "bfloat": "floating", "complex": "complex"}
+
+
+def _kind_name(kind: str) -> str:
+    if kind.startswith("tensor "):
+        return f"a {kind.split()[1]} tensor"
+    if kind == "sequence":
+        return "a list or tuple"
+    return _PYTHON_NUMBERS.get(kind) or f"a {kind.removeprefix('object ')}"
+
+
+def _dtype_family(dtype: str) -> str:
+    for prefix, family in _FAMILIES.items():
+        if dtype.startswith(prefix):
+            return family
+    return "integer"
+
+
+def _kind_problem(exercise: Exercise, expected: str, got: str) -> str | None:
+    """What is wrong with returning a ``got`` where the reference returns an ``expected``."""
+    e_tensor, g_tensor = expected.startswith("tensor "), got.startswith("tensor ")
+    if e_tensor and g_tensor:
+        e_dtype, g_dtype = expected.split()[1], got.split()[1]
+        if _dtype_family(e_dtype) != _dtype_family(g_dtype):
+            return (
+                f"returned a {g_dtype} tensor where the exercise asks for a {_dtype_family(e_dtype)} tensor "
+                f"({e_dtype}): convert with `.to(torch.{e_dtype})`, or build it with that dtype"
+            )
+        if exercise.strict_dtype and _dtype_family(e_dtype) == "floating" and e_dtype != g_dtype:
+            return (
+                f"returned a {g_dtype} tensor where the answer is {e_dtype}: keep the input's dtype "
+                "(a `.float()` or a new tensor built without `dtype=` changes it, and loses precision)"
+            )
+        if exercise.detached is True and got.endswith(" attached"):
+            return (
+                "returned a tensor still attached to the autograd graph where the exercise asks for plain "
+                "values: `.detach()` it (or compute it under `torch.no_grad()`)"
+            )
+        if exercise.detached is False and got.endswith(" detached") and expected.endswith(" attached"):
+            return (
+                "returned a tensor detached from the autograd graph where the exercise asks for one you can "
+                f"call `.backward()` on: {_DETACHED}"
+            )
+        return None
+    if e_tensor:
+        fix = " (don't call `.item()`; keep the result a tensor)" if got in _PYTHON_NUMBERS else ""
+        if got == "sequence":
+            fix = " (build it with `torch.tensor(..., dtype=...)` or `torch.stack`)"
+        return f"returned {_kind_name(got)} where the exercise asks for {_kind_name(expected)}{fix}"
+    if expected in ("float", "int") and g_tensor:
+        return f"returned a tensor where the exercise asks for {_kind_name(expected)} (use `.item()`)"
+    if expected == "float" and got == "int":
+        return None  # a whole number where a float is asked is still a number (json, arithmetic)
+    if expected in _PYTHON_NUMBERS and got != expected:
+        return f"returned {_kind_name(got)} where the exercise asks for {_kind_name(expected)}"
+    if expected in ("sequence", "dict") and got != expected and got in ("sequence", "dict"):
+        return f"returned {_kind_name(got)} where the exercise asks for {_kind_name(expected)}"
+    return None
+
+
+def return_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str | None:
+    """``None`` when every part of the answer's return value has the kind the reference's has.
+
+    Enforces the return contract: a Python number vs a tensor vs a list, a tensor's dtype family
+    (bool, integer, floating), a floating tensor's exact dtype (``strict_dtype``), and detached
+    values where the exercise promises them (``detached=True``). Parts the answer lacks are left
+    to :func:`compare`.
+    """
+    for path, kind in expected.returned.items():
+        other = got.returned.get(path)
+        if other is None:
+            continue
+        problem = _kind_problem(exercise, kind, other)
+        if problem:
+            return f"{'the value at ' + path + ': ' if path else 'your function '}{problem}"
     return None
 
 
@@ -716,6 +908,7 @@ def _case_problem(exercise: Exercise, expected: Outcome, got: Outcome) -> str | 
         return diagnose_error(exercise, got)
     return (
         compare(expected.value, got.value, exercise.rtol, exercise.atol)
+        or return_problem(exercise, expected, got)
         or mutation_problem(got)
         or gradient_problem(exercise, expected, got)
     )

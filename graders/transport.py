@@ -71,6 +71,7 @@ def outcome_to_record(outcome: Outcome, tensors: dict[str, torch.Tensor]) -> dic
         "grads": {name: None if g is None else encode(g, tensors) for name, g in outcome.grads.items()},
         "mutated": list(outcome.mutated),
         "forbidden_calls": list(outcome.forbidden_calls),
+        "returned": dict(outcome.returned),
     }
 
 
@@ -86,8 +87,12 @@ def outcome_from_record(record: Any, tensors: dict[str, torch.Tensor]) -> Outcom
     decoded = {str(k): None if v is None else decode(v, tensors) for k, v in grads.items()}
     if any(g is not None and not isinstance(g, torch.Tensor) for g in decoded.values()):
         raise ValueError("a gradient is not a tensor")
+    returned = record.get("returned") or {}
+    if not isinstance(returned, dict) or not all(isinstance(v, str) for v in returned.values()):
+        raise ValueError("malformed return kinds")
     return Outcome(
         value=decode(record.get("value"), tensors),
+        returned={str(k)[:200]: v[:200] for k, v in list(returned.items())[:64]},
         grads=decoded,
         mutated=tuple(str(m) for m in record.get("mutated") or ()),
         forbidden_calls=tuple(str(m) for m in record.get("forbidden_calls") or ()),

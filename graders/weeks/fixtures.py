@@ -16,13 +16,14 @@ from graders.core import seeded
 TINY_GPT2 = {"n_positions": 16, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 32}
 
 
-def tiny_gpt2_config(vocab_size: int) -> Any:
-    """A 2-layer, width-16 GPT-2 config without dropout (pad id 1, BOS/EOS id 0)."""
+def tiny_gpt2_config(vocab_size: int, sizes: dict[str, int] | None = None) -> Any:
+    """A 2-layer, width-16 GPT-2 config without dropout (pad id 1, BOS/EOS id 0); ``sizes``
+    overrides ``TINY_GPT2`` (a week whose answers read the sizes picks distinct ones)."""
     from transformers import GPT2Config
 
     return GPT2Config(
         vocab_size=vocab_size,
-        **TINY_GPT2,
+        **{**TINY_GPT2, **(sizes or {})},
         attn_pdrop=0.0,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
@@ -33,7 +34,12 @@ def tiny_gpt2_config(vocab_size: int) -> Any:
 
 
 def tiny_gpt2_state(
-    seed: int, vocab_size: int, lm_head: bool, scale: float, unit_weight_suffix: str
+    seed: int,
+    vocab_size: int,
+    lm_head: bool,
+    scale: float,
+    unit_weight_suffix: str,
+    sizes: dict[str, int] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Seeded random weights for :func:`tiny_gpt2` (``lm_head``: a causal LM, tied embeddings).
 
@@ -43,7 +49,7 @@ def tiny_gpt2_state(
     g = seeded(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        shapes = dict(tiny_gpt2(vocab_size, lm_head).state_dict())
+        shapes = dict(tiny_gpt2(vocab_size, lm_head, sizes=sizes).state_dict())
     return {
         k: torch.randn(v.shape, generator=g) * scale + (1.0 if k.endswith(unit_weight_suffix) else 0.0)
         if v.is_floating_point()
@@ -53,13 +59,15 @@ def tiny_gpt2_state(
     }
 
 
-def tiny_gpt2(vocab_size: int, lm_head: bool, state: dict[str, torch.Tensor] | None = None) -> Any:
+def tiny_gpt2(
+    vocab_size: int, lm_head: bool, state: dict[str, torch.Tensor] | None = None, sizes: dict[str, int] | None = None
+) -> Any:
     """A tiny ``GPT2LMHeadModel`` (``lm_head``) or ``GPT2Model``, in eval mode, with ``state`` loaded."""
     from transformers import GPT2LMHeadModel, GPT2Model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = (GPT2LMHeadModel if lm_head else GPT2Model)(tiny_gpt2_config(vocab_size))
+        model = (GPT2LMHeadModel if lm_head else GPT2Model)(tiny_gpt2_config(vocab_size, sizes))
     if state is not None:
         model.load_state_dict({k: v.cpu() for k, v in state.items()}, strict=False)
     if lm_head:

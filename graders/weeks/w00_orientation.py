@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, draw_leading, seeded
 
 WEEK = "w00_orientation"
 
@@ -31,6 +31,18 @@ def _log_softmax_cases() -> list[Case]:
     ]
 
 
+def _dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _log_softmax_random(g: torch.Generator) -> Case:
+    """Any shape, either dtype, any scale up to ±1000, normalised over the last or another dimension."""
+    shape = (*draw_leading(g), draw_int(g, 1, 8))
+    dim = draw_int(g, -len(shape), len(shape) - 1)
+    x = torch.randn(shape, generator=g, dtype=_dtype(g)) * draw_choice(g, (1.0, 30.0, 1000.0))
+    return Case(f"logits {list(shape)} ({str(x.dtype).removeprefix('torch.')}), dim={dim}", (x,), {"dim": dim})
+
+
 LOG_SOFTMAX = Exercise(
     "log_softmax",
     points=2,
@@ -38,6 +50,7 @@ LOG_SOFTMAX = Exercise(
     forbidden=("log_softmax", "softmax", "logsumexp"),
     grads=("logits",),
     summary="stable log-softmax",
+    random_case=_log_softmax_random,
 )
 
 
@@ -128,6 +141,15 @@ def _cross_entropy_cases() -> list[Case]:
     ]
 
 
+def _cross_entropy_random(g: torch.Generator) -> Case:
+    n, v, dtype = draw_int(g, 1, 10), draw_int(g, 1, 8), _dtype(g)
+    targets = torch.randint(0, v, (n,), generator=g)
+    targets[torch.rand(n, generator=g) < 0.3] = -100
+    targets[0] = draw_int(g, 0, v - 1)  # at least one position counts
+    x = torch.randn(n, v, generator=g, dtype=dtype) * draw_choice(g, (1.0, 30.0, 1000.0))
+    return Case(f"logits [{n}, {v}] ({str(dtype).removeprefix('torch.')}), some targets ignored", (x, targets))
+
+
 CROSS_ENTROPY = Exercise(
     "cross_entropy",
     points=2,
@@ -135,6 +157,7 @@ CROSS_ENTROPY = Exercise(
     forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
     grads=("logits",),
     summary="cross-entropy with ignore_index",
+    random_case=_cross_entropy_random,
 )
 
 
@@ -227,6 +250,12 @@ def _kl_cases() -> list[Case]:
     ]
 
 
+def _kl_random(g: torch.Generator) -> Case:
+    shape, dtype, scale = (*draw_leading(g), draw_int(g, 1, 8)), _dtype(g), draw_choice(g, (1.0, 10.0, 300.0))
+    p, q = (torch.randn(shape, generator=g, dtype=dtype) * scale for _ in range(2))
+    return Case(f"logits {list(shape)} ({str(dtype).removeprefix('torch.')}), scale {scale}", (p, q))
+
+
 KL_DIVERGENCE = Exercise(
     "kl_divergence",
     points=2,
@@ -234,6 +263,7 @@ KL_DIVERGENCE = Exercise(
     forbidden=("kl_div", "KLDivLoss"),
     grads=("p_logits", "q_logits"),
     summary="KL divergence between categorical distributions",
+    random_case=_kl_random,
 )
 
 
@@ -320,6 +350,14 @@ def _log_sigmoid_cases() -> list[Case]:
     ]
 
 
+def _log_sigmoid_random(g: torch.Generator) -> Case:
+    shape, dtype = (*draw_leading(g), draw_int(g, 1, 8)), _dtype(g)
+    x = (
+        torch.randn(shape, generator=g, dtype=dtype) * draw_choice(g, (1.0, 20.0, 200.0)) + 0.01
+    )  # away from the kink at 0
+    return Case(f"x {list(shape)} ({str(dtype).removeprefix('torch.')})", (x,))
+
+
 LOG_SIGMOID = Exercise(
     "log_sigmoid",
     points=1,
@@ -327,6 +365,7 @@ LOG_SIGMOID = Exercise(
     forbidden=("logsigmoid", "softplus", "sigmoid"),
     grads=("x",),
     summary="stable log-sigmoid",
+    random_case=_log_sigmoid_random,
 )
 
 
@@ -408,12 +447,26 @@ def _masked_mean_cases() -> list[Case]:
     ]
 
 
+def _masked_mean_random(g: torch.Generator) -> Case:
+    """Any shape, a 0/1 mask of int, bool or float, at least one kept entry along ``dim``."""
+    shape, dtype = (*draw_leading(g), draw_int(g, 1, 8)), _dtype(g)
+    dim = draw_int(g, -len(shape), len(shape) - 1)
+    mask = (torch.rand(shape, generator=g) < 0.6).index_fill(dim, torch.tensor([0]), True)
+    mask = mask.to(draw_choice(g, (torch.int64, torch.bool, dtype)))
+    return Case(
+        f"values {list(shape)}, a {str(mask.dtype).removeprefix('torch.')} mask, dim={dim}",
+        (torch.randn(shape, generator=g, dtype=dtype), mask),
+        {"dim": dim},
+    )
+
+
 MASKED_MEAN = Exercise(
     "masked_mean",
     points=1,
     make_cases=_masked_mean_cases,
     grads=("values",),
     summary="masked mean over padded sequences",
+    random_case=_masked_mean_random,
 )
 
 
@@ -596,6 +649,7 @@ TRAIN_BIGRAM = Exercise(
     make_cases=_bigram_cases,
     rtol=1e-4,
     atol=1e-5,
+    detached=True,  # the text: "W [V, V] the trained logit table (detached)"
     summary="integration: a full-batch gradient-descent training loop for a bigram LM",
 )
 
@@ -620,6 +674,16 @@ def no_zero_grad(tokens, vocab_size, steps, lr):
     W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
     losses = [_bigram_step(W, tokens, lr, zero=False) for _ in range(steps)]
     return W.detach(), losses
+
+
+@TRAIN_BIGRAM.mistake(
+    "returned W still attached to the graph (requires_grad)",
+    "return W.detach(): the caller gets a plain table, not a leaf that keeps collecting gradients.",
+)
+def w_attached(tokens, vocab_size, steps, lr):
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)
+    losses = [_bigram_step(W, tokens, lr) for _ in range(steps)]
+    return W, losses
 
 
 @TRAIN_BIGRAM.mistake(

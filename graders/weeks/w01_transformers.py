@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Traced, seeded
+from graders.core import Case, Exercise, Traced, draw_choice, draw_int, draw_leading, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 
@@ -287,6 +287,21 @@ def _layer_norm_cases() -> list[Case]:
     ]
 
 
+def _layer_norm_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, either dtype, any offset and spread (tiny ones where eps matters)."""
+    shape, dtype = (*draw_leading(g), draw_int(g, 1, 12)), draw_choice(g, (torch.float32, torch.float64))
+    x = torch.randn(shape, generator=g, dtype=dtype) * draw_choice(g, (1e-3, 1.0, 5.0)) + draw_choice(g, (0.0, 100.0))
+    weight, bias = (
+        (1 + torch.randn(shape[-1], generator=g, dtype=dtype) * 0.3),
+        torch.randn(shape[-1], generator=g, dtype=dtype) * 0.5,
+    )
+    return Case(
+        f"x {list(shape)} ({str(dtype).removeprefix('torch.')})",
+        (x, weight, bias),
+        {"eps": draw_choice(g, (1e-5, 0.1))},
+    )
+
+
 LAYER_NORM = Exercise(
     "layer_norm",
     points=1,
@@ -294,6 +309,7 @@ LAYER_NORM = Exercise(
     forbidden=("layer_norm", "LayerNorm"),
     grads=("x", "weight", "bias"),
     summary="layer normalisation",
+    random_case=_layer_norm_random,
 )
 
 
@@ -441,6 +457,13 @@ def _pattern_cases() -> list[Case]:
     ]
 
 
+def _pattern_random(g: torch.Generator) -> Case:
+    b, h, t, d = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 1, 8), draw_int(g, 1, 16)
+    dtype, std = draw_choice(g, (torch.float32, torch.float64)), draw_choice(g, (0.5, 1.5, 4.0))
+    q, k = (torch.randn(b, h, t, d, generator=g, dtype=dtype) * std for _ in range(2))
+    return Case(f"q, k [{b}, {h}, {t}, {d}] ({str(dtype).removeprefix('torch.')})", (q, k))
+
+
 ATTENTION_PATTERN = Exercise(
     "attention_pattern",
     points=2,
@@ -448,6 +471,7 @@ ATTENTION_PATTERN = Exercise(
     forbidden=("scaled_dot_product_attention", "MultiheadAttention"),
     grads=("q", "k"),
     summary="causal attention weights",
+    random_case=_pattern_random,
 )
 
 
@@ -880,7 +904,21 @@ def _sampling_cases() -> list[Case]:
     ]
 
 
-SAMPLING_PROBS = Exercise("sampling_probs", points=2, make_cases=_sampling_cases, summary="temperature and top-k")
+def _sampling_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, integer-valued logits (ties at the k-th value), τ = 0 included, top_k beyond V."""
+    shape = (*draw_leading(g), draw_int(g, 1, 10))
+    logits = torch.randint(-3, 4, shape, generator=g).to(draw_choice(g, (torch.float32, torch.float64)))
+    kw = {"temperature": draw_choice(g, (0.0, 0.5, 1.0, 2.0)), "top_k": draw_choice(g, (None, 0, 1, 3, 20))}
+    return Case(f"logits {list(shape)} with ties, τ = {kw['temperature']}, top_k = {kw['top_k']}", (logits,), kw)
+
+
+SAMPLING_PROBS = Exercise(
+    "sampling_probs",
+    points=2,
+    make_cases=_sampling_cases,
+    summary="temperature and top-k",
+    random_case=_sampling_random,
+)
 
 
 def _probs(logits, temperature, top_k, times=False, greedy=True, drop="below k-th", after=False, log=False, guard=True):  # fmt: skip

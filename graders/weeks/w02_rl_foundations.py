@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 
 
 def _rollout(g: torch.Generator, t: int, n: int, p_done: float = 0.25, dtype: torch.dtype = torch.float32) -> tuple:
@@ -42,10 +42,32 @@ def _returns_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _dones_as(dones: torch.Tensor, kind: str) -> torch.Tensor:
+    """0/1 dones as the contract allows them: bool, 0/1 int64, or 0/1 floats."""
+    return dones.bool() if kind == "bool" else dones.long() if kind == "int64" else dones
+
+
+def _random_rollout(g: torch.Generator) -> tuple[tuple, str]:
+    """A rollout drawn from the contract: [T, N] of any small size, float32/float64, dones of any kind."""
+    t, n = draw_int(g, 1, 12), draw_int(g, 1, 4)
+    dtype, kind = draw_choice(g, (torch.float32, torch.float64)), draw_choice(g, ("bool", "int64", "float"))
+    rewards, values, dones, last = _rollout(g, t, n, draw_choice(g, (0.0, 0.2, 0.5)), dtype)
+    dones[-1] = (torch.rand(n, generator=g) < 0.5).to(dtype)  # episodes ending exactly at the rollout's end
+    desc = f"rollout [{t}, {n}], {str(dtype).removeprefix('torch.')}, {kind} dones"
+    return (rewards, values, _dones_as(dones, kind), last), desc
+
+
+def _returns_random(g: torch.Generator) -> Case:
+    (rewards, _, dones, _), desc = _random_rollout(g)
+    gamma = draw_choice(g, (0.0, 0.5, 0.9, 0.99, 1.0))
+    return Case(f"{desc}, γ = {gamma}", (rewards, dones, gamma))
+
+
 DISCOUNTED_RETURNS = Exercise(
     "discounted_returns",
     points=1,
     make_cases=_returns_cases,
+    random_case=_returns_random,
     summary="discounted returns-to-go, reset at episode ends",
 )
 
@@ -151,9 +173,27 @@ REINFORCE_LOSS = Exercise(
     points=2,
     make_cases=_reinforce_cases,
     grads=("logits",),
+    no_grads=("returns", "baseline"),  # the text: the baseline gets no gradient from this loss
     forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
     summary="the REINFORCE loss with a baseline",
+    random_case=lambda g: _pg_case(
+        g,
+        "random batch",
+        draw_int(g, 1, 12),
+        draw_int(g, 2, 6),
+        draw_choice(g, (1.0, 30.0)),
+        dtype=draw_choice(g, (torch.float32, torch.float64)),
+    ),
 )
+
+
+@REINFORCE_LOSS.mistake(
+    "did not detach the baseline (the loss also trains the critic towards the returns' sign)",
+    "the baseline is a constant here: weight by (returns − baseline).detach().",
+)
+def reinforce_baseline_attached(logits, actions, returns, baseline):
+    logp = torch.log_softmax(logits, -1).gather(-1, actions[:, None])[:, 0]
+    return -(logp * (returns - baseline)).mean()
 
 
 @REINFORCE_LOSS.mistake(
@@ -222,11 +262,24 @@ def _bootstrap_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _bootstrap_random(g: torch.Generator) -> Case:
+    t, n, dtype = draw_int(g, 1, 8), draw_int(g, 1, 4), draw_choice(g, (torch.float32, torch.float64))
+    terminated, truncated = _flags(g, t, n)
+    values = (
+        torch.rand(t, n, generator=g, dtype=dtype),
+        terminated,
+        truncated,
+        torch.randn(t, n, generator=g, dtype=dtype) * 10,
+    )
+    return Case(f"[{t}, {n}] {str(dtype).removeprefix('torch.')}", (*values, draw_choice(g, (0.5, 0.9, 0.99, 1.0))))
+
+
 BOOTSTRAP_TRUNCATED = Exercise(
     "bootstrap_truncated",
     points=1,
     make_cases=_bootstrap_cases,
     summary="bootstrapping truncated (not terminated) steps from the final observation's value",
+    random_case=_bootstrap_random,
 )
 
 
@@ -293,20 +346,28 @@ def _gae_cases() -> list[Case]:
         Case("an episode ends at the last step (last_values must be ignored there)", (torch.ones(3, 2), torch.zeros(3, 2), torch.tensor([[0.0, 0], [0, 0], [1, 0]]), torch.tensor([100.0, 100.0])), {"gamma": 0.5, "gae_lambda": 0.5}),
         Case("float64 rollout [16, 4], default γ and λ", b, hidden=True),
         Case("rollout [12, 2], γ = 0.97, λ = 1 (Monte Carlo)", c, {"gamma": 0.97, "gae_lambda": 1.0}, hidden=True),
+        Case("rollout [8, 3] with bool dones (the text allows bool or 0/1)", (*a[:2], a[2].bool(), a[3]), {"gamma": 0.9, "gae_lambda": 0.9}, hidden=True),
     ]  # fmt: skip
+
+
+def _gae_random(g: torch.Generator) -> Case:
+    rollout, desc = _random_rollout(g)
+    gamma, lam = draw_choice(g, (0.5, 0.9, 0.99, 1.0)), draw_choice(g, (0.0, 0.5, 0.95, 1.0))
+    return Case(f"{desc}, γ = {gamma}, λ = {lam}", rollout, {"gamma": gamma, "gae_lambda": lam})
 
 
 GAE = Exercise(
     "gae",
     points=3,
     make_cases=_gae_cases,
+    random_case=_gae_random,
     summary="generalised advantage estimation and λ-returns (equal to SB3's RolloutBuffer)",
 )
 
 
 def _gae_variant(rewards, values, dones, last_values, gamma, lam, mistake=""):
     """GAE with one switch per mistake ("" = correct)."""
-    keep = 1.0 - dones.to(rewards.dtype)
+    keep = 1.0 - (dones if mistake == "bool_dones" else dones.to(rewards.dtype))
     if mistake == "ignore_dones":
         keep = torch.ones_like(keep)
     if mistake == "late":
@@ -344,6 +405,14 @@ def gae_off_by_one(rewards, values, dones, last_values, gamma=0.99, gae_lambda=0
 )
 def gae_chain_not_cut(rewards, values, dones, last_values, gamma=0.99, gae_lambda=0.95):
     return _gae_variant(rewards, values, dones, last_values, gamma, gae_lambda, "chain_not_cut")
+
+
+@GAE.mistake(
+    "computed 1 − dones on the dones as given (bool dones raise)",
+    "dones may be bool: convert first, 1 − dones.to(rewards.dtype) (or use ~dones).",
+)
+def gae_bool_dones(rewards, values, dones, last_values, gamma=0.99, gae_lambda=0.95):
+    return _gae_variant(rewards, values, dones, last_values, gamma, gae_lambda, "bool_dones")
 
 
 @GAE.mistake("returned the advantages as the returns (forgot + values)", "the λ-returns are advantages + values.")
@@ -386,11 +455,19 @@ def _ev_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ev_random(g: torch.Generator) -> Case:
+    n, dtype = draw_int(g, 2, 40), draw_choice(g, (torch.float32, torch.float64))
+    y = torch.randn(n, generator=g, dtype=dtype) * 3
+    noise = draw_choice(g, (0.1, 1.0, 5.0))
+    return Case(f"{n} values, noise {noise}", (y + torch.randn(n, generator=g, dtype=dtype) * noise, y))
+
+
 EXPLAINED_VARIANCE = Exercise(
     "explained_variance",
     points=1,
     make_cases=_ev_cases,
     summary="explained variance of the critic (equal to SB3's)",
+    random_case=_ev_random,
 )
 
 
@@ -475,6 +552,14 @@ PPO_POLICY_LOSS = Exercise(
     make_cases=_policy_cases,
     grads=("new_logprobs",),
     summary="PPO's clipped surrogate loss with clip fraction and approximate KL",
+    random_case=lambda g: _ppo_case(
+        g,
+        "random batch",
+        draw_int(g, 1, 24),
+        draw_choice(g, (0.0, 0.3, 1.0)),
+        draw_choice(g, (0.1, 0.2, 0.3)),
+        dtype=draw_choice(g, (torch.float32, torch.float64)),
+    ),
 )
 
 
@@ -576,6 +661,13 @@ PPO_VALUE_LOSS = Exercise(
     make_cases=_value_cases,
     grads=("new_values",),
     summary="PPO's clipped value loss",
+    random_case=lambda g: _value_case(
+        g,
+        "random batch",
+        draw_int(g, 1, 24),
+        draw_choice(g, (0.05, 0.2, 1.0)),
+        dtype=draw_choice(g, (torch.float32, torch.float64)),
+    ),
 )
 
 
@@ -649,6 +741,15 @@ ENTROPY_BONUS = Exercise(
     make_cases=_entropy_cases,
     grads=("logits",),
     summary="mean entropy of categorical policies",
+    random_case=lambda g: Case(
+        "random logits",
+        (
+            torch.randn(
+                draw_int(g, 1, 8), draw_int(g, 2, 6), generator=g, dtype=draw_choice(g, (torch.float32, torch.float64))
+            )
+            * draw_choice(g, (1.0, 10.0, 50.0)),
+        ),
+    ),
 )
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Traced, seeded
+from graders.core import Case, Exercise, Traced, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 VOCAB = 40
@@ -47,12 +47,30 @@ def _bt_cases() -> list[Case]:
     ]
 
 
+def _bt_random(g: torch.Generator) -> Case:
+    """Any batch, either dtype, rewards up to ±750, no margin, a float margin or a margin tensor."""
+    n, dtype, scale = (
+        draw_int(g, 1, 12),
+        draw_choice(g, (torch.float32, torch.float64)),
+        draw_choice(g, (1.0, 10.0, 750.0)),
+    )
+    c, r = (torch.randn(n, generator=g, dtype=dtype) * scale for _ in range(2))
+    margin = draw_choice(g, (None, 1.5, "tensor"))
+    kw = (
+        {}
+        if margin is None
+        else {"margin": torch.rand(n, generator=g, dtype=dtype) * 2 if margin == "tensor" else margin}
+    )
+    return Case(f"rewards [{n}] ({str(dtype).removeprefix('torch.')}), scale {scale}, margin {margin}", (c, r), kw)
+
+
 BRADLEY_TERRY_LOSS = Exercise(
     "bradley_terry_loss",
     points=2,
     make_cases=_bt_cases,
     grads=("chosen_rewards", "rejected_rewards"),
     summary="Bradley–Terry preference loss",
+    random_case=_bt_random,
 )
 
 
@@ -145,11 +163,23 @@ def _lti_cases() -> list[Case]:
     ]
 
 
+def _lti_random(g: torch.Generator) -> Case:
+    """Rows padded on the right or the left (mixed in one batch), a mask of int, bool or float."""
+    b, t = draw_int(g, 1, 5), draw_int(g, 1, 9)
+    rows = []
+    for _ in range(b):
+        n = draw_int(g, 1, t)
+        rows.append([1] * n + [0] * (t - n) if draw_int(g, 0, 1) else [0] * (t - n) + [1] * n)
+    mask = torch.tensor(rows).to(draw_choice(g, (torch.int64, torch.bool, torch.float32)))
+    return Case(f"a {str(mask.dtype).removeprefix('torch.')} mask [{b}, {t}]", (mask,))
+
+
 LAST_TOKEN_INDEX = Exercise(
     "last_token_index",
     points=1,
     make_cases=_lti_cases,
     summary="position of the last real token (left or right padding)",
+    random_case=_lti_random,
 )
 
 
@@ -394,11 +424,25 @@ def _ece_cases() -> list[Case]:
     ]
 
 
+def _ece_random(g: torch.Generator) -> Case:
+    """Probabilities of either dtype (0 and 1 included), labels of float, int or bool, any bin count."""
+    n, dtype = draw_int(g, 1, 40), draw_choice(g, (torch.float32, torch.float64))
+    p = torch.rand(n, generator=g, dtype=dtype)
+    p[: draw_int(g, 0, min(2, n))] = draw_choice(g, (0.0, 1.0))
+    y = (torch.rand(n, generator=g, dtype=dtype) < p).to(draw_choice(g, (dtype, torch.int64, torch.bool)))
+    return Case(
+        f"probs [{n}] ({str(dtype).removeprefix('torch.')}), {str(y.dtype).removeprefix('torch.')} labels",
+        (p, y),
+        {"n_bins": draw_int(g, 1, 15)},
+    )
+
+
 EXPECTED_CALIBRATION_ERROR = Exercise(
     "expected_calibration_error",
     points=2,
     make_cases=_ece_cases,
     summary="expected calibration error of binary predictions",
+    random_case=_ece_random,
 )
 
 

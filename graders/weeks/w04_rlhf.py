@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 VOCAB = 24
@@ -301,11 +301,21 @@ def _group_cases(seed: int) -> list[Case]:
     ]
 
 
+def _group_random(g: torch.Generator) -> Case:
+    """Any number of prompts and group size k ≥ 2, either dtype, sometimes a group of equal rewards."""
+    prompts, k, dtype = draw_int(g, 1, 5), draw_int(g, 2, 6), draw_choice(g, (torch.float32, torch.float64))
+    rewards = torch.randn(prompts * k, generator=g, dtype=dtype) * draw_choice(g, (0.5, 3.0))
+    if draw_int(g, 0, 1):
+        rewards[:k] = 0.7  # a group whose rewards are all equal
+    return Case(f"{prompts} prompts × {k} completions ({str(dtype).removeprefix('torch.')})", (rewards, k))
+
+
 RLOO_ADVANTAGES = Exercise(
     "rloo_advantages",
     points=1,
     make_cases=lambda: _group_cases(60),
     summary="RLOO's leave-one-out baseline",
+    random_case=_group_random,
 )
 
 
@@ -369,11 +379,18 @@ def _grpo_adv_cases() -> list[Case]:
     return cases
 
 
+def _grpo_adv_random(g: torch.Generator) -> Case:
+    case = _group_random(g)
+    scale = bool(draw_int(g, 0, 1))
+    return Case(f"{case.describe}, scale={scale}", case.args, {"scale": scale})
+
+
 GRPO_ADVANTAGES = Exercise(
     "grpo_advantages",
     points=2,
     make_cases=_grpo_adv_cases,
     summary="GRPO's group-normalised advantages (TRL's scale_rewards='group')",
+    random_case=_grpo_adv_random,
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, Traced, seeded
+from graders.core import Case, Exercise, Traced, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 PAIR = ("policy_chosen_logps", "policy_rejected_logps")  # the inputs a pair loss trains through
@@ -59,12 +59,32 @@ def _seq_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _seq_random(g: torch.Generator) -> Case:
+    """Any batch, length and vocabulary; a completion mask of int or bool, left or right of the prompt."""
+    b, t, v = draw_int(g, 1, 4), draw_int(g, 2, 9), draw_int(g, 2, 12)
+    starts = [draw_int(g, 1, t - 1) for _ in range(b)]
+    ends = [draw_int(g, s, t) for s in starts]  # completion tokens starts[i]..ends[i]−1, then padding
+    mask = [[int(s <= j < e) for j in range(t)] for s, e in zip(starts, ends)]
+    if draw_int(g, 0, 1):
+        mask = [[bool(m) for m in row] for row in mask]
+    dtype = draw_choice(g, (torch.float32, torch.float64))
+    return _seq_case(
+        g,
+        f"logits [{b}, {t}, {v}] ({str(dtype).removeprefix('torch.')})",
+        mask,
+        v,
+        draw_choice(g, (1.0, 100.0)),
+        dtype=dtype,
+    )
+
+
 SEQUENCE_LOGPROBS = Exercise(
     "sequence_logprobs",
     points=2,
     make_cases=_seq_cases,
     grads=("logits",),
     summary="log-probability of the completion tokens",
+    random_case=_seq_random,
 )
 
 
@@ -153,7 +173,29 @@ def _dpo_cases() -> list[Case]:
     ]
 
 
-DPO_LOSS = Exercise("dpo_loss", points=2, make_cases=_dpo_cases, grads=PAIR, summary="the DPO (sigmoid) loss")
+def _pair_random(g: torch.Generator) -> Case:
+    """A batch of pairs of any size, either dtype, any spread of log-ratios, a β from the usual range."""
+    n, dtype, scale = (
+        draw_int(g, 1, 16),
+        draw_choice(g, (torch.float32, torch.float64)),
+        draw_choice(g, (0.0, 3.0, 8.0, 200.0)),
+    )
+    beta = draw_choice(g, (0.05, 0.1, 0.5, 2.0))
+    return Case(
+        f"{n} pairs ({str(dtype).removeprefix('torch.')}), spread {scale}, β = {beta}",
+        _logps(g, n, scale, dtype),
+        {"beta": beta},
+    )
+
+
+DPO_LOSS = Exercise(
+    "dpo_loss",
+    points=2,
+    make_cases=_dpo_cases,
+    grads=PAIR,
+    summary="the DPO (sigmoid) loss",
+    random_case=_pair_random,
+)
 
 
 @DPO_LOSS.mistake("sign flip (rejected minus chosen)", "σ(β·(chosen log-ratio − rejected log-ratio)): chosen first.")
@@ -240,7 +282,11 @@ def _metrics_cases() -> list[Case]:
 
 
 IMPLICIT_REWARD_METRICS = Exercise(
-    "implicit_reward_metrics", points=1, make_cases=_metrics_cases, summary="TRL's implicit-reward metrics"
+    "implicit_reward_metrics",
+    points=1,
+    make_cases=_metrics_cases,
+    summary="TRL's implicit-reward metrics",
+    random_case=_pair_random,
 )
 
 
@@ -316,8 +362,25 @@ def _ipo_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ipo_random(g: torch.Generator) -> Case:
+    """Lengths as int64 or as floats (0 allowed: treated as 1)."""
+    case = _pair_random(g)
+    n = len(case.args[0])
+    lengths = [torch.randint(0, 20, (n,), generator=g) for _ in range(2)]
+    if draw_int(g, 0, 1):
+        lengths = [x.float() for x in lengths]
+    return Case(
+        f"{case.describe}, {str(lengths[0].dtype).removeprefix('torch.')} lengths", (*case.args, *lengths), case.kwargs
+    )
+
+
 IPO_LOSS = Exercise(
-    "ipo_loss", points=2, make_cases=_ipo_cases, grads=PAIR, summary="the IPO loss (TRL's per-token normalisation)"
+    "ipo_loss",
+    points=2,
+    make_cases=_ipo_cases,
+    grads=PAIR,
+    summary="the IPO loss (TRL's per-token normalisation)",
+    random_case=_ipo_random,
 )
 
 
@@ -411,8 +474,19 @@ def _robust_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _robust_random(g: torch.Generator) -> Case:
+    case = _pair_random(g)
+    eps = draw_choice(g, (0.0, 0.1, 0.25, 0.4))
+    return Case(f"{case.describe}, ε = {eps}", case.args, {**case.kwargs, "label_smoothing": eps})
+
+
 ROBUST_DPO_LOSS = Exercise(
-    "robust_dpo_loss", points=2, make_cases=_robust_cases, grads=PAIR, summary="robust DPO (TRL's loss_type='robust')"
+    "robust_dpo_loss",
+    points=2,
+    make_cases=_robust_cases,
+    grads=PAIR,
+    summary="robust DPO (TRL's loss_type='robust')",
+    random_case=_robust_random,
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2
 from graders.weeks.w05_dpo import VOCAB, _lm_state, _trl_batch
 
@@ -41,8 +41,17 @@ PRINCIPLE_DIRECTION = Exercise(
     "principle_direction",
     points=1,
     make_cases=_direction_cases,
-    grads=("better_features", "worse_features"),
-    summary="a principle's direction from its worked examples",
+    summary="a principle's direction from its worked examples",  # no gradients: the text never asks for them
+    random_case=lambda g: Case(
+        "random features",
+        _feats(
+            g,
+            draw_int(g, 1, 12),
+            draw_int(g, 1, 16),
+            draw_choice(g, (1.0, 1000.0)),
+            draw_choice(g, (torch.float32, torch.float64)),
+        ),
+    ),
 )
 
 
@@ -54,8 +63,6 @@ def _direction(better_features, worse_features, mode="right"):
     if mode == "unit differences":
         diff = F.normalize(diff, dim=-1)
     d = {"better only": better_features.mean(0), "sign": -diff.mean(0)}.get(mode, diff.mean(0))
-    if mode == "detached":
-        d = d.detach()
     if mode == "no norm":
         return d
     return d / (d @ d) if mode == "squared norm" else d / d.norm()
@@ -91,11 +98,6 @@ def direction_squared_norm(better_features, worse_features):
 @PRINCIPLE_DIRECTION.mistake("used the better examples only", "the direction is mean(better − worse).")
 def direction_better_only(better_features, worse_features):
     return _direction(better_features, worse_features, "better only")
-
-
-@PRINCIPLE_DIRECTION.mistake("detached the mean difference", "keep the graph: no .detach() before normalising.")
-def direction_detached(better_features, worse_features):
-    return _direction(better_features, worse_features, "detached")
 
 
 @PRINCIPLE_DIRECTION.mistake(
@@ -141,12 +143,22 @@ def _probs_cases() -> list[Case]:
     ]
 
 
+def _probs_random(g: torch.Generator) -> Case:
+    p, k, dtype = draw_int(g, 1, 8), draw_int(g, 1, 5), draw_choice(g, (torch.float32, torch.float64))
+    kw = {"temperature": draw_choice(g, (0.5, 1.0, 3.0)), "clamp": draw_choice(g, (None, (0.4, 0.6), (0.1, 0.9)))}
+    return Case(
+        f"{p} pairs, {k} principles, {str(dtype).removeprefix('torch.')}",
+        _gaps(g, p, k, draw_choice(g, (1.0, 4.0, 200.0)), dtype),
+        kw,
+    )
+
+
 AI_PREFERENCE_PROBS = Exercise(
     "ai_preference_probs",
     points=2,
     make_cases=_probs_cases,
-    grads=("score_gaps", "weights"),
-    summary="the feedback model's soft preference labels from per-principle score gaps",
+    summary="the feedback model's soft preference labels from per-principle score gaps",  # no gradients: not asked
+    random_case=_probs_random,
 )
 
 
@@ -160,8 +172,6 @@ def _probs(score_gaps, weights, temperature, clamp, mode="right"):
         if mode == "clamp each" and clamp is not None:
             per = per.clamp(clamp[0], clamp[1])
         p = per.mean(-1) if mode == "unweighted" else (weights * per).sum(-1)
-    if mode == "detached":
-        p = p.detach()
     if clamp is not None and mode not in ("no clamp", "clamp each"):
         p = p.clamp(clamp[0], clamp[1])
     return p
@@ -201,11 +211,6 @@ def probs_clamp_each(score_gaps, weights, temperature=1.0, clamp=None):
     return _probs(score_gaps, weights, temperature, clamp, "clamp each")
 
 
-@AI_PREFERENCE_PROBS.mistake("detached the probabilities", "no .detach(): the labels' gradient is checked.")
-def probs_detached(score_gaps, weights, temperature=1.0, clamp=None):
-    return _probs(score_gaps, weights, temperature, clamp, "detached")
-
-
 # --------------------------------------------------------------------------------------------
 # cohen_kappa
 # --------------------------------------------------------------------------------------------
@@ -233,10 +238,63 @@ def _kappa_cases() -> list[Case]:
             (torch.tensor([0, 1] * 6), torch.tensor([1, 0] * 6)),
         ),  # fmt: skip
         Case("4 classes, 100 items", (a4, b4), hidden=True),
+        Case(
+            "a judge whose classes are not the human's: A uses {0, 1}, B uses {1, 2}",
+            (torch.tensor([0, 1, 1, 0, 1, 0, 1, 1, 0, 0]), torch.tensor([1, 1, 2, 1, 2, 2, 1, 1, 1, 2])),
+            hidden=True,
+        ),  # fmt: skip
+        Case(
+            "negative labels (−1 = refuse, 0, 1)",
+            (torch.tensor([-1, 0, 1, -1, 1, 0, -1, 1]), torch.tensor([-1, 0, 0, -1, 1, 1, 1, 1])),
+            hidden=True,
+        ),  # fmt: skip
     ]
 
 
-COHEN_KAPPA = Exercise("cohen_kappa", points=2, make_cases=_kappa_cases, summary="Cohen's κ between two labellers")
+def _kappa_random(g: torch.Generator) -> Case:
+    """Labels from any set of integers (negative ones too), int64 or int32, with some agreement."""
+    n, k, low = draw_int(g, 2, 40), draw_int(g, 2, 5), draw_int(g, -3, 2)
+    dtype = draw_choice(g, (torch.int64, torch.int32))
+    a = torch.randint(low, low + k, (n,), generator=g)
+    b = torch.where(torch.rand(n, generator=g) < 0.6, a, torch.randint(low, low + k, (n,), generator=g))
+    b[0] = a[0] + 1 - 2 * int(a[0] == low + k - 1)  # at least one disagreement: 1 − p_e > 0
+    return Case(
+        f"{n} items, labels in [{low}, {low + k - 1}], {str(dtype).removeprefix('torch.')}", (a.to(dtype), b.to(dtype))
+    )
+
+
+COHEN_KAPPA = Exercise(
+    "cohen_kappa",
+    points=2,
+    make_cases=_kappa_cases,
+    random_case=_kappa_random,
+    summary="Cohen's κ between two labellers",
+)
+
+
+@COHEN_KAPPA.mistake(
+    "matched the labellers' classes by position (each one's own sorted classes)",
+    "p_e sums P(a = c)·P(b = c) over the *same* class c: take the classes of both labellers together.",
+)
+def kappa_classes_by_position(a, b):
+    _, na = torch.unique(a, return_counts=True)
+    _, nb = torch.unique(b, return_counts=True)
+    p_o = (a == b).double().mean()
+    m = min(len(na), len(nb))
+    p_e = (na[:m].double() / len(a) * nb[:m].double() / len(b)).sum()
+    return (p_o - p_e) / (1 - p_e)
+
+
+@COHEN_KAPPA.mistake(
+    "counted the classes with torch.bincount (negative labels raise)",
+    "labels are any integers: compare with each class (a == c) over torch.unique of both.",
+)
+def kappa_bincount(a, b):
+    n = int(torch.cat([a, b]).max()) + 1
+    pa, pb = torch.bincount(a, minlength=n).double() / len(a), torch.bincount(b, minlength=n).double() / len(b)
+    p_o = (a == b).double().mean()
+    p_e = (pa * pb).sum()
+    return (p_o - p_e) / (1 - p_e)
 
 
 def _kappa(a, b, mode="right"):
@@ -324,7 +382,18 @@ def _soft_cases() -> list[Case]:
 
 
 SOFT_DPO_LOSS = Exercise(
-    "soft_dpo_loss", points=2, make_cases=_soft_cases, grads=PAIR, summary="the DPO loss with soft preference labels"
+    "soft_dpo_loss",
+    points=2,
+    make_cases=_soft_cases,
+    grads=PAIR,
+    summary="the DPO loss with soft preference labels",
+    random_case=lambda g: Case(
+        "random pairs",
+        _soft_case(
+            g, draw_int(g, 1, 12), draw_choice(g, (1.0, 8.0, 50.0)), draw_choice(g, (torch.float32, torch.float64))
+        ),
+        {"beta": draw_choice(g, (0.05, 0.1, 1.0))},
+    ),
 )
 
 
@@ -406,6 +475,8 @@ def _step_cases() -> list[Case]:
         611, [[2, 3, 4], [6, 7], [8, 9, 10]], [[11, 0], [12, 13, 0], [15, 0]], [[16, 17, 0], [19, 0], [20, 21, 0]]
     )
     one = b(612, [[3, 4, 5, 6]], [[10, 11, 12, 0]], [[13, 0]])
+    tie = b(617, [[5, 6, 7], [8, 9]], [[10, 11, 0], []], [[13, 0], []])
+    tie["ref_rejected_logps"][1] = tie["ref_chosen_logps"][1]  # no completion tokens: log π = 0 on both sides
     return [
         Case(
             "2 steps, soft labels, β = 0.1, max_grad_norm = 0.2",
@@ -421,6 +492,12 @@ def _step_cases() -> list[Case]:
             "2 steps, clamped labels, strong clipping (0.05), β = 1",
             ([one, two], [torch.tensor([0.6]), torch.tensor([0.4, 0.55])]),
             {"state": _lm_state(615), "lr": 1.0, "beta": 1.0, "max_grad_norm": 0.05},
+            hidden=True,
+        ),  # fmt: skip
+        Case(
+            "a tie: a pair with empty completions and equal reference log-probs (margin exactly 0, label 0.3)",
+            ([tie, one], [torch.tensor([0.9, 0.3]), torch.tensor([0.7])]),
+            {"state": _lm_state(616), "lr": 0.5},
             hidden=True,
         ),  # fmt: skip
     ]
@@ -463,7 +540,9 @@ def _rlaif_step(policy, optimizer, batch, labels, beta, max_grad_norm, zero="fir
     if zero == "late":
         optimizer.zero_grad()
     optimizer.step()
-    agreement = ((z.detach() > 0) == (labels > 0.5)) if agree == ">" else (z.detach() > 0)
+    agreement = {">": (z.detach() > 0) == (labels > 0.5), ">=": (z.detach() >= 0) == (labels > 0.5)}.get(
+        agree, z.detach() > 0
+    )
     return {"loss": loss.item(), "agreement": agreement.float().mean().item()}
 
 
@@ -511,6 +590,14 @@ def step_ascent(policy, optimizer, batch, labels, beta=0.1, max_grad_norm=1.0):
 )
 def step_agreement_ignores_labels(policy, optimizer, batch, labels, beta=0.1, max_grad_norm=1.0):
     return _rlaif_step(policy, optimizer, batch, labels, beta, max_grad_norm, agree="positive")
+
+
+@RLAIF_TRAIN_STEP.mistake(
+    "agreement: counted a zero margin as preferring the chosen response (margin >= 0)",
+    "a tie prefers neither: the margin agrees with a label > 0.5 only when it is > 0.",
+)
+def step_agreement_ties(policy, optimizer, batch, labels, beta=0.1, max_grad_norm=1.0):
+    return _rlaif_step(policy, optimizer, batch, labels, beta, max_grad_norm, agree=">=")
 
 
 EXERCISES = [PRINCIPLE_DIRECTION, AI_PREFERENCE_PROBS, COHEN_KAPPA, SOFT_DPO_LOSS, RLAIF_TRAIN_STEP]

@@ -10,8 +10,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
+from graders.weeks.w06_constitutional_ai import _kappa_random
 
 # --------------------------------------------------------------------------------------------
 # asr_by_budget: HarmBench's attack success rate as a function of the query budget
@@ -35,7 +36,15 @@ def _asr_cases() -> list[Case]:
 
 
 ASR_BY_BUDGET = Exercise(
-    "asr_by_budget", points=2, make_cases=_asr_cases, summary="attack success rate per query budget, Wilson intervals"
+    "asr_by_budget",
+    points=2,
+    make_cases=_asr_cases,
+    summary="attack success rate per query budget, Wilson intervals",
+    random_case=lambda g: Case(
+        "random hits",
+        (_hits(g, draw_int(g, 1, 30), draw_int(g, 1, 8), draw_choice(g, (0.0, 0.1, 0.5, 1.0))),),
+        {"z": draw_choice(g, (1.0, 1.96, 2.576))},
+    ),
 )
 
 
@@ -94,10 +103,29 @@ def _kappa_cases() -> list[Case]:
         Case("a rare class: judge b says 1 only 3 times in 30", (torch.tensor([0] * 25 + [1] * 5), torch.tensor([0] * 26 + [1] * 3 + [0]))),
         Case("labels 0, 2 and 5 (not consecutive); one label only judge b uses", (torch.tensor([0, 2, 2, 0, 5, 5, 0, 2]), torch.tensor([0, 2, 5, 0, 5, 5, 3, 2]))),
         Case("perfect disagreement on a balanced binary set (κ = −1)", (torch.tensor([0, 1] * 6), torch.tensor([1, 0] * 6)), hidden=True),
+        Case("negative labels (−1 = no verdict, 0, 1)", (torch.tensor([-1, 0, 1, 1, -1, 0, 1, 0]), torch.tensor([-1, 0, 1, 0, 0, 0, 1, -1])), hidden=True),
     ]  # fmt: skip
 
 
-COHENS_KAPPA = Exercise("cohens_kappa", points=1, make_cases=_kappa_cases, summary="Cohen's kappa of two judges")
+COHENS_KAPPA = Exercise(
+    "cohens_kappa",
+    points=1,
+    make_cases=_kappa_cases,
+    random_case=_kappa_random,  # labels from any integers, negative ones too, int64 or int32
+    summary="Cohen's kappa of two judges",
+)
+
+
+@COHENS_KAPPA.mistake(
+    "counted the labels with torch.bincount (negative labels raise)",
+    "labels are any integers: compare with each label k (a == k) over torch.unique of both judges.",
+)
+def kappa_bincount(a, b):
+    n = int(torch.cat([a, b]).max()) + 1
+    pa, pb = torch.bincount(a, minlength=n).double() / len(a), torch.bincount(b, minlength=n).double() / len(b)
+    po = (a == b).double().mean()
+    pe = (pa * pb).sum()
+    return (po - pe) / (1 - pe)
 
 
 def _kappa(a, b, chance="product", denominator="chance", binary=False):
@@ -229,11 +257,21 @@ def _cand_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _cand_random(g: torch.Generator) -> Case:
+    n, topk, b = draw_int(g, 1, 6), draw_int(g, 1, 8), draw_int(g, 1, 12)
+    grad = torch.randn(n, VOCAB, generator=g, dtype=draw_choice(g, (torch.float32, torch.float64)))
+    pos, ranks = torch.randint(0, n, (b,), generator=g), torch.randint(0, topk, (b,), generator=g)
+    return Case(
+        f"L = {n}, top-{topk}, {b} candidates", (grad * draw_choice(g, (1.0, 1000.0)), _ids(g, n), topk, pos, ranks)
+    )
+
+
 GCG_CANDIDATES = Exercise(
     "gcg_candidates",
     points=2,
     make_cases=_cand_cases,
     summary="GCG's candidate suffixes from the top-k token gradients",
+    random_case=_cand_random,
 )
 
 
@@ -283,7 +321,16 @@ def _step_cases() -> list[Case]:
         Case("a gap between suffix and target, top-6, 12 candidates", (_ids(g, 14), (2, 7), (10, 14), 6, torch.randint(0, 5, (12,), generator=g), torch.randint(0, 6, (12,), generator=g)), {"state": _lm_state(80)}),
         Case("one candidate only (top-1)", (_ids(g, 9), (3, 6), (7, 9), 1, torch.tensor([1]), torch.tensor([0])), {"state": _lm_state(81)}),
         Case("suffix at the start, top-5, 10 candidates, other weights", (_ids(g, 11), (0, 4), (6, 11), 5, torch.randint(0, 4, (10,), generator=g), torch.randint(0, 5, (10,), generator=g)), {"state": _lm_state(82)}, hidden=True),
+        _worse_case(),
     ]  # fmt: skip
+
+
+def _worse_case() -> Case:
+    """Every candidate (ranks 17–19 of the top-20) is worse than the current suffix: GCG still moves."""
+    g = seeded(753)  # chosen so that the current loss (5.93) is below every candidate's (≥ 6.21)
+    ids, pos, ranks = _ids(g, 10), torch.randint(0, 3, (3,), generator=g), torch.randint(17, 20, (3,), generator=g)
+    describe = "the best candidate is worse than the current suffix (low-ranked candidates of a top-20)"
+    return Case(describe, (ids, (3, 6), (7, 10), 20, pos, ranks), {"state": _lm_state(753)}, hidden=True)
 
 
 GCG_STEP = Exercise(
@@ -306,6 +353,10 @@ def _gcg_step(model, input_ids, suffix_slice, target_slice, topk, positions, ran
     ce = F.cross_entropy(logits.transpose(1, 2), batch[:, t0:t1], reduction="none")
     losses = ce.sum(1) if reduce == "sum" else ce.mean(1)
     best = losses.argmax() if pick == "max" else losses.argmin()
+    if keep == "if_better":  # keep the current suffix unless the best candidate improves on it
+        with torch.no_grad():
+            now = model(input_ids=input_ids[None]).logits[:, t0 - 1 : t1 - 1]
+        keep = bool(F.cross_entropy(now.transpose(1, 2), input_ids[None, t0:t1]) <= losses[best])
     return (input_ids.clone() if keep else batch[best]), losses
 
 
@@ -332,6 +383,14 @@ def step_not_kept(model, input_ids, suffix_slice, target_slice, topk, positions,
 @GCG_STEP.mistake("candidates from the top-k of +gradient", "candidates come from the top-k of −gradient.")
 def step_largest(model, input_ids, suffix_slice, target_slice, topk, positions, ranks):
     return _gcg_step(model, input_ids, suffix_slice, target_slice, topk, positions, ranks, score="pos")
+
+
+@GCG_STEP.mistake(
+    "kept the current suffix when the best candidate is worse",
+    "GCG always moves to the best candidate, even a worse one (that is how it leaves a local minimum).",
+)
+def step_keep_if_better(model, input_ids, suffix_slice, target_slice, topk, positions, ranks):
+    return _gcg_step(model, input_ids, suffix_slice, target_slice, topk, positions, ranks, keep="if_better")
 
 
 EXERCISES = [ASR_BY_BUDGET, COHENS_KAPPA, GCG_TOKEN_GRADIENTS, GCG_CANDIDATES, GCG_STEP]

@@ -10,7 +10,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 
 # --------------------------------------------------------------------------------------------
 # rail_metrics
@@ -30,12 +30,21 @@ def _metrics_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _metrics_random(g: torch.Generator) -> Case:
+    """Labels of any kind the text allows (int64, bool), any size, zero denominators included."""
+    n, kind = draw_int(g, 1, 30), draw_choice(g, (torch.int64, torch.bool))
+    p_true, p_pred = draw_choice(g, (0.0, 0.3, 1.0)), draw_choice(g, (0.0, 0.5, 1.0))
+    y, yhat = (torch.rand(n, generator=g) < p_true).to(kind), (torch.rand(n, generator=g) < p_pred).to(kind)
+    return Case(f"{n} requests, {str(kind).removeprefix('torch.')} labels", (y, yhat))
+
+
 RAIL_METRICS = Exercise(
     "rail_metrics",
     points=2,
     make_cases=_metrics_cases,
     forbidden=("precision_score", "recall_score", "f1_score", "precision_recall_fscore_support", "confusion_matrix"),
     summary="precision, recall, F1 and over-blocking of a rail",
+    random_case=_metrics_random,
 )
 
 
@@ -120,7 +129,21 @@ def _pool_cases() -> list[Case]:
         Case("a bool attention mask, padding holds large values (it must not count)", (torch.randn(2, 6, 3, generator=g) * torch.tensor([1.0, 1, 1, 100, 100, 100])[:, None], _mask([3, 3], 6).bool())),
         Case("float64 embeddings, one sentence of one token", (torch.randn(1, 3, 5, generator=g, dtype=torch.float64), _mask([1], 3))),
         Case("8 sentences of random lengths, D = 16", (torch.randn(8, 7, 16, generator=g), _mask([7, 1, 4, 6, 2, 7, 3, 5], 7)), hidden=True),
+        Case("an all-padding row (no real token: the zero vector)", (torch.randn(3, 4, 5, generator=g), _mask([4, 0, 2], 4)), hidden=True, grads=False),  # ‖0‖ is a kink
+        Case("float64 embeddings [4, 6, 8] (the result stays float64)", (torch.randn(4, 6, 8, generator=g, dtype=torch.float64), _mask([6, 3, 1, 5], 6)), hidden=True),
     ]  # fmt: skip
+
+
+def _pool_random(g: torch.Generator) -> Case:
+    """[B, T, D] of float32/float64, lengths 0..T, left or right padding, an int or bool mask."""
+    b, t, d = draw_int(g, 1, 5), draw_int(g, 1, 7), draw_int(g, 1, 9)
+    dtype, left, as_bool = draw_choice(g, (torch.float32, torch.float64)), draw_int(g, 0, 1), draw_int(g, 0, 1)
+    lengths = [draw_int(g, 0, t) for _ in range(b)]
+    mask = _mask(lengths, t, left=bool(left))
+    h = torch.randn(b, t, d, generator=g, dtype=dtype) * draw_choice(g, (1.0, 100.0))
+    kind = f"{str(dtype).removeprefix('torch.')}, {'left' if left else 'right'} padding, lengths {lengths}"
+    # an all-padding row sits at the kink of ‖·‖ at 0: correct answers' gradients legitimately differ there
+    return Case(f"[{b}, {t}, {d}] {kind}", (h, mask.bool() if as_bool else mask), grads=0 not in lengths)
 
 
 MEAN_POOL = Exercise(
@@ -129,8 +152,29 @@ MEAN_POOL = Exercise(
     make_cases=_pool_cases,
     grads=("token_embeddings",),
     forbidden=("normalize",),
+    random_case=_pool_random,
     summary="masked mean pooling with L2 normalisation (a sentence embedding)",
 )
+
+
+@MEAN_POOL.mistake(
+    "divided by the token count without a floor (an all-padding row gives NaN)",
+    "clamp the count: mask.sum(1).clamp(min=1e-9), so a row with no real token gives the zero vector.",
+)
+def no_count_floor(token_embeddings, attention_mask):
+    m = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)
+    e = (token_embeddings * m).sum(1) / m.sum(1)
+    return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+@MEAN_POOL.mistake(
+    "computed in float32 (.float() on the embeddings): float64 comes back as float32",
+    "keep the embeddings' dtype: cast the mask to token_embeddings.dtype, not the embeddings to float.",
+)
+def cast_to_float32(token_embeddings, attention_mask):
+    h, m = token_embeddings.float(), attention_mask.unsqueeze(-1).float()
+    e = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
 def _pool(h, mask, mistake=""):
@@ -311,12 +355,34 @@ def _cascade_call(fn, case: Case):
     calls = []
 
     def judge(idx):
-        idx = torch.as_tensor(idx)
+        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:  # the contract: a LongTensor [K]
+            got = (
+                f"a {str(idx.dtype).removeprefix('torch.')} tensor"
+                if isinstance(idx, torch.Tensor)
+                else f"a {type(idx).__name__}"
+            )
+            raise TypeError(f"judge takes a LongTensor of indices [K], got {got}")
         calls.append(idx.clone())
         return verdicts[idx]
 
     blocked, judged = fn(p, low, high, judge)
     return blocked, judged, tuple(calls)
+
+
+def _cascade_random(g: torch.Generator) -> Case:
+    """Probabilities of either dtype with some exactly at the thresholds (0 and 1 included); any band."""
+    n, dtype = draw_int(g, 1, 30), draw_choice(g, (torch.float32, torch.float64))
+    bounds = (0.0, 0.25, 0.5, 0.75, 1.0)  # exact in float32 too: a bound hit is the same number in any dtype
+    i = draw_int(g, 0, len(bounds) - 2)
+    low, high = bounds[i], bounds[draw_int(g, i + 1, len(bounds) - 1)]  # low < high, as the text asks
+    p = torch.rand(n, generator=g, dtype=dtype)
+    p[torch.rand(n, generator=g) < 0.3] = low
+    p[torch.rand(n, generator=g) < 0.2] = high
+    verdicts = torch.rand(n, generator=g) < 0.5
+    return Case(
+        f"{n} requests ({str(dtype).removeprefix('torch.')}), band ({low}, {high}), some at the bounds",
+        (p, low, high, verdicts),
+    )
 
 
 CASCADE = Exercise(
@@ -325,6 +391,7 @@ CASCADE = Exercise(
     make_cases=_cascade_cases,
     call=_cascade_call,
     summary="a cascade: block or allow when confident, ask the judge (once, about the uncertain ones) otherwise",
+    random_case=_cascade_random,
 )
 
 
@@ -335,6 +402,10 @@ def _cascade(p, low, high, judge, mistake=""):
     if mistake == "ask_everyone":
         verdicts = judge(torch.arange(len(p)))
         return torch.where(unsure, verdicts, blocked), unsure
+    if mistake == "list":
+        blocked = blocked.clone()
+        blocked[unsure] = judge(unsure.nonzero().flatten().tolist()).bool()
+        return blocked, unsure
     if mistake == "one_by_one":
         blocked = blocked.clone()
         for i in unsure.nonzero().flatten():
@@ -359,6 +430,14 @@ def asks_everyone(p_unsafe, low, high, judge):
 )
 def one_call_per_request(p_unsafe, low, high, judge):
     return _cascade(p_unsafe, low, high, judge, "one_by_one")
+
+
+@CASCADE.mistake(
+    "called the judge with a Python list of indices",
+    "the judge takes a LongTensor [K]: judge(unsure.nonzero().flatten()).",
+)
+def judge_gets_a_list(p_unsafe, low, high, judge):
+    return _cascade(p_unsafe, low, high, judge, "list")
 
 
 @CASCADE.mistake(
@@ -401,6 +480,8 @@ def _pii_cases() -> list[Case]:
         Case("a short military address and an email", ("Send it to USNS Guerrero, FPO AA 97149 and copy jo.bo@gmail.com.",), hidden=True),
         Case("a refusal with no PII", ("I'm sorry, but I can't share personal contact details.",), hidden=True),
         Case("an address whose first chunk has letters and digits", ("Contact: Unit 8984 Box 0761, DPO AA 45929; phone 555-839-8947.",), hidden=True),
+        Case("dash-separated digits that are not phones: order 1234-567-8901, date 2024-01-15, call 555-839-8947", ("Order 1234-567-8901 shipped on 2024-01-15; questions: 555-839-8947.",), hidden=True),
+        Case("a part number 555-241-15789 (four digits would be a phone, five are not)", ("Part 555-241-15789 is back in stock.",), hidden=True),
     ]  # fmt: skip
 
 
@@ -430,7 +511,10 @@ def _redact(text, mistake=""):
         )
     email = r"\w+@\w+\.\w+" if mistake == "narrow_email" else r"[\w.+-]+@[\w-]+\.[a-z]{2,}"
     text = re.sub(email, "[EMAIL]", text, count=count)
-    return re.sub(r"\b\d{3}-\d{3}-\d{4}\b", "[PHONE]", text, count=count)  # fmt: skip
+    phone = {"no_boundary": r"\d{3}-\d{3}-\d{4}", "loose_phone": r"\b\d+-\d+-\d+\b"}.get(
+        mistake, r"\b\d{3}-\d{3}-\d{4}\b"
+    )
+    return re.sub(phone, "[PHONE]", text, count=count)  # fmt: skip
 
 
 @REDACT_PII.mistake(
@@ -479,6 +563,22 @@ def narrow_email(text):
 )
 def ignorecase(text):
     return _redact(text, "ignorecase")
+
+
+@REDACT_PII.mistake(
+    "phone pattern without word boundaries: the digits inside a longer number are redacted",
+    "a phone is exactly 3-3-4 digits standing alone: `\\b\\d{3}-\\d{3}-\\d{4}\\b`.",
+)
+def phone_no_boundary(text):
+    return _redact(text, "no_boundary")
+
+
+@REDACT_PII.mistake(
+    "any dash-separated digits taken for a phone (dates and order numbers too)",
+    "a phone is exactly three, three and four digits: `\\b\\d{3}-\\d{3}-\\d{4}\\b`.",
+)
+def phone_any_digits(text):
+    return _redact(text, "loose_phone")
 
 
 EXERCISES = [RAIL_METRICS, MEAN_POOL, TRAIN_RAIL_CLASSIFIER, CASCADE, REDACT_PII]

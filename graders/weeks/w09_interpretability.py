@@ -10,28 +10,66 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 VOCAB = 32
-D_HEAD = 8  # the fixture: d_model 16, 2 heads, 2 layers, 16 positions
+D_HEAD = 8
+# Every size different (3 layers, 2 heads, d_head 8, d_model 16), so an answer that reads one size
+# for another (n_layer for the head count) fails instead of passing by coincidence.
+SIZES = {"n_layer": 3, "n_head": 2, "n_embd": 16}
+PROBE = [[3, 17, 9, 25, 4, 30, 11], [8, 2, 21, 14, 6, 19, 27]]  # a fixed input no case uses
 
 
 def _state(seed: int) -> dict[str, torch.Tensor]:
-    return tiny_gpt2_state(seed, VOCAB, lm_head=True, scale=0.5, unit_weight_suffix="ln_1.weight")
+    return tiny_gpt2_state(seed, VOCAB, lm_head=True, scale=0.5, unit_weight_suffix="ln_1.weight", sizes=SIZES)
 
 
 def _ids(g: torch.Generator, b: int, t: int) -> torch.Tensor:
     return torch.randint(2, VOCAB, (b, t), generator=g)
 
 
+def _own_hooks(model: torch.nn.Module) -> int:
+    """Forward (pre-)hooks left on ``model``, except transformers' own output-capture hooks."""
+    hooks = [h for m in model.modules() for h in (*m._forward_pre_hooks.values(), *m._forward_hooks.values())]
+    return sum(not str(getattr(h, "__module__", "")).startswith("transformers.") for h in hooks)
+
+
+def model_afterwards(model: torch.nn.Module, fresh: torch.nn.Module, was_training: bool) -> str:
+    """How the model behaves after the answer ran, judged against a fresh model from the same state.
+
+    The answer may use the model however it likes (hooks, ``output_hidden_states``, a patched
+    ``forward``) as long as, afterwards, the model computes what it computed before (the same
+    logits on a probe input), is in the same mode, and carries none of the answer's hooks.
+    """
+    if model.training != was_training:
+        return f"left the model in {'train' if model.training else 'eval'} mode: restore the mode it was in"
+    replaced = [n or "model" for n, m in model.named_modules() if "forward" in vars(m)]
+    if replaced:
+        return f"left a replaced forward on {replaced[0]}: restore the original method (in a finally: block)"
+    if _own_hooks(model):
+        return f"left {_own_hooks(model)} hook(s) on the model: keep each handle and remove it in a finally: block"
+    probe = torch.tensor(PROBE, device=next(fresh.parameters()).device)
+    try:
+        with torch.no_grad():
+            same = torch.allclose(model(probe).logits, fresh(probe).logits, rtol=1e-5, atol=1e-6)
+    except Exception as exc:  # noqa: BLE001 - a model broken by the answer is feedback too
+        return f"the model no longer runs after your function: {type(exc).__name__}"
+    if not same:
+        return "the model computes something else after your function ran (a patch or an edit was left in place)"
+    return "unchanged"
+
+
 def _on_model(fn, case: Case) -> dict:
-    """Build the tiny GPT-2 from ``state``, run the answer on it, count the hooks it left behind."""
+    """Build the tiny GPT-2 from ``state``, run the answer on it, then check the model by behaviour."""
     kw = dict(case.kwargs)
-    model = tiny_gpt2(VOCAB, lm_head=True, state=kw.pop("state")).to(next(iter(kw.values())).device)
+    state = kw.pop("state")
+    device = next(iter(kw.values())).device
+    model = tiny_gpt2(VOCAB, lm_head=True, state=state, sizes=SIZES).to(device)
+    was_training = model.training
     out = fn(model, **kw)
-    left = sum(len(m._forward_pre_hooks) + len(m._forward_hooks) for m in model.modules())
-    return {"output": out, "hooks_left": torch.tensor(left)}
+    fresh = tiny_gpt2(VOCAB, lm_head=True, state=state, sizes=SIZES).to(device)
+    return {"output": out, "model afterwards": model_afterwards(model, fresh, was_training)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +81,7 @@ def _cache_cases() -> list[Case]:
     g = seeded(90)
     return [
         Case(
-            "ids [2, 7] on a tiny 2-layer GPT-2 (2 heads, d_head 8)",
+            "ids [2, 7] on a tiny 3-layer GPT-2 (2 heads, d_head 8)",
             kwargs={"state": _state(0), "input_ids": _ids(g, 2, 7)},
         ),
         Case("a single sequence [1, 16] (full context)", kwargs={"state": _state(1), "input_ids": _ids(g, 1, 16)}),
@@ -169,6 +207,24 @@ def hooks_left(model, input_ids):
     return {"resid": torch.stack(resid), "z": torch.stack(z).detach()}
 
 
+@CACHE.mistake(
+    "read n_layer for the number of heads", "the head count is model.config.n_head (d_head = d_model // n_head)."
+)
+def heads_from_n_layer(model, input_ids):
+    n_head, resid, z = model.config.n_layer, [], []
+    hs = [b.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())) for b in model.transformer.h]
+    hs += [
+        b.attn.c_proj.register_forward_pre_hook(lambda m, a: z.append(a[0].reshape(*a[0].shape[:-1], n_head, -1)))
+        for b in model.transformer.h
+    ]
+    hs.append(model.transformer.ln_f.register_forward_pre_hook(lambda m, a: resid.append(a[0].detach())))
+    with torch.no_grad():
+        model(input_ids)
+    for h in hs:
+        h.remove()
+    return {"resid": torch.stack(resid), "z": torch.stack(z).detach()}
+
+
 # --------------------------------------------------------------------------------------------
 # previous_token_score and induction_score
 # --------------------------------------------------------------------------------------------
@@ -189,7 +245,22 @@ def _prev_cases() -> list[Case]:
     ]
 
 
-PREV_SCORE = Exercise("previous_token_score", points=1, make_cases=_prev_cases, summary="previous-token score per head")
+def _dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _prev_random(g: torch.Generator) -> Case:
+    b, h, t = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 2, 12)
+    return Case(f"patterns [{b}, {h}, {t}, {t}]", (_patterns(g, b, h, t, draw_choice(g, (1.0, 3.0, 8.0)), _dtype(g)),))
+
+
+PREV_SCORE = Exercise(
+    "previous_token_score",
+    points=1,
+    make_cases=_prev_cases,
+    summary="previous-token score per head",
+    random_case=_prev_random,
+)
 
 
 @PREV_SCORE.mistake("included query 0, which has no previous token", "average over queries t = 1 … T − 1 only.")
@@ -239,8 +310,20 @@ def _induction_cases() -> list[Case]:
     ]
 
 
+def _induction_random(g: torch.Generator) -> Case:
+    b, h, n = draw_int(g, 1, 3), draw_int(g, 1, 4), draw_int(g, 1, 7)
+    return Case(
+        f"|r| = {n}, patterns [{b}, {h}, {1 + 2 * n}, {1 + 2 * n}]",
+        _rep_patterns(g, b, h, n, draw_choice(g, (1.0, 3.0, 8.0)), _dtype(g)),
+    )
+
+
 IND_SCORE = Exercise(
-    "induction_score", points=1, make_cases=_induction_cases, summary="Olsson et al.'s induction score per head"
+    "induction_score",
+    points=1,
+    make_cases=_induction_cases,
+    summary="Olsson et al.'s induction score per head",
+    random_case=_induction_random,
 )
 
 
@@ -308,7 +391,18 @@ def _dla_cases() -> list[Case]:
     ]
 
 
-DLA = Exercise("head_logit_attribution", points=2, make_cases=_dla_cases, summary="direct logit attribution per head")
+def _dla_random(g: torch.Generator) -> Case:
+    b, h, e, d, v = draw_int(g, 1, 5), draw_int(g, 1, 4), draw_int(g, 1, 8), draw_int(g, 2, 16), draw_int(g, 2, 20)
+    return Case(f"B={b}, {h} heads, d_head {e}, d {d}, V {v}", _dla_args(g, b, h, e, d, v, _dtype(g)))
+
+
+DLA = Exercise(
+    "head_logit_attribution",
+    points=2,
+    make_cases=_dla_cases,
+    summary="direct logit attribution per head",
+    random_case=_dla_random,
+)
 
 
 @DLA.mistake(
@@ -456,6 +550,24 @@ def hook_left(model, input_ids, layer, head, value):
     return _set_head(model, input_ids, layer, head, value, "hook_left")
 
 
+@HEAD.mistake(
+    "replaced c_proj.forward to set the head and never restored it (every later run stays patched)",
+    "restore the original forward in a finally: block, or use a hook and remove its handle.",
+)
+def forward_replaced(model, input_ids, layer, head, value):
+    proj = model.transformer.h[layer].attn.c_proj
+    original, n_head = proj.forward, model.config.n_head
+
+    def patched(x):
+        z = x.reshape(*x.shape[:-1], n_head, -1).clone()
+        z[..., head, :] = value
+        return original(z.reshape(x.shape))
+
+    proj.forward = patched
+    with torch.no_grad():
+        return model(input_ids).logits
+
+
 # --------------------------------------------------------------------------------------------
 # patch_residual
 # --------------------------------------------------------------------------------------------
@@ -574,8 +686,25 @@ def _auroc_cases() -> list[Case]:
     ]
 
 
+def _auroc_random(g: torch.Generator) -> Case:
+    """Scores with or without ties (rounded), labels of int or bool with both classes present."""
+    n = draw_int(g, 2, 40)
+    scores = torch.randn(n, generator=g, dtype=_dtype(g))
+    if draw_int(g, 0, 1):
+        scores = scores.round()  # many ties across the classes
+    labels = (scores + torch.randn(n, generator=g, dtype=scores.dtype) > 0).long()
+    labels[0], labels[1] = 0, 1
+    labels = labels.to(draw_choice(g, (torch.int64, torch.bool)))
+    return Case(f"{n} scores, {str(labels.dtype).removeprefix('torch.')} labels", (scores, labels))
+
+
 AUROC = Exercise(
-    "auroc", points=1, make_cases=_auroc_cases, forbidden=("roc_auc_score",), summary="AUROC with ties counted one half"
+    "auroc",
+    points=1,
+    make_cases=_auroc_cases,
+    forbidden=("roc_auc_score",),
+    summary="AUROC with ties counted one half",
+    random_case=_auroc_random,
 )
 
 

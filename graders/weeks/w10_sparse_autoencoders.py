@@ -9,11 +9,65 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, draw_leading, seeded
 
 
 def _r(g: torch.Generator, *shape: int, s: float = 1.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.randn(*shape, generator=g, dtype=dtype) * s
+
+
+def _dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _encode_random(g: torch.Generator) -> Case:
+    lead, d_in, d_sae, dtype = (
+        (*draw_leading(g, 2, 4), draw_int(g, 1, 4)),
+        draw_int(g, 1, 8),
+        draw_int(g, 1, 12),
+        _dtype(g),
+    )
+    W_enc, b_enc, _, b_dec = _sae(g, d_in, d_sae, dtype)
+    return Case(
+        f"x {[*lead, d_in]}, d_sae {d_sae}, {str(dtype).removeprefix('torch.')}",
+        (_r(g, *lead, d_in, dtype=dtype), W_enc, b_enc, b_dec),
+    )
+
+
+def _decode_random(g: torch.Generator) -> Case:
+    lead, d_in, d_sae, dtype = (
+        (*draw_leading(g, 2, 4), draw_int(g, 1, 4)),
+        draw_int(g, 1, 8),
+        draw_int(g, 1, 12),
+        _dtype(g),
+    )
+    _, _, W_dec, b_dec = _sae(g, d_in, d_sae, dtype)
+    return Case(
+        f"latents {[*lead, d_sae]}, d_in {d_in}, {str(dtype).removeprefix('torch.')}",
+        (torch.relu(_r(g, *lead, d_sae, dtype=dtype)), W_dec, b_dec),
+    )
+
+
+def _topk_random(g: torch.Generator) -> Case:
+    lead, d, dtype = (*draw_leading(g, 2, 3), draw_int(g, 1, 4)), draw_int(g, 1, 12), _dtype(g)
+    k = draw_int(g, 1, d)
+    return Case(
+        f"hidden_pre {[*lead, d]}, k = {k}, {str(dtype).removeprefix('torch.')}",
+        (_r(g, *lead, d, dtype=dtype) - draw_choice(g, (0.0, 1.0)), k),
+    )
+
+
+def _loss_random(g: torch.Generator) -> Case:
+    b, d_in, d_sae, dtype = draw_int(g, 1, 12), draw_int(g, 1, 8), draw_int(g, 1, 16), _dtype(g)
+    x, f = _r(g, b, d_in, dtype=dtype), torch.relu(_r(g, b, d_sae, dtype=dtype))
+    args = (
+        x,
+        x + _r(g, b, d_in, s=0.3, dtype=dtype),
+        f,
+        _r(g, d_sae, d_in, s=0.4, dtype=dtype),
+        draw_choice(g, (0.0, 0.1, 3.0)),
+    )
+    return Case(f"batch {b}, d_in {d_in}, d_sae {d_sae}, {str(dtype).removeprefix('torch.')}", args)
 
 
 def _sae(g: torch.Generator, d_in: int, d_sae: int, dtype: torch.dtype = torch.float32) -> tuple:
@@ -86,7 +140,22 @@ def _toy_cases() -> list[Case]:
             Case("W [5, 20], a batch of 16", (_r(g, 5, 20), _r(g, 20, s=0.1), torch.rand(16, 20, generator=g)), hidden=True)]  # fmt: skip
 
 
-TOY_FORWARD = Exercise("toy_forward", points=1, make_cases=_toy_cases, grads=("W", "b"), summary="the ReLU toy model")
+def _toy_random(g: torch.Generator) -> Case:
+    m, n, b, dtype = draw_int(g, 1, 5), draw_int(g, 1, 12), draw_int(g, 1, 9), _dtype(g)
+    return Case(
+        f"W [{m}, {n}], a batch of {b}",
+        (_r(g, m, n, dtype=dtype), _r(g, n, s=0.1, dtype=dtype), torch.rand(b, n, generator=g, dtype=dtype)),
+    )
+
+
+TOY_FORWARD = Exercise(
+    "toy_forward",
+    points=1,
+    make_cases=_toy_cases,
+    grads=("W", "b"),
+    summary="the ReLU toy model",
+    random_case=_toy_random,
+)
 
 
 @TOY_FORWARD.mistake("forgot the ReLU", "the output is ReLU(x Wᵀ W + b).")
@@ -134,8 +203,21 @@ def _mse_cases() -> list[Case]:
             case("a batch of 32, 20 features", 32, 20, hidden=True)]  # fmt: skip
 
 
+def _mse_random(g: torch.Generator) -> Case:
+    b, n, dtype = draw_int(g, 1, 16), draw_int(g, 1, 10), _dtype(g)
+    x = torch.rand(b, n, generator=g, dtype=dtype)
+    return Case(
+        f"batch {b}, {n} features", (x, x + _r(g, b, n, s=0.3, dtype=dtype), torch.rand(n, generator=g, dtype=dtype))
+    )
+
+
 IMPORTANCE_WEIGHTED_MSE = Exercise(
-    "importance_weighted_mse", points=1, make_cases=_mse_cases, grads=("x_hat",), summary="the toy model's loss"
+    "importance_weighted_mse",
+    points=1,
+    make_cases=_mse_cases,
+    grads=("x_hat",),
+    summary="the toy model's loss",
+    random_case=_mse_random,
 )
 
 
@@ -239,7 +321,12 @@ def _encode_cases() -> list[Case]:
 
 
 SAE_ENCODE = Exercise(
-    "sae_encode", points=1, make_cases=_encode_cases, grads=("x", "W_enc", "b_enc", "b_dec"), summary="the SAE encoder"
+    "sae_encode",
+    points=1,
+    make_cases=_encode_cases,
+    grads=("x", "W_enc", "b_enc", "b_dec"),
+    summary="the SAE encoder",
+    random_case=_encode_random,
 )
 
 
@@ -288,6 +375,7 @@ SAE_DECODE = Exercise(
     make_cases=_decode_cases,
     grads=("feature_acts", "W_dec", "b_dec"),
     summary="the SAE decoder",
+    random_case=_decode_random,
 )
 
 
@@ -345,6 +433,7 @@ SAE_LOSS = Exercise(
     make_cases=_loss_cases,
     grads=("x_hat", "feature_acts", "W_dec"),
     summary="SAELens's standard SAE loss",
+    random_case=_loss_random,
 )
 
 
@@ -398,7 +487,18 @@ def _fold_cases() -> list[Case]:
             for i, s, h in [(6, 16, False), (5, 3, False), (4, 4, False), (12, 40, True)]]  # fmt: skip
 
 
-FOLD_DECODER_NORM = Exercise("fold_decoder_norm", points=1, make_cases=_fold_cases, summary="folding decoder norms")
+def _fold_random(g: torch.Generator) -> Case:
+    d_in, d_sae = draw_int(g, 1, 10), draw_int(g, 1, 20)
+    return Case(f"d_in {d_in}, d_sae {d_sae}", _sae(g, d_in, d_sae, _dtype(g))[:3])
+
+
+FOLD_DECODER_NORM = Exercise(
+    "fold_decoder_norm",
+    points=1,
+    make_cases=_fold_cases,
+    summary="folding decoder norms",
+    random_case=_fold_random,
+)
 
 
 @FOLD_DECODER_NORM.mistake("forgot to scale b_enc", "b_enc must be scaled with its encoder column.")
@@ -447,7 +547,12 @@ def _topk_cases() -> list[Case]:
 
 
 TOPK_ACTIVATION = Exercise(
-    "topk_activation", points=2, make_cases=_topk_cases, grads=("hidden_pre",), summary="the TopK activation"
+    "topk_activation",
+    points=2,
+    make_cases=_topk_cases,
+    grads=("hidden_pre",),
+    summary="the TopK activation",
+    random_case=_topk_random,
 )
 
 
@@ -495,10 +600,43 @@ def _dead_cases() -> list[Case]:
         return Case(describe, (torch.randint(0, 2 * window, (d_sae,), generator=g), acts, window), **kw)
 
     return [case("12 latents, batch 4, window 5", 12, 4, 5), case("a batch of one, window 3", 10, 1, 3),
-            case("nothing fires, window 2", 6, 3, 2, p=0.0), case("64 latents, batch 16, window 10", 64, 16, 10, hidden=True)]  # fmt: skip
+            case("nothing fires, window 2", 6, 3, 2, p=0.0), case("64 latents, batch 16, window 10", 64, 16, 10, hidden=True),
+            _dead_case(g, "leading dimensions: counters [2, 3, 8], latents [2, 3, 4, 8] (one tracker per layer and head)", (2, 3), 4, 8, 3)]  # fmt: skip
 
 
-UPDATE_DEAD_LATENTS = Exercise("update_dead_latents", points=1, make_cases=_dead_cases, summary="dead-latent tracking")
+def _dead_case(
+    g: torch.Generator, describe: str, lead: tuple, b: int, d_sae: int, window: int, dtype=torch.int64
+) -> Case:
+    """Counters [..., d_sae] and latents [..., b, d_sae] (the contract's leading dimensions)."""
+    acts = torch.relu(_r(g, *lead, b, d_sae)) * (torch.rand(*lead, b, d_sae, generator=g) < 0.15)
+    return Case(describe, (torch.randint(0, 2 * window, (*lead, d_sae), generator=g).to(dtype), acts, window))
+
+
+def _dead_random(g: torch.Generator) -> Case:
+    lead, b, d_sae, window = draw_leading(g), draw_int(g, 1, 6), draw_int(g, 1, 12), draw_int(g, 0, 6)
+    dtype = draw_choice(g, (torch.int64, torch.int32))
+    desc = (
+        f"counters {[*lead, d_sae]} ({str(dtype).removeprefix('torch.')}), latents {[*lead, b, d_sae]}, window {window}"
+    )
+    return _dead_case(g, desc, lead, b, d_sae, window, dtype)
+
+
+UPDATE_DEAD_LATENTS = Exercise(
+    "update_dead_latents",
+    points=1,
+    make_cases=_dead_cases,
+    random_case=_dead_random,
+    summary="dead-latent tracking",
+)
+
+
+@UPDATE_DEAD_LATENTS.mistake(
+    "reduced over dim 0 (the batch only when there are no leading dimensions)",
+    "the batch is dim −2 of [..., batch, d_sae]: .any(dim=-2).",
+)
+def batch_dim_zero(steps_since_fired, feature_acts, window):
+    new = torch.where((feature_acts != 0).any(0), torch.zeros_like(steps_since_fired), steps_since_fired + 1)
+    return new, new > window
 
 
 @UPDATE_DEAD_LATENTS.mistake("dead at counter ≥ window", "dead means counter > window (SAELens's rule).")
@@ -559,13 +697,47 @@ def _aux_cases() -> list[Case]:
             case("d_in 16, d_sae 64, 20 dead", 32, 16, 64, 20, hidden=True)]  # fmt: skip
 
 
+def _aux_random(g: torch.Generator) -> Case:
+    b, d_in, d_sae = draw_int(g, 1, 8), draw_int(g, 2, 10), draw_int(g, 2, 24)
+    dtype, n_dead = draw_choice(g, (torch.float32, torch.float64)), draw_int(g, 0, d_sae)
+    x, dead = _r(g, b, d_in, dtype=dtype), torch.zeros(d_sae, dtype=torch.bool)
+    dead[torch.randperm(d_sae, generator=g)[:n_dead]] = True
+    args = (
+        x,
+        x + _r(g, b, d_in, s=0.5, dtype=dtype),
+        _r(g, b, d_sae, dtype=dtype),
+        _r(g, d_sae, d_in, s=0.3, dtype=dtype),
+    )
+    coef = draw_choice(g, (1.0, 1 / 32))
+    return Case(
+        f"batch {b}, d_in {d_in}, d_sae {d_sae}, {n_dead} dead, {str(dtype).removeprefix('torch.')}",
+        (*args, dead, coef),
+    )
+
+
 TOPK_AUX_LOSS = Exercise(
     "topk_aux_loss",
     points=3,
     make_cases=_aux_cases,
     grads=("hidden_pre", "W_dec"),
+    no_grads=("x", "x_hat"),  # the text: dead latents reconstruct the *detached* residual
+    random_case=_aux_random,
     summary="the AuxK loss for dead latents",
 )
+
+
+@TOPK_AUX_LOSS.mistake(
+    "did not detach the residual (the aux loss also pulls on the live latents' reconstruction)",
+    "the target is the constant (x − x_hat).detach(): only the dead latents learn from it.",
+)
+def aux_residual_attached(x, x_hat, hidden_pre, W_dec, dead_mask, aux_coefficient=1.0):
+    n = int(dead_mask.sum())
+    if n == 0:
+        return x_hat.new_tensor(0.0)
+    k = x.shape[-1] // 2
+    top = torch.where(dead_mask, hidden_pre, -torch.inf).topk(min(k, n), dim=-1)
+    acts = torch.zeros_like(hidden_pre).scatter(-1, top.indices, top.values)
+    return aux_coefficient * min(n / k, 1.0) * ((acts @ W_dec - (x - x_hat)) ** 2).sum(-1).mean()
 
 
 @TOPK_AUX_LOSS.mistake(
@@ -644,9 +816,30 @@ def _metrics_cases() -> list[Case]:
             case("batch 64, d_in 16, d_sae 64", 64, 16, 64, hidden=True)]  # fmt: skip
 
 
+def _metrics_random(g: torch.Generator) -> Case:
+    b, d_in, d_sae, p = draw_int(g, 2, 16), draw_int(g, 1, 8), draw_int(g, 1, 20), draw_choice(g, (0.0, 0.3, 1.0))
+    x = _r(g, b, d_in) + draw_choice(g, (0.0, 2.0))
+    f = torch.relu(_r(g, b, d_sae)) * (torch.rand(b, d_sae, generator=g) < p)
+    return Case(f"batch {b}, d_in {d_in}, d_sae {d_sae}, firing probability {p}", (x, x + _r(g, b, d_in, s=0.5), f))
+
+
 SAE_METRICS = Exercise(
-    "sae_metrics", points=2, make_cases=_metrics_cases, summary="L0, explained variance, dead fraction"
+    "sae_metrics",
+    points=2,
+    make_cases=_metrics_cases,
+    random_case=_metrics_random,
+    summary="L0, explained variance, dead fraction",
 )
+
+
+@SAE_METRICS.mistake(
+    "returned tensors instead of Python floats (json.dumps of the log fails)",
+    "each metric is a plain float: call .item() on it.",
+)
+def metrics_as_tensors(x, x_hat, feature_acts):
+    a = feature_acts != 0
+    ev = 1 - ((x_hat - x) ** 2).sum(-1).mean() / ((x - x.mean(0)) ** 2).sum(-1).mean()
+    return {"l0": a.sum(-1).float().mean(), "explained_variance": ev, "dead_fraction": (~a.any(0)).float().mean()}
 
 
 @SAE_METRICS.mistake(
@@ -734,7 +927,21 @@ def _mmcs_cases() -> list[Case]:
             Case("float64 learned [40, 16], truth [20, 16]", (_r(g, 40, 16, dtype=torch.float64), _r(g, 20, 16, dtype=torch.float64)), hidden=True)]  # fmt: skip
 
 
-MMCS = Exercise("mmcs", points=2, make_cases=_mmcs_cases, summary="mean max cosine similarity")
+def _mmcs_random(g: torch.Generator) -> Case:
+    d, n_learned, n_true, dtype = draw_int(g, 1, 8), draw_int(g, 1, 12), draw_int(g, 1, 12), _dtype(g)
+    return Case(
+        f"learned [{n_learned}, {d}], truth [{n_true}, {d}]",
+        (_r(g, n_learned, d, dtype=dtype), _r(g, n_true, d, dtype=dtype)),
+    )
+
+
+MMCS = Exercise(
+    "mmcs",
+    points=2,
+    make_cases=_mmcs_cases,
+    summary="mean max cosine similarity",
+    random_case=_mmcs_random,
+)
 
 
 @MMCS.mistake(

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 # --------------------------------------------------------------------------------------------
@@ -39,6 +39,16 @@ def _gap_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _gap_random(g: torch.Generator) -> Case:
+    """Any number of pairs, prompt and completion lengths, padding, dtype and mask kind."""
+    pairs, t, v = draw_int(g, 1, 4), draw_int(g, 3, 10), draw_int(g, 2, 12)
+    starts = [draw_int(g, 1, t - 1) for _ in range(2 * pairs)]
+    ends = [draw_int(g, s + 1, t) for s in starts]
+    dtype, bool_mask = draw_choice(g, (torch.float32, torch.float64)), bool(draw_int(g, 0, 1))
+    desc = f"{pairs} pair(s), logits [{2 * pairs}, {t}, {v}] ({str(dtype).removeprefix('torch.')})"
+    return _gap_case(g, desc, starts, t, v, draw_choice(g, (1.0, 100.0)), dtype=dtype, ends=ends, bool_mask=bool_mask)
+
+
 COUNTERFACTUAL_GAP = Exercise(
     "counterfactual_gap",
     points=2,
@@ -46,6 +56,7 @@ COUNTERFACTUAL_GAP = Exercise(
     grads=("logits",),
     forbidden=("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"),
     summary="the counterfactual log-probability gap of paired prompts",
+    random_case=_gap_random,
 )
 
 
@@ -248,11 +259,18 @@ def _pref_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _pref_random(g: torch.Generator) -> Case:
+    n = draw_int(g, 1, 40)
+    case = _pref_case(g, f"{n} pairs", n, draw_choice(g, (0.0, 0.5, 10.0)), draw_int(g, 0, n))
+    return Case(case.describe, case.args, {"z": draw_choice(g, (1.0, 1.96, 2.576))})
+
+
 PREFERENCE_RATE = Exercise(
     "preference_rate",
     points=2,
     make_cases=_pref_cases,
     summary="CrowS-Pairs' stereotype preference rate with a Wilson interval",
+    random_case=_pref_random,
 )
 
 
@@ -329,6 +347,7 @@ def _run_cases() -> list[Case]:
         Case("7 samples, batch_size 3 (a last, partial batch of 1)", (_samples(130, 7), _state(131)), {"batch_size": 3}),
         Case("5 samples, limit 4, batch_size 2", (_samples(132, 5), _state(133)), {"batch_size": 2, "limit": 4}),
         Case("9 samples, batch_size 4, limit 6", (_samples(134, 9), _state(135)), {"batch_size": 4, "limit": 6}, hidden=True),
+        Case("a model that starts in eval mode (it must stay in eval mode), 5 samples, batch_size 2", (_samples(136, 5), _state(137), False), {"batch_size": 2}, hidden=True),
     ]  # fmt: skip
 
 
@@ -340,13 +359,13 @@ def _run_call(fn: Any, case: Case) -> dict:
     """A task whose solver scores token-id choices with a tiny LM whose dropout is on (p = 0.3)."""
     from courselib.world.harness import Sample, Task
 
-    raw, state = case.args
+    raw, state, training = (*case.args, True)[:3]
     dev = state["transformer.wte.weight"].device
     model = tiny_gpt2(VOCAB, lm_head=True, state=state).to(dev)
     for m in model.modules():
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.3
-    model.train()
+    model.train(training)
     batch_sizes: list[int] = []
 
     def solver(model: Any, samples: list) -> list[dict]:
@@ -374,7 +393,22 @@ def _run_call(fn: Any, case: Case) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
         result = fn(task, model, **dict(case.kwargs))
-    return {"result": result, "batch sizes the solver saw": batch_sizes, "model.training afterwards": model.training}
+    return {
+        "result": result,
+        "batch sizes the solver saw": batch_sizes,
+        "model afterwards": _afterwards(model, state, training),
+    }
+
+
+def _afterwards(model: torch.nn.Module, state: dict[str, torch.Tensor], training: bool) -> str:
+    """The model judged by behaviour after the answer ran: its mode as before, its weights untouched."""
+    if model.training != training:
+        before, after = ("train", "eval") if training else ("eval", "train")
+        return f"the model was in {before} mode and came back in {after} mode: restore the mode it was in"
+    weights = model.state_dict()
+    if any(not torch.equal(weights[k], v) for k, v in state.items() if k in weights):
+        return "the model's weights changed: an evaluation must not edit the model"
+    return "unchanged (same mode, same weights)"
 
 
 RUN_EVAL = Exercise(
@@ -399,7 +433,9 @@ def _loop(task, model, batch_size, limit, variant=""):
             batch = samples[start : start + step]
             last = [task.scorer(s, o) for s, o in zip(batch, task.solver(model, batch))]
             scores.extend(last)
-    if variant != "stay_eval":
+    if variant == "train_always":
+        model.train()
+    elif variant != "stay_eval":
         model.train(was_training)
     on = last if variant == "last_batch" else scores
     return {
@@ -418,6 +454,14 @@ def no_eval_mode(task, model, batch_size=64, limit=None):
 @RUN_EVAL.mistake("left the model in eval mode", "put it back: model.train(was_training) at the end.")
 def left_in_eval_mode(task, model, batch_size=64, limit=None):
     return _loop(task, model, batch_size, limit, "stay_eval")
+
+
+@RUN_EVAL.mistake(
+    "put the model back with model.train() whatever mode it was in",
+    "remember was_training = model.training and restore it with model.train(was_training).",
+)
+def always_back_to_train(task, model, batch_size=64, limit=None):
+    return _loop(task, model, batch_size, limit, "train_always")
 
 
 @RUN_EVAL.mistake("dropped the last, partial batch", "range(0, len(samples), batch_size) keeps it.")

@@ -103,6 +103,8 @@ for week, title, _ in SYLLABUS:
 # ### Exercise 1 — `log_softmax`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # Implement `log_softmax(logits, dim=-1)` without `torch.log_softmax`, `torch.softmax` or
 # `torch.logsumexp` (the grader notices them, even inside a helper function).
@@ -171,6 +173,8 @@ print("stable:", log_softmax(big))
 # ### Exercise 2 — `cross_entropy`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # Implement `cross_entropy(logits, targets, ignore_index=-100)` using your `log_softmax` (not
 # `torch.nn.functional.cross_entropy` or `nll_loss`).
@@ -233,6 +237,8 @@ check("w00_orientation.cross_entropy", cross_entropy, hidden=True)
 # ### Exercise 3 — `kl_divergence`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `p_logits`, `q_logits` (the grader checks them).
 #
 # Implement `kl_divergence(p_logits, q_logits)`: both are logits over the last dimension; return
 # one KL value per row. Work in log space with your `log_softmax` (it is both stabler and simpler
@@ -313,6 +319,8 @@ plt.show()
 # ### Exercise 4 — `log_sigmoid`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x` (the grader checks them).
 #
 # Implement `log_sigmoid(x)` stably, without `F.logsigmoid`, `F.softplus` or `torch.sigmoid`.
 #
@@ -363,6 +371,8 @@ check("w00_orientation.log_sigmoid", log_sigmoid, hidden=True)
 # ### Exercise 5 — `masked_mean`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `values` (the grader checks them).
 #
 # Implement `masked_mean(values, mask, dim=-1)`. The mask may be bool, int or float (0/1); every
 # row has at least one real token. Do not modify `values` in place (the caller still needs it).
@@ -426,6 +436,8 @@ check("w00_orientation.masked_mean", masked_mean, hidden=True)
 # ### Exercise 6 — `token_logprobs`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # Implement `token_logprobs(logits, input_ids)`.
 #

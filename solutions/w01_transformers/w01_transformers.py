@@ -379,6 +379,8 @@ print(ours_mask)
 # `nn.LayerNorm`.
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x`, `weight`, `bias` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -433,6 +435,8 @@ check("w01_transformers.layer_norm", layer_norm, hidden=True)
 # **Exercise 4.** Implement `gelu_new(x)` without `F.gelu` or `nn.GELU`.
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵⚪⚪⚪ · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -526,6 +530,8 @@ print(f"largest difference: {(gelu_new(xs) - exact).abs().max().item():.2e}")
 # head, without `F.scaled_dot_product_attention`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `q`, `k` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -599,6 +605,8 @@ check("w01_transformers.attention_pattern", attention_pattern, hidden=True)
 # `attention_pattern`.
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~25 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -682,6 +690,8 @@ check("w01_transformers.causal_self_attention", causal_self_attention, hidden=Tr
 # `gelu_new` and `causal_self_attention`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -765,6 +775,8 @@ print(f"max |ours − transformers| on one block: {(ours - theirs).abs().max().i
 # **Exercise 8.** Implement `gpt_forward(input_ids, params, n_head)`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

@@ -156,6 +156,8 @@ check("w02_rl_foundations.discounted_returns", discounted_returns, hidden=True)
 # yourself; `F.cross_entropy` and `F.nll_loss` are not allowed here).
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits`; `returns`, `baseline` must get *no* gradient (treat as constants) (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -456,6 +458,8 @@ check("w02_rl_foundations.explained_variance", explained_variance, hidden=True)
 # floats.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `new_logprobs` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -519,6 +523,8 @@ check("w02_rl_foundations.ppo_policy_loss", ppo_policy_loss, hidden=True)
 # **Exercise.** Implement `ppo_value_loss`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `new_values` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -575,6 +581,8 @@ check("w02_rl_foundations.ppo_value_loss", ppo_value_loss, hidden=True)
 # distributions.
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

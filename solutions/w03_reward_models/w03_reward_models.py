@@ -102,6 +102,8 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # `torch.nn.functional.logsigmoid` is allowed (you wrote your own in week 0).
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `chosen_rewards`, `rejected_rewards` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -245,6 +247,8 @@ check("w03_reward_models.last_token_index", last_token_index, hidden=True)
 #   state at its last real token, apply the head and return the rewards as a **[B]** tensor.
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -965,7 +969,7 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
         n_bins: number of equal-width bins over [0, 1].
 
     Returns:
-        A scalar tensor: Σ_b (n_b / N) |mean(labels in b) − mean(probs in b)|.
+        A scalar tensor of probs' dtype: Σ_b (n_b / N) |mean(labels in b) − mean(probs in b)|.
     """
     ### BEGIN SOLUTION
     p = probs.double()

@@ -313,6 +313,8 @@ assert torch.allclose(ours[0], w02_adv[:, 0], atol=1e-6)
 # `value_loss` (tensors) and `clip_fraction`, `approx_kl` (floats).
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~20 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logprobs`, `values` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -559,6 +561,8 @@ assert torch.allclose(rloo_advantages(r8, 8), grpo_advantages(r8, 8, scale=False
 # **Exercise.** Implement `grpo_loss`. Section 10 checks it against TRL 1.16's own code.
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logprobs` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

@@ -106,6 +106,8 @@ print(f"PyTorch {torch.__version__}, running on {device}; quick mode: {quick()}"
 # **Exercise.** Implement `sequence_logprobs(logits, input_ids, completion_mask)`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -183,6 +185,8 @@ assert torch.allclose(sequence_logprobs(logits, ids, cmask), via_week0, atol=1e-
 # **Exercise.** Implement `dpo_loss`. Use a stable log-sigmoid (`F.logsigmoid` is fine).
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `policy_chosen_logps`, `policy_rejected_logps` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -341,6 +345,8 @@ check("w05_dpo.implicit_reward_metrics", implicit_reward_metrics, hidden=True)
 # **Exercise.** Implement `ipo_loss` as TRL 1.16 does (lengths of 0 are treated as 1).
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `policy_chosen_logps`, `policy_rejected_logps` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -411,6 +417,8 @@ check("w05_dpo.ipo_loss", ipo_loss, hidden=True)
 # **Exercise.** Implement `robust_dpo_loss` exactly as TRL's `"robust"` loss.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `policy_chosen_logps`, `policy_rejected_logps` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -534,6 +542,8 @@ print(f"IPO's minimum at margin {1 / (2 * b):.1f}; cDPO's (ε = 0.2) at {math.lo
 # your functions above.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must reach every parameter of the model (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

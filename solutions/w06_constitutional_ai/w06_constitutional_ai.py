@@ -590,6 +590,8 @@ for name, r in revision.items():
 # **Exercise.** Implement `soft_dpo_loss`. Use a stable log-sigmoid.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `policy_chosen_logps`, `policy_rejected_logps` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

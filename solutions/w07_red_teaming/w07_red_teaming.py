@@ -815,7 +815,8 @@ def gcg_step(
         topk, positions, ranks: as in ``gcg_candidates`` (B = len(positions) candidates).
 
     Returns:
-        (new_input_ids [T] long: ``input_ids`` with the best candidate's suffix,
+        (new_input_ids [T] long: ``input_ids`` with the best candidate's suffix, even when that
+         candidate is worse than the current suffix (GCG always moves),
          losses [B]: the mean target cross-entropy of every candidate).
     """
     ### BEGIN SOLUTION

@@ -269,6 +269,8 @@ print(f"rules on leetspeak jailbreaks: recall {rule_rail(list(np.array(test['pro
 # end to end).
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `token_embeddings` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -298,7 +300,8 @@ def mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> t
         attention_mask: [B, T] 1 (or True) on real tokens, 0 on padding.
 
     Returns:
-        [B, D] unit-norm sentence embeddings, same dtype as ``token_embeddings``.
+        [B, D] unit-norm sentence embeddings, same dtype as ``token_embeddings`` (a row with no
+        real token, all padding, gives the zero vector).
     """
     ### BEGIN SOLUTION
     mask = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)
@@ -793,6 +796,9 @@ plt.show()
 # %%
 def redact_pii(text: str) -> str:
     """Replace emails by [EMAIL], phone numbers by [PHONE] and addresses by [ADDRESS].
+
+    A phone number is exactly three, three and four digits joined by dashes (555-241-1578),
+    standing alone: digits inside a longer number (1234-567-8901) and dates are not phones.
 
     Args:
         text: any string (a model's response).

@@ -142,6 +142,8 @@ check("w10_sparse_autoencoders.sparse_features", sparse_features, hidden=True)
 # ### Exercise 2 — `toy_forward`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `W`, `b` (the grader checks them).
 #
 # Implement the toy model's forward pass $\mathrm{ReLU}(x W^\top W + b)$ for a batch of rows.
 #
@@ -189,6 +191,8 @@ check("w10_sparse_autoencoders.toy_forward", toy_forward, hidden=True)
 # ### Exercise 3 — `importance_weighted_mse`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵⚪⚪⚪ · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x_hat` (the grader checks them).
 #
 # The training loss: for each row, $\sum_i I_i (x_i - x'_i)^2$; then the mean over the batch.
 #
@@ -424,6 +428,8 @@ for s, f in zip(SWEEP_SPARSITY, per_dimension):
 # ### Exercise 5 — `sae_encode`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~5 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x`, `W_enc`, `b_enc`, `b_dec` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -466,6 +472,8 @@ check("w10_sparse_autoencoders.sae_encode", sae_encode, hidden=True)
 # ### Exercise 6 — `sae_decode`
 #
 # > **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~3 min
+# >
+# > **Must be differentiable:** gradients must flow back to `feature_acts`, `W_dec`, `b_dec` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #
@@ -507,6 +515,8 @@ check("w10_sparse_autoencoders.sae_decode", sae_decode, hidden=True)
 # ### Exercise 7 — `sae_loss`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `x_hat`, `feature_acts`, `W_dec` (the grader checks them).
 #
 # Implement the loss above exactly: squared error **summed** over the model dimension and
 # averaged over the batch (not `F.mse_loss`'s mean over everything), plus `l1_coefficient` times
@@ -627,6 +637,8 @@ check("w10_sparse_autoencoders.fold_decoder_norm", fold_decoder_norm, hidden=Tru
 # ### Exercise 9 — `topk_activation`
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~10 min
+# >
+# > **Must be differentiable:** gradients must flow back to `hidden_pre` (the grader checks them).
 #
 # As SAELens's `TopK`: select the $k$ largest entries of each row of `hidden_pre` (largest,
 # not largest in absolute value), apply ReLU to them, and put them back in place in a tensor of
@@ -734,6 +746,8 @@ check("w10_sparse_autoencoders.update_dead_latents", update_dead_latents, hidden
 # ### Exercise 11 — `topk_aux_loss`
 #
 # > **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · **Time** ~20 min
+# >
+# > **Must be differentiable:** gradients must flow back to `hidden_pre`, `W_dec`; `x`, `x_hat` must get *no* gradient (treat as constants) (the grader checks them).
 #
 # TopK SAEs revive dead latents with an **auxiliary loss** (Gao et al.'s AuxK): the dead latents
 # try to reconstruct what the live ones missed. As SAELens computes it:

@@ -107,6 +107,8 @@ print(f"{len(probes)} probe pairs (8 mishaps × 3 other groups × {len(bias.TEST
 # $\Delta_i$ of every pair. Do not use `cross_entropy` or `nll_loss`.
 #
 # > **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · **Time** ~15 min
+# >
+# > **Must be differentiable:** gradients must flow back to `logits` (the grader checks them).
 #
 # <details><summary>Hint 1</summary>
 #

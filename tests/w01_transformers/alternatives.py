@@ -35,7 +35,7 @@ def pad_batch_lists(sequences, pad_id, padding_side="right"):
         pad, zeros, ones = [pad_id] * (T - len(s)), [0] * (T - len(s)), [1] * len(s)
         rows.append(list(s) + pad if padding_side == "right" else pad + list(s))
         masks.append(ones + zeros if padding_side == "right" else zeros + ones)
-    return torch.tensor(rows), torch.tensor(masks, dtype=torch.bool)
+    return torch.tensor(rows), torch.tensor(masks, dtype=torch.bool).long()  # the text asks for int64
 
 
 @alternative("layer_norm")

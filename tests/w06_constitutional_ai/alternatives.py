@@ -17,6 +17,13 @@ def principle_direction_from_sums(better_features, worse_features):
     return d / torch.sqrt((d * d).sum())
 
 
+@alternative("principle_direction")
+def principle_direction_in_place_on_intermediate(better_features, worse_features):
+    d = (better_features - worse_features).mean(0)
+    d /= d.norm()  # in place on a tensor of its own: fine, the text asks for no gradient
+    return d
+
+
 @alternative("ai_preference_probs")
 def ai_preference_probs_einsum(score_gaps, weights, temperature=1.0, clamp=None):
     p = torch.einsum("pk,pk->p", weights, 1 / (1 + torch.exp(-score_gaps / temperature)))

@@ -31,6 +31,52 @@ def cache_with_forward_hooks(model, input_ids):
     return {"resid": resid, "z": z.unflatten(-1, (n_head, -1))}
 
 
+@alternative("cache_activations")
+def cache_with_hidden_states_and_a_context_manager(model, input_ids):
+    """The residuals from transformers' output_hidden_states; the heads' outputs from hooks that a
+    context manager removes (transformers installs output-capture hooks of its own: they stay)."""
+    import contextlib
+
+    n_head, z = model.config.n_head, []
+
+    @contextlib.contextmanager
+    def hooked(modules, hook):
+        handles = [m.register_forward_pre_hook(hook) for m in modules]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def save_z(module, args):
+        z.append(args[0].detach().unflatten(-1, (n_head, -1)))
+
+    resid = []
+    with hooked([model.transformer.ln_f], lambda m, a: resid.append(a[0].detach())):
+        with hooked([b.attn.c_proj for b in model.transformer.h], save_z), torch.no_grad():
+            hidden = model(input_ids, output_hidden_states=True).hidden_states
+    # hidden_states[-1] is after ln_f; the stream entering ln_f comes from the hook
+    return {"resid": torch.stack([*hidden[:-1], resid[0]]), "z": torch.stack(z)}
+
+
+@alternative("set_head_output")
+def set_head_by_patching_forward_and_restoring(model, input_ids, layer, head, value):
+    proj = model.transformer.h[layer].attn.c_proj
+    n_head = model.config.n_head
+
+    def patched(x):
+        z = x.unflatten(-1, (n_head, -1)).clone()
+        z[..., head, :] = value
+        return type(proj).forward(proj, z.flatten(-2))
+
+    proj.forward = patched
+    try:
+        with torch.no_grad():
+            return model(input_ids).logits
+    finally:
+        del proj.forward  # back to the class's method
+
+
 @alternative("previous_token_score")
 def previous_by_diagonal(pattern):
     return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1).mean(dim=0)
