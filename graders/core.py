@@ -706,6 +706,8 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
 
 def diagnose_error(exercise: Exercise, outcome: Outcome) -> str:
     """A helpful sentence for an answer that raised instead of returning."""
+    if outcome.error_type == guard.TAMPERED_ERROR:
+        return guard.TAMPERED
     if outcome.error_type == "NotImplementedError":
         return (
             f"`{exercise.function}` still raises NotImplementedError: replace "
@@ -796,8 +798,6 @@ def grade(
     if refused:
         feedback.append(refused)
     tampered = any(o.error_type == guard.TAMPERED_ERROR for o in student)
-    if tampered and not failures:
-        feedback.append(guard.TAMPERED)
 
     passed = not failures and not banned and not refused and not tampered
     if passed:

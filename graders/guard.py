@@ -796,7 +796,8 @@ class Seal:
                 if key not in current or not _same(_fingerprint(current[key]), print_):
                     return f"{name}.{key} changed"
         for owner, attr, original in self.torch_hooks:
-            if getattr(owner, attr, None) is not original:
+            current = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr, None)
+            if current is not original:
                 return f"{getattr(owner, '__name__', owner)}.{attr} changed"
         if torch._C._len_torch_function_stack() != 0:
             return "a torch function mode was left on the stack"
@@ -835,8 +836,8 @@ def seal(module_names: Sequence[str] = SEALED_MODULES) -> Seal:
         hooks.append((torch._C, attr, getattr(torch._C, attr)))
     hooks.append((torch.autograd, "grad", torch.autograd.grad))
     hooks.append((torch, "enable_grad", torch.enable_grad))
-    hooks.append((torch.Tensor, "clone", torch.Tensor.clone))
-    hooks.append((torch.Tensor, "requires_grad_", torch.Tensor.requires_grad_))
+    for attr in ("clone", "requires_grad_", "detach", "to", "__torch_function__", "__torch_dispatch__"):
+        hooks.append((torch.Tensor, attr, vars(torch.Tensor).get(attr)))  # None: inherited from TensorBase
     return Seal(tuple(modules), tuple(hooks))
 
 

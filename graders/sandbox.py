@@ -25,6 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from graders import guard
 from graders.core import Outcome, Result, grade, result_for_missing, run_case
 from graders.registry import get_exercise
 from graders.source import SourceError, definitions_from_file
@@ -96,7 +97,11 @@ def check_file(
     results: dict[str, Result] = {}
     to_run = []
     for exercise in exercises:
-        if exercise.function not in defined:
+        with _PARSE_LOCK:  # the static guard, here in the parent: refused code is never run
+            refused = guard.refusal_message(code, exercise.week, exercise.function)
+        if refused:
+            results[exercise.id] = result_for_missing(exercise, refused)
+        elif exercise.function not in defined:
             results[exercise.id] = result_for_missing(
                 exercise,
                 f"no definition of `{exercise.function}` found in {path.name}. Define it at the top level of a "
@@ -396,7 +401,6 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
     if audit_hook:
         _install_guard(workdir)
 
-    from graders import guard
     from graders.source import namespace_from_source
 
     # sealed before any submitted code runs (class bodies, decorators and default arguments run
