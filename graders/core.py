@@ -668,8 +668,8 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
     except SyntaxError:
         return []
     forbidden = guard.source_names(forbidden)  # with their numpy/scipy equivalents (``expit`` is ``sigmoid``)
-    imported = {
-        alias.asname or alias.name
+    imported = {  # the name it is bound to → the library's name
+        alias.asname or alias.name: alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
@@ -677,7 +677,7 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
     }
     if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
         own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-        imported |= set(forbidden) - own  # ``from scipy.special import *``: a bare forbidden name is the library's
+        imported |= {n: n for n in forbidden if n not in own}  # ``from scipy.special import *``: a bare forbidden name is the library's
     definitions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found: set[str] = set()
     todo, seen = [function], set()
@@ -693,7 +693,7 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
                 found.add(sub.value)  # ``getattr(F, "log_softmax")``
             elif isinstance(sub, ast.Name):
                 if sub.id in imported:
-                    found.add(sub.id)
+                    found.add(imported[sub.id])
                 elif sub.id in definitions:
                     todo.append(sub.id)
     return sorted(found)
