@@ -615,6 +615,9 @@ class _Visitor:
         if node.id in _ATTRS:
             self.refuse(_ATTRS[node.id], node, deftime)
             return
+        if node.id in _ATTRIBUTE_FUNCTIONS and not getattr(node, "_attribute_base", False):
+            self.refuse(DYNAMIC, node, deftime, f"{node.id} passed as a value")  # reduce(getattr, names, obj)
+            return
         path = self.aliases.get(node.id)
         if path is not None and isinstance(node.ctx, ast.Load):
             kind = _module_rule(path)
