@@ -677,7 +677,8 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
     }
     if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
         own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-        imported |= {n: n for n in forbidden if n not in own}  # ``from scipy.special import *``: a bare forbidden name is the library's
+        # ``from scipy.special import *``: a bare forbidden name is the library's
+        imported |= {n: n for n in forbidden if n not in own}
     definitions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found: set[str] = set()
     todo, seen = [function], set()

@@ -55,7 +55,9 @@ def test_no_correct_or_provided_code_is_refused(week):
     problems = []
     for label, code in sources.items():
         for exercise in exercises:
-            problems += [f"{label}, {exercise.function}: {r.message()}" for r in guard.refusals(code, week, exercise.function)]
+            problems += [
+                f"{label}, {exercise.function}: {r.message()}" for r in guard.refusals(code, week, exercise.function)
+            ]
     for exercise in exercises:
         for mistake in exercise.mistakes:
             found = guard.refusals(mistake.source, week, exercise.function)
@@ -85,7 +87,11 @@ ALLOWED = [
 REFUSED = [
     ("import gc\n\ndef f(x):\n    return gc.get_objects()", "reaches into the grader", "gc.get_objects"),
     ("import graders.core\n\ndef f(x):\n    return graders.core.run_case", "reaches into the grader", "graders"),
-    ("from graders import load_reference\n\ndef f(x):\n    return load_reference('w00_orientation')", "grader", "load_reference"),
+    (
+        "from graders import load_reference\n\ndef f(x):\n    return load_reference('w00_orientation')",
+        "grader",
+        "load_reference",
+    ),
     ("import sys\n\ndef f():\n    return sys.modules", "reaches into the grader", "sys.modules"),
     ("import sys\n\ndef f():\n    return sys._getframe(1)", "reaches into the grader", "sys._getframe"),
     ("def f(e):\n    return e.__traceback__.tb_frame.f_back", "reaches into the grader", "__traceback__"),
@@ -113,8 +119,16 @@ REFUSED = [
     ("from torch import ops\n\ndef f(x):\n    return ops.aten.gelu(x)", "torch's internals", "ops"),
     ("import torch\n\ndef f(x):\n    return torch._refs.softmax(x, -1)", "torch's internals", "_refs"),
     ("import torch\n\ndef f(x):\n    return torch._prims.exp(x)", "torch's internals", "_prims"),
-    ("from torch.utils import _python_dispatch\n\ndef f():\n    return _python_dispatch", "torch's internals", "dispatch"),
-    ("import torch.overrides\n\ndef f():\n    return torch.overrides.TorchFunctionMode", "torch's internals", "overrides"),
+    (
+        "from torch.utils import _python_dispatch\n\ndef f():\n    return _python_dispatch",
+        "torch's internals",
+        "dispatch",
+    ),
+    (
+        "import torch.overrides\n\ndef f():\n    return torch.overrides.TorchFunctionMode",
+        "torch's internals",
+        "overrides",
+    ),
     ("import torch\n\ndef f(g):\n    return torch.compile(g)", "torch's internals", "torch.compile"),
     ("import torch\n\ndef f():\n    return torch._dynamo", "torch's internals", "_dynamo"),
     ("import torch\nt = torch\n\ndef f():\n    return t._C", "torch's internals", "_C"),

@@ -177,7 +177,8 @@ def test_shortcut_scores_zero_with_reason(exercise_id, source, reason):
 
 
 @pytest.mark.parametrize(
-    "name", ["aten._log_softmax", "DisableTorchFunction", "aten.cross_entropy_loss", "scipy log_expit in an autograd.Function"]
+    "name",
+    ["aten._log_softmax", "DisableTorchFunction", "aten.cross_entropy_loss", "scipy log_expit in an autograd.Function"],
 )
 def test_shortcut_scores_zero_through_the_sandbox(name, tmp_path):
     _, exercise_id, source, reason = next(a for a in ATTACKS if a[0] == name)
@@ -192,13 +193,20 @@ def test_shortcut_scores_zero_through_the_sandbox(name, tmp_path):
 
 RUNTIME = [
     ("aten._log_softmax", LOG_SOFTMAX, lambda x, dim=-1: torch.ops.aten._log_softmax(x, dim, False), "log_softmax"),
-    ("aten.special_log_softmax", LOG_SOFTMAX, lambda x, dim=-1: torch.ops.aten.special_log_softmax(x, dim), "log_softmax"),
+    (
+        "aten.special_log_softmax",
+        LOG_SOFTMAX,
+        lambda x, dim=-1: torch.ops.aten.special_log_softmax(x, dim),
+        "log_softmax",
+    ),
     ("aten.log_softmax.int", LOG_SOFTMAX, lambda x, dim=-1: torch.ops.aten.log_softmax.int(x, dim), "log_softmax"),
     ("torch.special.softmax, logged", LOG_SOFTMAX, lambda x, dim=-1: torch.special.softmax(x, dim).log(), "softmax"),
     (
         "cross_entropy_loss",
         CROSS_ENTROPY,
-        lambda logits, targets, ignore_index=-100: torch.ops.aten.cross_entropy_loss(logits, targets, None, 1, ignore_index),
+        lambda logits, targets, ignore_index=-100: torch.ops.aten.cross_entropy_loss(
+            logits, targets, None, 1, ignore_index
+        ),
         "cross_entropy",
     ),
 ]

@@ -1,5 +1,4 @@
 # expect: your code reaches into the grader
-import torch
 import torch.nn.functional as F
 
 
