@@ -27,6 +27,7 @@ Three layers, from the one that cannot be patched to the ones that run next to t
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import json
 import sys
@@ -267,18 +268,9 @@ _MODULES: Mapping[str, str] = types.MappingProxyType(
         "sys.exception": GRADER,
         "sys.monitoring": GRADER,
         "sys.setrecursionlimit": GRADER,
-        "inspect.currentframe": GRADER,
-        "inspect.stack": GRADER,
-        "inspect.trace": GRADER,
-        "inspect.getouterframes": GRADER,
-        "inspect.getinnerframes": GRADER,
-        "inspect.getframeinfo": GRADER,
-        "inspect.getmembers": GRADER,
-        "inspect.getmembers_static": GRADER,
-        "inspect.getattr_static": GRADER,
-        "inspect.get_annotations": DYNAMIC,
-        "inspect.getclosurevars": GRADER,
-        "inspect.getmodule": GRADER,
+        "traceback.walk_stack": GRADER,
+        "traceback.walk_tb": GRADER,
+        "asyncio": GRADER,  # tasks hand out their frames
     }
 )
 
@@ -421,9 +413,17 @@ class Refusal:
         return f"{what} (`{self.construct}`, {where}): {rule}."
 
 
+#: the parts of :mod:`inspect` a submission may use (the rest hands out frames, members, closures)
+_INSPECT_ALLOWED = frozenset(
+    {"signature", "Signature", "Parameter", "isclass", "isfunction", "ismethod", "getdoc", "cleandoc", "getsource"}
+)
+
+
 def _module_rule(path: str) -> str | None:
     """The category under which a module path (``torch.ops.aten``) is refused, if it is."""
     parts = path.split(".")
+    if parts[0] == "inspect" and len(parts) > 1 and parts[1] not in _INSPECT_ALLOWED:
+        return GRADER
     for i in range(len(parts), 0, -1):
         kind = _MODULES.get(".".join(parts[:i]))
         if kind is not None:
@@ -787,6 +787,7 @@ class Seal:
 
     modules: tuple[tuple[str, types.ModuleType, tuple[tuple[str, Any], ...]], ...]
     torch_hooks: tuple[tuple[Any, str, Any], ...]
+    exercises: tuple[tuple[Any, tuple[Any, ...]], ...] = ()
 
     def broken(self) -> str | None:
         """``None`` when everything is as sealed, else what changed (for the logs; the student
@@ -802,6 +803,9 @@ class Seal:
             current = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr, None)
             if current is not original:
                 return f"{getattr(owner, '__name__', owner)}.{attr} changed"
+        for exercise, fields in self.exercises:
+            if not _same(_exercise_fields(exercise), fields):
+                return f"the exercise {getattr(exercise, 'id', '?')} was changed"
         if torch._C._len_torch_function_stack() != 0:
             return "a torch function mode was left on the stack"
         from torch.utils._python_dispatch import _get_current_dispatch_mode
@@ -815,8 +819,14 @@ class Seal:
 SEALED_MODULES = ("graders.core", "graders.guard", "graders.transport", "graders.sandbox", "graders.source")
 
 
-def seal(module_names: Sequence[str] = SEALED_MODULES) -> Seal:
-    """Fingerprint the measuring code now (before any submitted code runs in this process)."""
+def _exercise_fields(exercise: Any) -> tuple[Any, ...]:
+    """What says how an exercise is measured (its forbidden functions, call, gradients, ...)."""
+    return (type(exercise), *(_fingerprint(getattr(exercise, f.name)) for f in dataclasses.fields(exercise)))
+
+
+def seal(module_names: Sequence[str] = SEALED_MODULES, exercises: Sequence[Any] = ()) -> Seal:
+    """Fingerprint the measuring code now (before any submitted code runs in this process), and
+    the ``exercises`` about to be measured."""
     modules = []
     for name in module_names:
         module = sys.modules.get(name)
@@ -841,7 +851,7 @@ def seal(module_names: Sequence[str] = SEALED_MODULES) -> Seal:
     hooks.append((torch, "enable_grad", torch.enable_grad))
     for attr in ("clone", "requires_grad_", "detach", "to", "__torch_function__", "__torch_dispatch__"):
         hooks.append((torch.Tensor, attr, vars(torch.Tensor).get(attr)))  # None: inherited from TensorBase
-    return Seal(tuple(modules), tuple(hooks))
+    return Seal(tuple(modules), tuple(hooks), tuple((e, _exercise_fields(e)) for e in exercises))
 
 
 def checked(check: Callable[[], str | None]) -> str | None:

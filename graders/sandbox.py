@@ -406,7 +406,7 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
     # sealed before any submitted code runs (class bodies, decorators and default arguments run
     # when the definitions are loaded, below): a fingerprint of the measuring code, checked after
     # the definitions ran and after each exercise
-    intact = guard.seal().broken
+    intact = guard.seal(exercises=exercises).broken
     checked = guard.checked
     setup_error = None
     namespace: dict[str, Any] = {}

@@ -99,6 +99,16 @@ REFUSED = [
     ("def f():\n    return ().__class__.__base__.__subclasses__()", "reaches into the grader", "__base__"),
     ("import torch\n\ndef f():\n    return torch.nn.functional.__dict__", "reaches into the grader", "__dict__"),
     ("import inspect\n\ndef f():\n    return inspect.currentframe()", "reaches into the grader", "currentframe"),
+    (
+        "import inspect\n\ndef f(fr):\n    return inspect.getargvalues(fr).locals",
+        "reaches into the grader",
+        "getargvalues",
+    ),
+    (
+        "import traceback\n\ndef f():\n    return next(traceback.walk_stack(None))",
+        "reaches into the grader",
+        "walk_stack",
+    ),
     ("def f():\n    return globals()", "reaches into the grader", "globals"),
     ("def f(x):\n    return vars(x)", "reaches into the grader", "vars"),
     ("import ctypes\n\ndef f():\n    return ctypes.CDLL(None)", "reaches into the grader", "ctypes"),
@@ -285,6 +295,30 @@ def test_the_seal_catches_a_patched_forbidden_call_recorder(tmp_path, monkeypatc
 
             def log_softmax(logits, dim=-1):
                 return logits - torch.exp(logits).sum(dim, keepdim=True).log()  # the forbidden call hides here:
+
+            def log_softmax(logits, dim=-1):
+                return torch.log_softmax(logits, dim)
+            """
+        ),
+        encoding="utf-8",
+    )
+    [result] = check_file(path, ["w00_orientation.log_softmax"])
+    assert result.points == 0, result.feedback
+    assert any("disabled or patched the grader's measuring code" in line for line in result.feedback), result.feedback
+
+
+def test_the_seal_catches_a_changed_exercise(tmp_path, monkeypatch):
+    """Week 0's log-softmax with the exercise's list of forbidden functions emptied from a class body."""
+    monkeypatch.setattr(guard, "refusal_message", lambda *args: None)
+    path = tmp_path / "answer.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class _Allow:
+                import graders.registry
+                graders.registry.get_exercise("w00_orientation.log_softmax").forbidden = ()
 
             def log_softmax(logits, dim=-1):
                 return torch.log_softmax(logits, dim)
