@@ -603,6 +603,8 @@ class _Visitor:
                 base = _resolve(t.value, self.aliases) if isinstance(t, ast.Attribute) else None
                 if base is not None and not base.startswith(_SETTINGS):
                     self.refuse(_module_rule(base) or PATCH, t, deftime)
+                elif isinstance(t, ast.Attribute) and _is_type_of(t.value):
+                    self.refuse(PATCH, t, deftime)  # type(x).clone = ...: a library class, changed
         elif isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             kind = _module_rule(node.module or "") if node.level == 0 else GRADER
             if kind is not None:
@@ -651,7 +653,7 @@ class _Visitor:
                 self.refuse(_ATTRS.get(name.value, GRADER), node, deftime)
             else:
                 target = _resolve(node.args[0], self.aliases)
-                if target is not None and func.id in ("setattr", "delattr"):
+                if func.id in ("setattr", "delattr") and (target is not None or _is_type_of(node.args[0])):
                     self.refuse(PATCH, node, deftime)
                 elif target is not None and _module_rule(f"{target}.{name.value}") is not None:
                     self.refuse(_module_rule(f"{target}.{name.value}") or GRADER, node, deftime)
@@ -660,6 +662,18 @@ class _Visitor:
                 safe = _KEYWORDS[kw.arg]
                 if not (isinstance(kw.value, ast.Constant) and kw.value.value is safe):
                     self.refuse(DYNAMIC, kw.value, deftime, f"{kw.arg}={_shown(kw.value)}")
+
+
+def _is_type_of(node: ast.AST) -> bool:
+    """``type(x)`` or ``x.__class__``: the class of an object the submission did not necessarily define."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "type"
+        and len(node.args) == 1
+    ):
+        return True
+    return isinstance(node, ast.Attribute) and node.attr == "__class__"
 
 
 #: module attributes that are settings, meant to be assigned (``torch.backends.cudnn.deterministic = True``)
@@ -848,8 +862,12 @@ def seal(module_names: Sequence[str] = SEALED_MODULES, exercises: Sequence[Any] 
     for attr in ("_push_on_torch_function_stack", "_pop_torch_function_stack", "_len_torch_function_stack"):
         hooks.append((torch._C, attr, getattr(torch._C, attr)))
     hooks.append((torch.autograd, "grad", torch.autograd.grad))
-    hooks.append((torch, "enable_grad", torch.enable_grad))
-    for attr in ("clone", "requires_grad_", "detach", "to", "__torch_function__", "__torch_dispatch__"):
+    for attr in ("enable_grad", "equal", "randn", "where", "zeros_like", "tensor", "is_tensor"):
+        hooks.append((torch, attr, getattr(torch, attr)))
+    # torch.Tensor's own methods (TensorBase, below it, is immutable): the copies, comparisons and
+    # gradients that measure an answer use them; a name added later (``__eq__`` set on the class)
+    # shadows TensorBase's, so those are sealed as absent
+    for attr in {*vars(torch.Tensor), "__eq__", "__ne__", "__and__", "__or__", "clone", "detach", "to", "all", "any"}:
         hooks.append((torch.Tensor, attr, vars(torch.Tensor).get(attr)))  # None: inherited from TensorBase
     return Seal(tuple(modules), tuple(hooks), tuple((e, _exercise_fields(e)) for e in exercises))
 

@@ -147,6 +147,9 @@ REFUSED = [
     ("import json\n\ndef f():\n    json.dumps = str", "changes a library module", "json.dumps"),
     ("import torch.nn.functional as F\n\ndef f():\n    del F.gelu", "changes a library module", "F.gelu"),
     ("import torch\n\ndef f():\n    setattr(torch, 'softmax', None)", "changes a library module", "setattr"),
+    ("def f(x):\n    type(x).__eq__ = lambda a, b: True", "changes a library module", "type(x).__eq__"),
+    ("def f(x):\n    x.__class__.clone = lambda a: a", "changes a library module", "__class__.clone"),
+    ("def f(x):\n    setattr(type(x), 'clone', None)", "changes a library module", "setattr"),
     ("import torch\n\ndef f(x):\n    return g(torch)\n\ndef g(m):\n    return m", "torch's internals", "torch passed"),
 ]
 
@@ -266,6 +269,7 @@ def test_hostile_submission_scores_zero_through_the_sandbox(name, tmp_path):
 PATCHES = {
     "the in-place report": "class_body_patch_inplace_report",
     "Tensor.clone": "monkeypatch_clone",
+    "Tensor.__eq__": "monkeypatch_tensor_eq",
 }
 
 
