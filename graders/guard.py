@@ -647,12 +647,15 @@ class _Visitor:
             if node.args:
                 node.args[0]._attribute_base = True  # type: ignore[attr-defined]
             name = node.args[1] if len(node.args) >= 2 else None
+            target = _resolve(node.args[0], self.aliases) if node.args else None
             if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-                self.refuse(DYNAMIC, node, deftime)
-            elif name.value in _ATTRS or (name.value.startswith("__") and name.value.endswith("__")):
-                self.refuse(_ATTRS.get(name.value, GRADER), node, deftime)
+                # a computed name on a module or a library class: refused; on the answer's own
+                # objects (``getattr(self, name)``) allowed, and checked when it runs (guarded_builtins)
+                if target is not None or (node.args and _is_type_of(node.args[0])) or not node.args:
+                    self.refuse(DYNAMIC, node, deftime)
+            elif name.value in _ATTRS:
+                self.refuse(_ATTRS[name.value], node, deftime)
             else:
-                target = _resolve(node.args[0], self.aliases)
                 if func.id in ("setattr", "delattr") and (target is not None or _is_type_of(node.args[0])):
                     self.refuse(PATCH, node, deftime)
                 elif target is not None and _module_rule(f"{target}.{name.value}") is not None:
@@ -901,3 +904,59 @@ def modes_intact(function_mode: Any, dispatch_mode: Any) -> bool:
     except Exception:  # noqa: BLE001 - the stacks themselves were tampered with
         return False
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# getattr and friends, checked when they run
+# --------------------------------------------------------------------------------------------
+
+
+def _refused_lookup(obj: Any, name: Any) -> bool:
+    if not isinstance(name, str):
+        return False  # the builtin raises its own TypeError
+    if name in _ATTRS:
+        return True
+    if isinstance(obj, types.ModuleType):
+        return name.startswith("_") or _module_rule(f"{obj.__name__}.{name}") is not None
+    return isinstance(obj, (types.FrameType, types.CodeType, types.TracebackType))
+
+
+def _refused_change(obj: Any, name: Any, own_module: str) -> bool:
+    if isinstance(obj, types.ModuleType):
+        return True
+    if isinstance(obj, type) and vars(obj).get("__module__") != own_module:
+        return True  # a library's class (``setattr(torch.Tensor, ...)``); the answer's own classes are fine
+    return _refused_lookup(obj, name)
+
+
+def guarded_builtins(module_name: str = "answer") -> dict[str, Any]:
+    """The builtins of a submission's namespace: ``getattr``, ``hasattr``, ``setattr`` and
+    ``delattr`` refuse, when they run, what the static guard refuses in the text (frames,
+    ``__globals__``-like attributes, private or refused attributes of modules, changes to modules
+    and library classes), so that a computed name (``getattr(self, name)``, allowed in the text)
+    cannot reach them either."""
+    import builtins
+
+    real_getattr, real_hasattr, real_setattr, real_delattr = getattr, hasattr, setattr, delattr
+
+    def checked_getattr(obj: Any, name: Any, *default: Any) -> Any:
+        if _refused_lookup(obj, name):
+            raise AttributeError(f"the grader does not allow looking up {name!r} here")
+        return real_getattr(obj, name, *default)
+
+    def checked_hasattr(obj: Any, name: Any) -> bool:
+        return False if _refused_lookup(obj, name) else real_hasattr(obj, name)
+
+    def checked_setattr(obj: Any, name: Any, value: Any) -> None:
+        if _refused_change(obj, name, module_name):
+            raise AttributeError(f"the grader does not allow setting {name!r} on {type(obj).__name__} objects here")
+        real_setattr(obj, name, value)
+
+    def checked_delattr(obj: Any, name: Any) -> None:
+        if _refused_change(obj, name, module_name):
+            raise AttributeError(f"the grader does not allow deleting {name!r} here")
+        real_delattr(obj, name)
+
+    table = dict(vars(builtins))
+    table.update(getattr=checked_getattr, hasattr=checked_hasattr, setattr=checked_setattr, delattr=checked_delattr)
+    return table

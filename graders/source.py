@@ -107,7 +107,10 @@ def definitions_from_file(path: Path) -> tuple[str, list[str]]:
 
 def namespace_from_source(code: str, name: str = "answer") -> dict[str, Any]:
     """Execute definitions-only code in a fresh module namespace and return that namespace."""
+    from graders.guard import guarded_builtins
+
     module = types.ModuleType(name)
+    module.__dict__["__builtins__"] = guarded_builtins(name)  # getattr & co. checked as they run
     filename = f"<{name}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - this is the point

@@ -72,6 +72,7 @@ ALLOWED = [
     "import gc\n\ndef f(x):\n    gc.collect()\n    return x",
     "def f(model):\n    return getattr(model, 'transformer', model)",
     "def f(model, name):\n    return hasattr(model, name)",
+    "class M:\n    def get(self, name):\n        return getattr(self, name)\n\n    def put(self, name, v):\n        setattr(self, name, v)",
     "import torch\n\ndef f():\n    torch.backends.cudnn.deterministic = True",
     "class M:\n    def __init__(self):\n        self.x = 1\n        self._cache = {}",
     "def f(model):\n    model.eval()\n    return model._modules",
@@ -119,7 +120,8 @@ REFUSED = [
     ("def f():\n    return __import__('gc')", "chosen at run time", "__import__"),
     ("import importlib\n\ndef f():\n    return importlib.import_module('gc')", "chosen at run time", "importlib"),
     ("import torch\n\ndef f(name):\n    return getattr(torch, name)", "chosen at run time", "getattr"),
-    ("def f(m, name):\n    setattr(m, name, None)", "chosen at run time", "setattr"),
+    ("import torch\n\ndef f(name):\n    setattr(torch.nn, name, None)", "chosen at run time", "setattr"),
+    ("def f(x, name):\n    return getattr(type(x), name)", "chosen at run time", "getattr"),
     ("import functools\n\ndef f(m):\n    return functools.reduce(getattr, ['a'], m)", "chosen at run time", "getattr"),
     ("import operator\n\ndef f(m):\n    return operator.attrgetter('x')(m)", "chosen at run time", "attrgetter"),
     ("import pickle\n\ndef f(b):\n    return pickle.loads(b)", "chosen at run time", "pickle"),
@@ -374,3 +376,40 @@ def test_the_audit_table_cannot_be_changed_after_the_hook_is_installed(tmp_path)
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert "read-only" in out.stdout, out.stdout + out.stderr
     assert "refused: the grader does not allow starting processes" in out.stdout, out.stdout + out.stderr
+
+
+def test_computed_names_are_checked_when_they_run():
+    """``getattr(self, name)`` is allowed in the text; what it may reach is checked as it runs."""
+    from graders.source import namespace_from_source
+
+    namespace = namespace_from_source(
+        textwrap.dedent(
+            """
+            import torch
+
+            class Box:
+                def __init__(self):
+                    self.value = 1
+
+            def look(obj, *parts):
+                return getattr(obj, "".join(parts))
+
+            def put(obj, name, value):
+                setattr(obj, name, value)
+            """
+        )
+    )
+    look, put, box = namespace["look"], namespace["put"], namespace["Box"]()
+    assert look(box, "val", "ue") == 1
+    put(box, "other", 2)
+    assert box.other == 2
+    import torch
+
+    for obj, name in [(look, "__glo" + "bals__"), (torch, "_" + "C"), (torch, "o" + "ps"), (box, "__dict__")]:
+        with pytest.raises(AttributeError, match="does not allow"):
+            look(obj, name)
+    with pytest.raises(AttributeError, match="does not allow"):
+        put(torch, "softmax", None)
+    with pytest.raises(AttributeError, match="does not allow"):
+        put(torch.Tensor, "clone", None)
+    assert torch.Tensor.clone is not None and callable(torch.softmax)
