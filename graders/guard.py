@@ -680,7 +680,7 @@ def _is_type_of(node: ast.AST) -> bool:
 
 
 #: module attributes that are settings, meant to be assigned (``torch.backends.cudnn.deterministic = True``)
-_SETTINGS = ("torch.backends",)
+_SETTINGS = ("torch.backends", "pandas.options", "matplotlib.rcParams", "matplotlib.pyplot.rcParams")
 
 
 def _flat_targets(targets: Iterable[ast.expr]) -> Iterator[ast.expr]:

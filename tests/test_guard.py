@@ -74,6 +74,8 @@ ALLOWED = [
     "def f(model, name):\n    return hasattr(model, name)",
     "class M:\n    def get(self, name):\n        return getattr(self, name)\n\n    def put(self, name, v):\n        setattr(self, name, v)",
     "import torch\n\ndef f():\n    torch.backends.cudnn.deterministic = True",
+    "import pandas as pd\n\ndef f():\n    pd.options.display.max_rows = 10",
+    "import os\n\ndef f():\n    os.environ['TOKENIZERS_PARALLELISM'] = 'false'",
     "class M:\n    def __init__(self):\n        self.x = 1\n        self._cache = {}",
     "def f(model):\n    model.eval()\n    return model._modules",
     "import sys\n\ndef f(x):\n    print(x, file=sys.stderr)\n    return sys.float_info.epsilon",
