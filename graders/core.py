@@ -37,6 +37,8 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from graders import guard
+
 Namespace = Mapping[str, Any]
 
 
@@ -436,7 +438,11 @@ def _argument_names(
 
 
 class _ForbiddenCalls(TorchFunctionMode):
-    """Records which of a set of torch functions are called while it is active (at any depth)."""
+    """Records which of a set of torch functions are called while it is active (at any depth).
+
+    It sees Python-level calls by name; :class:`graders.guard.ForbiddenOps`, active with it, sees
+    the aten operators they dispatch to (calls made below this mode, or with it disabled).
+    """
 
     def __init__(self, names: Sequence[str]) -> None:
         super().__init__()
@@ -526,10 +532,13 @@ def run_case(
                 tensor.requires_grad_(True)
                 inputs[path] = tensor
     recorder = _ForbiddenCalls(exercise.forbidden) if exercise.forbidden else None
+    ops = guard.forbidden_ops(exercise.forbidden)
     try:
         with torch.enable_grad():  # as in a notebook: training loops and modules need autograd on
-            with recorder if recorder is not None else contextlib.nullcontext():
+            with recorder if recorder is not None else contextlib.nullcontext(), ops or contextlib.nullcontext():
                 value = exercise.call(fn, Case(case.describe, args, kwargs, case.hidden, case.grads))
+                if not guard.modes_intact(recorder, ops):
+                    return Outcome(error_type=guard.TAMPERED_ERROR, error=guard.TAMPERED)
             parameters: Mapping[str, torch.Tensor] = {}
             if isinstance(value, Traced):
                 value, parameters = value.value, value.parameters
@@ -547,7 +556,8 @@ def run_case(
         returned=returned,
         grads=grads,
         mutated=mutated,
-        forbidden_calls=tuple(sorted(recorder.seen)) if recorder is not None else (),
+        forbidden_calls=(tuple(sorted(recorder.seen)) if recorder is not None else ())
+        + (ops.report(recorder.seen if recorder is not None else ()) if ops is not None else ()),
     )
 
 
@@ -836,8 +846,12 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
     Follows the names ``function`` uses to the other top-level functions and classes of
     ``source`` (helpers), and flags ``torch.log_softmax`` / ``x.log_softmax()`` (attribute access)
     and names imported from a library (``from torch.nn.functional import log_softmax``). The
-    student's own functions of the same name are fine. (Calls made through ``getattr`` are caught
-    when the answer runs, see :class:`_ForbiddenCalls`.)
+    student's own functions of the same name are fine. The numpy/scipy equivalents of a forbidden
+    torch function count as it (``scipy.special.expit`` for ``sigmoid``, see
+    :data:`graders.guard.EQUIVALENTS`), and so does its name as a string (``getattr(F, "softmax")``).
+    Calls made through computed names are refused by :mod:`graders.guard`; calls that get past
+    this are caught when the answer runs, by name (:class:`_ForbiddenCalls`) and by the aten
+    operators they dispatch to (:class:`graders.guard.ForbiddenOps`).
     """
     if not forbidden:
         return []
@@ -845,13 +859,18 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    imported = {
-        alias.asname or alias.name
+    forbidden = guard.source_names(forbidden)  # with their numpy/scipy equivalents (``expit`` is ``sigmoid``)
+    imported = {  # the name it is bound to → the library's name
+        alias.asname or alias.name: alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
         if alias.name in forbidden
     }
+    if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
+        own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        # ``from scipy.special import *``: a bare forbidden name is the library's
+        imported |= {n: n for n in forbidden if n not in own}
     definitions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found: set[str] = set()
     todo, seen = [function], set()
@@ -863,9 +882,11 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
         for sub in ast.walk(definitions[name]):
             if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
                 found.add(sub.attr)
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value in forbidden:
+                found.add(sub.value)  # ``getattr(F, "log_softmax")``
             elif isinstance(sub, ast.Name):
                 if sub.id in imported:
-                    found.add(sub.id)
+                    found.add(imported[sub.id])
                 elif sub.id in definitions:
                     todo.append(sub.id)
     return sorted(found)
@@ -878,6 +899,8 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
 
 def diagnose_error(exercise: Exercise, outcome: Outcome) -> str:
     """A helpful sentence for an answer that raised instead of returning."""
+    if outcome.error_type == guard.TAMPERED_ERROR:
+        return guard.TAMPERED
     if outcome.error_type == "NotImplementedError":
         return (
             f"`{exercise.function}` still raises NotImplementedError: replace "
@@ -963,8 +986,14 @@ def grade(
             f"`{exercise.function}` uses {', '.join('`' + b + '`' for b in banned)} (directly or in a helper), which this "
             "exercise asks you to implement yourself: write it from more basic operations."
         )
+    # the static guard reads the submitted text here, in the trusted process: nothing the answer
+    # did when it ran can change this verdict (see graders.guard)
+    refused = guard.refusal_message(answer_source, exercise.week, exercise.function) if answer_source else None
+    if refused:
+        feedback.append(refused)
+    tampered = any(o.error_type == guard.TAMPERED_ERROR for o in student)
 
-    passed = not failures and not banned
+    passed = not failures and not banned and not refused and not tampered
     if passed:
         feedback.insert(0, f"✓ {exercise.id}: all {len(cases)} cases pass.")
     else:

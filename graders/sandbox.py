@@ -19,10 +19,13 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from graders import guard
 from graders.core import Outcome, Result, grade, result_for_missing, run_case
 from graders.registry import get_exercise
 from graders.source import SourceError, definitions_from_file
@@ -94,7 +97,11 @@ def check_file(
     results: dict[str, Result] = {}
     to_run = []
     for exercise in exercises:
-        if exercise.function not in defined:
+        with _PARSE_LOCK:  # the static guard, here in the parent: refused code is never run
+            refused = guard.refusal_message(code, exercise.week, exercise.function)
+        if refused:
+            results[exercise.id] = result_for_missing(exercise, refused)
+        elif exercise.function not in defined:
             results[exercise.id] = result_for_missing(
                 exercise,
                 f"no definition of `{exercise.function}` found in {path.name}. Define it at the top level of a "
@@ -258,32 +265,36 @@ def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str,
 # Child side
 # --------------------------------------------------------------------------------------------
 
-_BLOCKED_EVENTS = {
-    "socket.connect": "network access",
-    "socket.bind": "network access",
-    "socket.sendto": "network access",
-    "socket.getaddrinfo": "network access",
-    "subprocess.Popen": "starting processes",
-    "os.system": "starting processes",
-    "os.exec": "starting processes",
-    "os.posix_spawn": "starting processes",
-    "os.spawn": "starting processes",
-    "os.fork": "starting processes",
-    "os.forkpty": "starting processes",
-    "os.kill": "signalling processes",
-    "os.killpg": "signalling processes",
-    "signal.pthread_kill": "signalling processes",
-    "ctypes.dlopen": "calling C libraries directly",
-    "ctypes.dlsym": "calling C libraries directly",
-    "ctypes.dlsym/handle": "calling C libraries directly",
-    "ctypes.call_function": "calling C libraries directly",
-    "os.symlink": "creating links",
-    "os.link": "creating links",
-    "os.remove": "deleting files",
-    "os.rmdir": "deleting files",
-    "os.rename": "moving files",
-    "shutil.rmtree": "deleting files",
-}
+# audit events refused in the child, and why; the hook bakes them into constants of its own when it is
+# installed (a submission that clears or edits this table changes nothing)
+_BLOCKED_EVENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "socket.connect": "network access",
+        "socket.bind": "network access",
+        "socket.sendto": "network access",
+        "socket.getaddrinfo": "network access",
+        "subprocess.Popen": "starting processes",
+        "os.system": "starting processes",
+        "os.exec": "starting processes",
+        "os.posix_spawn": "starting processes",
+        "os.spawn": "starting processes",
+        "os.fork": "starting processes",
+        "os.forkpty": "starting processes",
+        "os.kill": "signalling processes",
+        "os.killpg": "signalling processes",
+        "signal.pthread_kill": "signalling processes",
+        "ctypes.dlopen": "calling C libraries directly",
+        "ctypes.dlsym": "calling C libraries directly",
+        "ctypes.dlsym/handle": "calling C libraries directly",
+        "ctypes.call_function": "calling C libraries directly",
+        "os.symlink": "creating links",
+        "os.link": "creating links",
+        "os.remove": "deleting files",
+        "os.rmdir": "deleting files",
+        "os.rename": "moving files",
+        "shutil.rmtree": "deleting files",
+    }
+)
 
 
 def _within(path: str, folder: str) -> bool:
@@ -298,18 +309,24 @@ def _install_guard(workdir: Path) -> None:
     """
     solutions = os.path.realpath(Path(__file__).resolve().parent.parent / "solutions")
     scratch = os.path.realpath(workdir)
+    # immutable copies held by the hook alone: nothing reachable from the module can change them
+    blocked = frozenset(_BLOCKED_EVENTS)
+    reasons = tuple(_BLOCKED_EVENTS.items())
+    realpath, fsdecode, within = os.path.realpath, os.fsdecode, _within
+    o_write = os.O_WRONLY | os.O_RDWR | os.O_CREAT
 
     def hook(event: str, args: tuple) -> None:
-        if event in _BLOCKED_EVENTS:
-            raise PermissionError(f"the grader does not allow {_BLOCKED_EVENTS[event]} ({event})")
+        if event in blocked:
+            reason = next(r for e, r in reasons if e == event)
+            raise PermissionError(f"the grader does not allow {reason} ({event})")
         if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
-            target = os.path.realpath(os.fsdecode(args[0]))  # symlinks resolved: no escape by a link
+            target = realpath(fsdecode(args[0]))  # symlinks resolved: no escape by a link
             mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            if _within(target, solutions):
+            if within(target, solutions):
                 raise PermissionError("the grader does not allow reading the reference solutions")
-            writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
-            if writing and not _within(target, scratch):
+            writing = any(c in mode for c in "wax+") or flags & o_write
+            if writing and not within(target, scratch):
                 raise PermissionError(f"the grader does not allow writing files outside its scratch folder ({target})")
 
     sys.addaudithook(hook)
@@ -386,6 +403,11 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
 
     from graders.source import namespace_from_source
 
+    # sealed before any submitted code runs (class bodies, decorators and default arguments run
+    # when the definitions are loaded, below): a fingerprint of the measuring code, checked after
+    # the definitions ran and after each exercise
+    intact = guard.seal(exercises=exercises).broken
+    checked = guard.checked
     setup_error = None
     namespace: dict[str, Any] = {}
     signal.alarm(job["setup_seconds"])
@@ -395,6 +417,7 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
         setup_error = f"{type(exc).__name__}: {exc}"
     finally:
         signal.alarm(0)
+    tampered = checked(intact) is not None
 
     for exercise in exercises:
         tensors: dict[str, Any] = {}
@@ -417,6 +440,10 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
                 outcomes += [
                     Outcome(error_type="TimeoutError", error="not run: the time for this exercise ran out")
                 ] * (len(cases) - len(outcomes))
+            tampered = tampered or checked(intact) is not None
+            if tampered:  # whatever it measured was measured by patched code
+                tensors = {}
+                outcomes = [Outcome(error_type=guard.TAMPERED_ERROR, error=guard.TAMPERED)] * len(cases)
             records = [outcome_to_record(o, tensors) for o in outcomes]
         elif setup_error is None:
             setup_error = f"`{exercise.function}` is not defined after running your code"

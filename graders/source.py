@@ -24,6 +24,14 @@ class SourceError(ValueError):
 
 
 def _is_constant_assignment(node: ast.stmt) -> bool:
+    """An UPPER_CASE name assigned a plain expression: literals, names, attributes, subscripts and
+    operators (``BETA = 0.1``, ``HOOK = f"blocks.{LAYER}.hook_resid_post"``), no calls.
+
+    Such values are evaluated when the definitions are loaded, like class bodies and default
+    arguments: in the grading child that is after the harness is sealed, and the static guard of
+    :mod:`graders.guard` reads them first. (Literals alone would be stricter, but released
+    notebooks' graded code reads constants such as ``TARGET = " " + W.COMPLIANCE_PREFIXES[0]``.)
+    """
     targets: list[ast.expr] = []
     if isinstance(node, ast.Assign):
         targets = node.targets
@@ -31,10 +39,13 @@ def _is_constant_assignment(node: ast.stmt) -> bool:
         targets = [node.target]
     if not targets or not all(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
         return False
-    # only cheap, side-effect-free values: no calls, comprehensions or lambdas
+    # only cheap, side-effect-free values: no calls, comprehensions, lambdas or assignments
     value = node.value
     return value is not None and not any(
-        isinstance(n, (ast.Call, ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.Await))
+        isinstance(
+            n,
+            (ast.Call, ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.Await, ast.NamedExpr),
+        )
         for n in ast.walk(value)
     )
 
@@ -96,7 +107,10 @@ def definitions_from_file(path: Path) -> tuple[str, list[str]]:
 
 def namespace_from_source(code: str, name: str = "answer") -> dict[str, Any]:
     """Execute definitions-only code in a fresh module namespace and return that namespace."""
+    from graders.guard import guarded_builtins
+
     module = types.ModuleType(name)
+    module.__dict__["__builtins__"] = guarded_builtins(name)  # getattr & co. checked as they run
     filename = f"<{name}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - this is the point

@@ -1,0 +1,8 @@
+# expect: your code uses torch's internals
+import torch
+
+
+def sequence_logprobs(logits, input_ids, completion_mask):
+    logps = torch.ops.aten._log_softmax(logits[:, :-1], -1, False)
+    token = logps.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return (token * completion_mask[:, 1:]).sum(-1)
