@@ -156,6 +156,7 @@ BBQ_BIAS_SCORES = Exercise(
     points=3,
     make_cases=_bbq_cases,
     summary="BBQ's accuracy and bias scores (s_DIS, s_AMB), aggregated as lm-evaluation-harness",
+    forbidden_courselib=("courselib.world.bias.bbq_scores", "courselib.world.harness._bbq_metric"),
 )
 
 
@@ -253,6 +254,7 @@ PREFERENCE_RATE = Exercise(
     points=2,
     make_cases=_pref_cases,
     summary="CrowS-Pairs' stereotype preference rate with a Wilson interval",
+    forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
 
@@ -383,6 +385,7 @@ RUN_EVAL = Exercise(
     make_cases=_run_cases,
     call=_run_call,
     summary="integration: the evaluation harness's loop (limit, batches, solver, scorer, metrics, eval mode)",
+    forbidden_courselib=("courselib.world.harness.run_task",),
 )
 
 
