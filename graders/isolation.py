@@ -242,6 +242,10 @@ def _probe_report(share: Path) -> dict[str, Any]:
             report[f"sees_{name}"] = (REPO_ROOT / name).exists()
         except OSError:
             report[f"sees_{name}"] = True  # there, but unreadable: still not what the sandbox should look like
+    try:  # the spec modules (their mistakes' helpers default to the right answer), registry, references
+        report["sees_specs"] = sorted(os.listdir(REPO_ROOT / "graders")) != sorted(CHILD_FILES)
+    except OSError:
+        report["sees_specs"] = True
     try:
         probe = REPO_ROOT / "graders" / f".write-probe-{os.getpid()}"
         probe.write_text("x")
@@ -630,6 +634,7 @@ class Report:
             and i
             and not i.get("sees_solutions")
             and not i.get("sees_tests")
+            and not i.get("sees_specs")
             and not i.get("repo_writable")
             and not i.get("network")
             and i.get("uid") == SANDBOX_UID
@@ -663,6 +668,8 @@ class Report:
                 f"  no network: {ok(not i.get('network'))} (interfaces: {', '.join(i.get('interfaces', [])) or 'none'})",
                 f"  solutions/ hidden: {ok(not i.get('sees_solutions'))}; tests/ hidden: {ok(not i.get('sees_tests'))}; "
                 f"build/ hidden: {ok(not i.get('sees_build'))}",
+                f"  spec modules, registry and references hidden (graders/ holds only the harness): "
+                f"{ok(not i.get('sees_specs'))}",
                 f"  repository read-only: {ok(not i.get('repo_writable'))}",
                 f"  fresh namespaces per submission: {ok(not i.get('nested_error'))}"
                 + (f" ({i['nested_error']})" if i.get("nested_error") else ""),

@@ -381,12 +381,15 @@ UNAVAILABLE = (
 )
 
 
-def _refusal(name: str) -> Any:
-    def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+def _refusal(name: str) -> type:
+    """A stand-in for ``name``: calling it, instantiating it or a subclass raises ``PermissionError``
+    (a class, so that a submission that subclasses it still defines, and fails only where used)."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise PermissionError(f"`{name}` {UNAVAILABLE}")
 
-    unavailable.__qualname__ = unavailable.__name__ = name.rsplit(".", 1)[-1]
-    return unavailable
+    short = name.rsplit(".", 1)[-1]
+    return type(short, (), {"__new__": refuse, "__qualname__": short, "__module__": name.rpartition(".")[0]})
 
 
 class _UnavailableModule(types.ModuleType):

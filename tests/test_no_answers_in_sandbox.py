@@ -22,7 +22,6 @@ graded again (this keeps the test within a few minutes).
 from __future__ import annotations
 
 import ast
-import collections
 import copy
 import importlib
 import inspect
@@ -296,6 +295,8 @@ def screen(out: Path) -> None:
             finally:
                 signal.alarm(0)
     out.write_text(json.dumps({"found": found, "bound": counts}), encoding="utf-8")
+    sys.stdout.flush()
+    os._exit(0)  # no exit handlers: some (temporary folders' clean-up) would meet the audit hook
 
 
 @pytest.fixture(scope="module")
@@ -328,43 +329,60 @@ def test_screening_finds_the_known_shortcuts(screened):
 
 
 def _one_line_reason(result: Any) -> str:
-    lines = [line for line in result.feedback if line.startswith(("✗ on", "`", "running", "✗ w"))]
+    lines = [line for line in result.feedback if not line.startswith("✓")]
     return " | ".join(lines[:2])
+
+
+SETUP_FAILED = "running your code's definitions failed"
+
+
+def all_ids() -> list[str]:
+    """Every exercise of the course: one warm worker (every week's cases) serves the whole module,
+    and one file can hold a wrapper for each exercise (no two exercises share a function name)."""
+    from graders.registry import all_exercises
+
+    return list(all_exercises())
+
+
+def grade_wrappers(tmp_path: Path, name: str, wrappers: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Grade {exercise id: (dotted, wrapper source)} through the sandbox, all in one file; where the
+    file's definitions fail to run as a whole, each wrapper again on its own (so that no zero is
+    only the neighbours' fault)."""
+    from graders.sandbox import check_file
+
+    path = tmp_path / f"{name}.py"
+    path.write_text("\n\n".join(src for _, src in wrappers.values()), encoding="utf-8")
+    results = {r.exercise: r for r in check_file(path, all_ids(), isolation="bwrap")}
+    if len(wrappers) > 1 and any(SETUP_FAILED in " ".join(results[i].feedback) for i in wrappers):
+        for n, (exercise_id, wrapper) in enumerate(wrappers.items()):
+            results.update(grade_wrappers(tmp_path, f"{name}-{n}", {exercise_id: wrapper}))
+    return {i: results[i] for i in wrappers}
 
 
 @needs_bwrap
 def test_every_answer_computing_wrapper_scores_zero_in_the_sandbox(screened, tmp_path):
     from graders.reference import load_reference
     from graders.registry import all_exercises
-    from graders.sandbox import check_file
 
     exercises = all_exercises()
-    by_week: dict[str, dict[str, list[str]]] = collections.defaultdict(dict)
-    for exercise_id, found in screened["found"].items():
-        by_week[exercise_id.split(".")[0]][exercise_id] = found
-    assert sum(len(f) for w in by_week.values() for f in w.values()) >= len(KNOWN)
+    found = screened["found"]
+    assert sum(len(f) for f in found.values()) >= len(KNOWN)
     failures, graded = [], 0
-    for week, wanted in sorted(by_week.items()):
-        reference = vars(load_reference(week))
-        week_ids = [e.id for e in exercises.values() if e.week == week]
-        for k in range(max(len(f) for f in wanted.values())):
-            parts = {}
-            for exercise_id, found in wanted.items():
-                if k < len(found):
-                    function = exercises[exercise_id].function
-                    alias = f"_candidate_{len(parts)}"
-                    parts[exercise_id] = wrapper_source(function, reference[function], found[k], alias)
-            path = tmp_path / f"{week}-{k}.py"
-            path.write_text("\n\n".join(parts.values()), encoding="utf-8")
-            results = {r.exercise: r for r in check_file(path, week_ids, isolation="bwrap")}
-            for exercise_id in parts:
-                graded += 1
-                result = results[exercise_id]
-                reason = _one_line_reason(result)
-                if result.points != 0 or not reason:
-                    failures.append(f"{exercise_id} via {wanted[exercise_id][k]}: {result.points} points {reason}")
+    for k in range(max(len(f) for f in found.values())):
+        wrappers = {}
+        for exercise_id, dotted_names in found.items():
+            if k < len(dotted_names):
+                exercise = exercises[exercise_id]
+                reference = vars(load_reference(exercise.week))[exercise.function]
+                source = wrapper_source(exercise.function, reference, dotted_names[k], f"_candidate_{len(wrappers)}")
+                wrappers[exercise_id] = (dotted_names[k], source)
+        for exercise_id, result in grade_wrappers(tmp_path, f"wrappers-{k}", wrappers).items():
+            graded += 1
+            reason = _one_line_reason(result)
+            if result.points != 0 or not reason or SETUP_FAILED in reason:
+                failures.append(f"{exercise_id} via {wrappers[exercise_id][0]}: {result.points} points; {reason}")
     assert not failures, "\n".join(failures)
-    assert graded >= len(KNOWN)
+    assert graded == sum(len(f) for f in found.values())
 
 
 def hostile_files() -> list[Path]:
@@ -373,7 +391,7 @@ def hostile_files() -> list[Path]:
 
 @needs_bwrap
 @pytest.mark.parametrize("path", hostile_files(), ids=lambda p: p.stem)
-def test_hostile_file_scores_zero_with_its_reason(path, tmp_path):
+def test_hostile_file_scores_zero_with_its_reason(path):
     """Each ``tests/hostile/*.py``: every exercise it defines scores 0, with the reason its first line names."""
     from graders.registry import all_exercises
     from graders.sandbox import check_file
@@ -383,18 +401,60 @@ def test_hostile_file_scores_zero_with_its_reason(path, tmp_path):
     assert match, f"{path.name}: the first line must be '# expect: <reason>'"
     expect = match.group(1).strip()
     defined = {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    by_week: dict[str, list[str]] = collections.defaultdict(list)
-    for exercise in all_exercises().values():
-        if exercise.function in defined:
-            by_week[exercise.week].append(exercise.id)
-    assert by_week, f"{path.name} defines no graded function"
-    for week, ids in by_week.items():
-        week_ids = [e.id for e in all_exercises().values() if e.week == week]
-        results = {r.exercise: r for r in check_file(path, week_ids, isolation="bwrap")}
-        for exercise_id in ids:
-            result = results[exercise_id]
-            assert result.points == 0, (exercise_id, result.feedback)
-            assert expect in " ".join(result.feedback), (exercise_id, expect, result.feedback)
+    ids = [e.id for e in all_exercises().values() if e.function in defined]
+    assert ids, f"{path.name} defines no graded function"
+    results = {r.exercise: r for r in check_file(path, all_ids(), isolation="bwrap")}
+    for exercise_id in ids:
+        result = results[exercise_id]
+        assert result.points == 0, (exercise_id, result.feedback)
+        assert expect in " ".join(result.feedback), (exercise_id, expect, result.feedback)
+
+
+ONLY_THE_HARNESS = """
+import os
+import sys
+
+import graders
+
+
+def log_softmax(logits, dim=-1):
+    here = os.path.dirname(os.path.abspath(graders.__file__))
+    root = os.path.dirname(here)
+    checks = [
+        sorted(os.listdir(here)) == sorted(CHILD_FILES),
+        set(os.listdir(root)) <= {"graders", "courselib", "datasets", ".venv"},
+        not any(n.startswith("graders.") and n not in CHILD_MODULES for n in sys.modules),
+    ]
+    if not all(checks):
+        return logits * 0
+    s = logits - logits.amax(dim=dim, keepdim=True)
+    return s - s.exp().sum(dim=dim, keepdim=True).log()
+"""
+
+
+def _harness_probe(tmp_path: Path, isolation: str) -> Any:
+    from graders.isolation import CHILD_FILES
+    from graders.sandbox import CHILD_MODULES, check_file
+
+    path = tmp_path / f"probe-{isolation}.py"
+    constants = f"CHILD_FILES = {list(CHILD_FILES)!r}\nCHILD_MODULES = {sorted(CHILD_MODULES)!r}\n"
+    path.write_text(ONLY_THE_HARNESS.replace("import graders\n", "import graders\n\n" + constants), encoding="utf-8")
+    ids = all_ids() if isolation == "bwrap" else ["w00_orientation.log_softmax"]
+    return {r.exercise: r for r in check_file(path, ids, isolation=isolation)}["w00_orientation.log_softmax"]
+
+
+@needs_bwrap
+def test_the_sandbox_holds_the_harness_and_nothing_else(tmp_path):
+    """graders/ holds only the child's modules; the repository only those, courselib/ and datasets/;
+    no other graders module is loaded (the answer is right only where all of this holds)."""
+    result = _harness_probe(tmp_path, "bwrap")
+    assert result.passed, result.feedback
+
+
+def test_control_without_the_sandbox_the_probe_sees_the_specs(tmp_path):
+    """The same probe, unisolated, sees the spec modules: so a pass above means they are absent."""
+    result = _harness_probe(tmp_path, "none")
+    assert not result.passed and "values differ" in " ".join(result.feedback), result.feedback
 
 
 if __name__ == "__main__":
