@@ -4,12 +4,15 @@ Layers, outermost first (``graders doctor`` says which are active on this machin
 
 1. **bubblewrap** (``bwrap``): the worker runs in its own mount, PID, network, IPC and UTS
    namespaces, as an unprivileged uid (65534), with a read-only view of only what grading needs
-   (the system's ``/usr``, the Python installation and virtual environment, the repository's
-   ``graders/``, ``courselib/`` and ``datasets/``). ``solutions/``, ``tests/``, ``build/`` (nbgrader's
-   source, submissions, gradebook), the rest of the home directory and the network are not there.
+   (the system's ``/usr``, the Python installation and virtual environment with its
+   site-packages, the harness's own modules in ``graders/`` (:data:`CHILD_FILES`), ``courselib/``
+   and ``datasets/``). The spec modules (``graders/weeks/``), the registry, the references,
+   ``solutions/``, ``tests/``, ``build/`` (nbgrader's source, submissions, gradebook), other
+   folders on the grader's ``sys.path``, the rest of the home directory and the network are not
+   there.
    ``--die-with-parent``: it dies with the grading process.
-2. **a fresh namespace per submission**: the warm worker (torch, the registry and the cases already
-   loaded) forks a child per submission, which enters a new user, PID, mount, network and IPC
+2. **a fresh namespace per submission**: the warm worker (torch and the cases the parent sent
+   already loaded) forks a child per submission, which enters a new user, PID, mount, network and IPC
    namespace of its own, gets a private size-limited scratch folder (a new tmpfs) and a fresh
    ``/proc``, hides the worker's job folder, drops every capability and sets ``no_new_privs``.
    It cannot see or signal the worker, the grading process or another submission; when it ends,
@@ -763,7 +766,7 @@ class WorkerDied(RuntimeError):
 
 
 class Worker:
-    """One warm worker: torch, the registry and the cases loaded once; one isolated child per job."""
+    """One warm worker: torch and the cases (sent by this process) loaded once; one isolated child per job."""
 
     def __init__(self, exercise_ids: list[str], mode: str, preload: list[str] | None = None) -> None:
         self.exercise_ids = list(exercise_ids)

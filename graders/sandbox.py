@@ -1,14 +1,18 @@
 """Authoritative grading: the student's code runs in a locked-down child process.
 
-The parent (trusted) extracts the definitions from the submitted file and hands them to a warm
-worker (:mod:`graders.isolation`): a process that has imported torch and built the exercises'
-cases once, inside a bubblewrap sandbox (read-only system, no ``solutions/``, no network, its
-own PID namespace, an unprivileged uid), and that forks a fresh child per submission in
-namespaces of its own, with limits on CPU time, memory, file size, processes and wall clock.
-An audit hook in the child refuses sockets, subprocesses, signals, C libraries and writes
-outside its scratch folder as a second layer. The child runs the student's functions on the
-exercise's cases and writes the outputs as safetensors plus JSON: formats that cannot execute
-code when read. The parent then compares them with the reference, which only ever runs here.
+The parent (trusted) builds each exercise's cases, extracts the definitions from the submitted
+file and hands them to a warm worker (:mod:`graders.isolation`): a process that has imported
+torch and received the exercises' cases, settings and call adapters from the parent once
+(JSON + safetensors, :mod:`graders.payload`), inside a bubblewrap sandbox (read-only system,
+no ``solutions/``, no spec modules, registry or references, no network, its own PID namespace,
+an unprivileged uid), and that forks a fresh child per submission in namespaces of its own,
+with limits on CPU time, memory, file size, processes and wall clock. An audit hook in the
+child refuses sockets, subprocesses, signals, C libraries and writes outside its scratch
+folder as a second layer; ``courselib`` functions that compute an exercise's answer
+(``Exercise.forbidden_courselib``) are replaced by stubs that raise. The child runs the
+student's functions on the cases and writes the outputs as safetensors plus JSON: formats that
+cannot execute code when read. The parent then compares them with the reference, which only
+ever runs here.
 """
 
 from __future__ import annotations
