@@ -10,7 +10,9 @@ proves that a submission gets nothing from either:
    exercise, every module-level function of ``graders/weeks/`` and of ``courselib/`` (and class,
    for an exercise whose answer is a class) whose signature binds the exercise's first case is
    wrapped as the exercise's function, exactly as a student would, and run on all the cases in
-   that process. The wrappers that reproduce the reference there "compute the answer".
+   that process. The wrappers that reproduce the reference there "compute the answer" (the
+   registered mistakes are left out: test_grader_trust proves each one is rejected; the shared
+   "switch per mistake" helpers they call are not mistakes, and are screened).
 2. **Grading**: every such wrapper, plus the known attacks in ``tests/hostile/``, is graded through
    the sandbox (bubblewrap), several exercises per file: each must score 0, with a one-line reason.
 
