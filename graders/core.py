@@ -221,6 +221,9 @@ class Exercise:
       plain detached values (metrics for a log), ``False`` when it promises a tensor attached to
       the graph (a loss to call ``.backward()`` on).
     - ``allow_inplace``: the answer may modify its inputs (rare: an exercise about in-place ops).
+    - ``forbidden_courselib``: dotted names of ``courselib`` functions that compute the answer
+      (``"courselib.world.harness.run_task"``): the answer may not refer to them (read in its
+      source, :func:`forbidden_library_uses`) and, in the sandbox, calling them raises.
     - ``mistakes`` are registered with the :meth:`mistake` decorator.
 
     The week is the name of the spec module (``graders/weeks/w05_dpo.py`` → ``w05_dpo``), filled
@@ -247,6 +250,7 @@ class Exercise:
     strict_dtype: bool = True
     detached: bool | None = None
     week: str = ""
+    forbidden_courselib: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "." in self.function:
@@ -892,6 +896,108 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
     return sorted(found)
 
 
+def _resolve_library(dotted: str) -> Any:
+    """The ``courselib`` object a dotted name refers to (``None`` if it names nothing)."""
+    import importlib
+
+    parts = dotted.split(".")
+    if parts[0] != "courselib":
+        return None
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except Exception:  # noqa: BLE001 - not a module: try a shorter prefix
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def forbidden_library_uses(source: str, function: str, forbidden: Sequence[str]) -> list[str]:
+    """The ``courselib`` functions of ``forbidden`` (dotted names) that ``function``, or any
+    definition or constant it uses, refers to.
+
+    Follows imports (``from courselib.world.bias import bbq_scores as b``, ``import courselib.world.harness
+    as h``, re-exports such as ``courselib.world.gold_reward``) by resolving names to the objects they
+    denote; an attribute spelled like a forbidden function (``anything.run_task``) counts too.
+    Calls the source cannot show (``getattr`` with a computed name) are refused when the answer
+    runs in the sandbox.
+    """
+    if not forbidden:
+        return []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    targets = {name: _resolve_library(name) for name in forbidden}
+    last = {name.rsplit(".", 1)[-1]: name for name in forbidden}
+    bound: dict[str, str] = {}  # local name -> dotted name it was imported as
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    definitions: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    definitions[target.id] = node
+
+    def match(dotted: str) -> str | None:
+        if dotted in targets:
+            return dotted
+        obj = _resolve_library(dotted)
+        for name, target in targets.items():
+            if obj is not None and target is not None and obj is target:
+                return name
+        return None
+
+    def chain(node: ast.AST) -> list[str] | None:
+        attrs: list[str] = []
+        while isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            return [node.id, *reversed(attrs)]
+        return None
+
+    found: set[str] = set()
+    todo, seen = [function], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        for sub in ast.walk(definitions[name]):
+            if isinstance(sub, ast.Attribute):
+                if sub.attr in last:
+                    found.add(last[sub.attr])
+                parts = chain(sub)
+                if parts and parts[0] in bound:
+                    hit = match(".".join([bound[parts[0]], *parts[1:]]))
+                    if hit:
+                        found.add(hit)
+            elif isinstance(sub, ast.Name):
+                if sub.id in bound and bound[sub.id].split(".")[0] == "courselib":
+                    hit = match(bound[sub.id])
+                    if hit:
+                        found.add(hit)
+                if sub.id in definitions:
+                    todo.append(sub.id)
+    return sorted(found)
+
+
 # --------------------------------------------------------------------------------------------
 # The verdict
 # --------------------------------------------------------------------------------------------
@@ -993,7 +1099,14 @@ def grade(
         feedback.append(refused)
     tampered = any(o.error_type == guard.TAMPERED_ERROR for o in student)
 
-    passed = not failures and not banned and not refused and not tampered
+    library = forbidden_library_uses(answer_source or "", exercise.function, exercise.forbidden_courselib)
+    if library:
+        feedback.append(
+            f"`{exercise.function}` uses {', '.join('`' + b + '`' for b in library)} (directly or in a helper), "
+            "which computes this exercise's answer: the exercise is to implement it yourself."
+        )
+
+    passed = not failures and not banned and not library and not refused and not tampered
     if passed:
         feedback.insert(0, f"✓ {exercise.id}: all {len(cases)} cases pass.")
     else:

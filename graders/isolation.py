@@ -4,12 +4,15 @@ Layers, outermost first (``graders doctor`` says which are active on this machin
 
 1. **bubblewrap** (``bwrap``): the worker runs in its own mount, PID, network, IPC and UTS
    namespaces, as an unprivileged uid (65534), with a read-only view of only what grading needs
-   (the system's ``/usr``, the Python installation and virtual environment, the repository's
-   ``graders/``, ``courselib/`` and ``datasets/``). ``solutions/``, ``tests/``, ``build/`` (nbgrader's
-   source, submissions, gradebook), the rest of the home directory and the network are not there.
+   (the system's ``/usr``, the Python installation and virtual environment with its
+   site-packages, the harness's own modules in ``graders/`` (:data:`CHILD_FILES`), ``courselib/``
+   and ``datasets/``). The spec modules (``graders/weeks/``), the registry, the references,
+   ``solutions/``, ``tests/``, ``build/`` (nbgrader's source, submissions, gradebook), other
+   folders on the grader's ``sys.path``, the rest of the home directory and the network are not
+   there.
    ``--die-with-parent``: it dies with the grading process.
-2. **a fresh namespace per submission**: the warm worker (torch, the registry and the cases already
-   loaded) forks a child per submission, which enters a new user, PID, mount, network and IPC
+2. **a fresh namespace per submission**: the warm worker (torch and the cases the parent sent
+   already loaded) forks a child per submission, which enters a new user, PID, mount, network and IPC
    namespace of its own, gets a private size-limited scratch folder (a new tmpfs) and a fresh
    ``/proc``, hides the worker's job folder, drops every capability and sets ``no_new_privs``.
    It cannot see or signal the worker, the grading process or another submission; when it ends,
@@ -49,6 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_UID = 65534  # "nobody"
 SCRATCH = "/tmp/work"  # the child's private scratch folder (a tmpfs of its own) under bubblewrap
 MODES = ("auto", "bwrap", "none")
+PAYLOAD_FILES = ("payload.json", "payload.safetensors")  # cases and settings, from the parent (graders.payload)
 READY_TIMEOUT = 600.0  # the worker imports torch and builds every case of the week before its first job
 
 
@@ -241,6 +245,10 @@ def _probe_report(share: Path) -> dict[str, Any]:
             report[f"sees_{name}"] = (REPO_ROOT / name).exists()
         except OSError:
             report[f"sees_{name}"] = True  # there, but unreadable: still not what the sandbox should look like
+    try:  # the spec modules (their mistakes' helpers default to the right answer), registry, references
+        report["sees_specs"] = sorted(os.listdir(REPO_ROOT / "graders")) != sorted(CHILD_FILES)
+    except OSError:
+        report["sees_specs"] = True
     try:
         probe = REPO_ROOT / "graders" / f".write-probe-{os.getpid()}"
         probe.write_text("x")
@@ -447,7 +455,7 @@ def worker_main(argv: list[str]) -> None:
     request = json.loads(sys.stdin.readline())
     from graders import sandbox
 
-    state = sandbox._prepare_child(request["exercises"], request.get("preload", []))
+    state = sandbox._prepare_child(share if request.get("payload") else None, request.get("preload", []))
     out.write(json.dumps({"ready": True, "nested_error": nested_error, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
@@ -476,16 +484,31 @@ def worker_main(argv: list[str]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+# The graders modules the sandbox holds (graders.sandbox.CHILD_MODULES): the worker's harness and
+# nothing else; no spec module (graders/weeks/), registry, reference or release code.
+CHILD_FILES = ("__init__.py", "core.py", "guard.py", "isolation.py", "sandbox.py", "source.py", "transport.py")
+REPO_FOLDERS = ("courselib", "datasets")  # the notebooks import them
+
+
 def _python_paths() -> list[Path]:
-    """What the interpreter needs, outside the repository (the venv counts even inside it)."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent}
-    paths |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    """What the interpreter needs: its installation (standard library) and the virtual environment
+    with its site-packages; not the other folders on ``sys.path`` (the repository, a tests folder)."""
+    import site
+    import sysconfig
+
+    prefixes = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent}
+    prefixes |= {Path(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    sites = set(site.getsitepackages()) | {site.getusersitepackages()}
+    paths = set(prefixes)
+    paths |= {Path(p) for p in sys.path if p and p in sites}  # a user site-packages in use
     venv = Path(sys.prefix).resolve()
     keep = []
     for p in paths:
+        if not p.is_dir():
+            continue
         real = p.resolve()
         if real.is_relative_to(REPO_ROOT) and not real.is_relative_to(venv):
-            continue  # the repository itself (on sys.path via an editable install): bound piecemeal
+            continue  # the repository itself: bound piecemeal
         if str(real) in ("/", "/usr", "/tmp") or str(real).startswith(("/usr/", "/proc", "/dev")):
             continue  # bound (or made) as a whole already
         keep.append(real)
@@ -495,6 +518,24 @@ def _python_paths() -> list[Path]:
         if not any(p.is_relative_to(q) for q in out):
             out.append(p)
     return out
+
+
+def _symlinks() -> list[tuple[str, Path]]:
+    """Symbolic links on the way to the interpreter (a virtual environment that is a link, as in a
+    git worktree sharing one): recreated in the sandbox so that ``sys.executable`` works there."""
+    links: dict[Path, str] = {}
+    for start in (Path(sys.executable).parent, Path(sys.prefix)):
+        for p in (start, *start.parents):
+            if p.is_symlink() and not str(p).startswith(("/usr/", "/bin", "/lib", "/sbin")):
+                links[p] = os.readlink(p)
+    return sorted(((target, link) for link, target in links.items()), key=lambda t: len(t[1].parts))
+
+
+def child_binds() -> list[Path]:
+    """The repository paths bound (read-only) into the sandbox."""
+    binds = [REPO_ROOT / "graders" / name for name in CHILD_FILES]
+    binds += [REPO_ROOT / name for name in REPO_FOLDERS if (REPO_ROOT / name).is_dir()]
+    return binds
 
 
 def bwrap_command(share: Path, argv: list[str]) -> list[str]:
@@ -517,10 +558,12 @@ def bwrap_command(share: Path, argv: list[str]) -> list[str]:
         cmd += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     binds = [(p, True) for p in _python_paths()]
-    binds += [(REPO_ROOT / name, True) for name in ("graders", "courselib", "datasets") if (REPO_ROOT / name).is_dir()]
+    binds += [(p, True) for p in child_binds() if p.exists()]
     binds.append((share, False))
+    links = _symlinks()
     made: set[str] = set()
-    for path, _ in binds:  # parents readable by the sandbox's uid (bwrap would make them 0700 as root)
+    for path in [p for p, _ in binds] + [link for _, link in links]:
+        # parents readable by the sandbox's uid (bwrap would make them 0700 as root)
         for parent in reversed(path.parents):
             p = str(parent)
             if p == "/" or p in made or p.startswith("/usr/") or p in ("/usr", "/tmp", "/proc", "/dev"):
@@ -531,6 +574,9 @@ def bwrap_command(share: Path, argv: list[str]) -> list[str]:
             cmd += ["--perms", "0755", "--dir", p]
     for path, readonly in binds:
         cmd += ["--ro-bind" if readonly else "--bind", str(path), str(path)]
+    for target, link in links:
+        cmd += ["--symlink", target, str(link)]
+    cmd += ["--remount-ro", "/"]  # the folders made above too: nothing outside /tmp and the share is writable
     cmd += ["--chdir", "/tmp", "--", *argv]
     return cmd
 
@@ -591,6 +637,7 @@ class Report:
             and i
             and not i.get("sees_solutions")
             and not i.get("sees_tests")
+            and not i.get("sees_specs")
             and not i.get("repo_writable")
             and not i.get("network")
             and i.get("uid") == SANDBOX_UID
@@ -624,6 +671,8 @@ class Report:
                 f"  no network: {ok(not i.get('network'))} (interfaces: {', '.join(i.get('interfaces', [])) or 'none'})",
                 f"  solutions/ hidden: {ok(not i.get('sees_solutions'))}; tests/ hidden: {ok(not i.get('sees_tests'))}; "
                 f"build/ hidden: {ok(not i.get('sees_build'))}",
+                f"  spec modules, registry and references hidden (graders/ holds only the harness): "
+                f"{ok(not i.get('sees_specs'))}",
                 f"  repository read-only: {ok(not i.get('repo_writable'))}",
                 f"  fresh namespaces per submission: {ok(not i.get('nested_error'))}"
                 + (f" ({i['nested_error']})" if i.get("nested_error") else ""),
@@ -717,7 +766,7 @@ class WorkerDied(RuntimeError):
 
 
 class Worker:
-    """One warm worker: torch, the registry and the cases loaded once; one isolated child per job."""
+    """One warm worker: torch and the cases (sent by this process) loaded once; one isolated child per job."""
 
     def __init__(self, exercise_ids: list[str], mode: str, preload: list[str] | None = None) -> None:
         self.exercise_ids = list(exercise_ids)
@@ -729,6 +778,11 @@ class Worker:
         self._jobs = 0
 
     def _start(self) -> None:
+        from graders.sandbox import worker_payload  # the parent builds the cases: the worker has no specs
+
+        text, tensors = worker_payload(self.exercise_ids)
+        for name, data in zip(PAYLOAD_FILES, (text.encode(), tensors)):
+            (self.share / name).write_bytes(data)
         argv = _worker_argv(self.share, isolated=self.mode == "bwrap")
         cmd = bwrap_command(self.share, argv) if self.mode == "bwrap" else argv
         self._log = tempfile.TemporaryFile()  # the worker's own stderr (never the student's): for diagnosis
@@ -743,10 +797,14 @@ class Worker:
             umask=0o022,
         )
         assert self.proc.stdin is not None
-        request = {"exercises": self.exercise_ids, "preload": self.preload}
+        request = {"payload": True, "preload": self.preload}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
-        reply = self._read(READY_TIMEOUT)
+        try:
+            reply = self._read(READY_TIMEOUT)
+        finally:
+            for name in PAYLOAD_FILES:
+                (self.share / name).unlink(missing_ok=True)
         if not reply.get("ready"):
             raise WorkerDied("the grading worker did not start")
         self.nested_error = reply.get("nested_error", "")

@@ -1,25 +1,33 @@
 """Authoritative grading: the student's code runs in a locked-down child process.
 
-The parent (trusted) extracts the definitions from the submitted file and hands them to a warm
-worker (:mod:`graders.isolation`): a process that has imported torch and built the exercises'
-cases once, inside a bubblewrap sandbox (read-only system, no ``solutions/``, no network, its
-own PID namespace, an unprivileged uid), and that forks a fresh child per submission in
-namespaces of its own, with limits on CPU time, memory, file size, processes and wall clock.
-An audit hook in the child refuses sockets, subprocesses, signals, C libraries and writes
-outside its scratch folder as a second layer. The child runs the student's functions on the
-exercise's cases and writes the outputs as safetensors plus JSON: formats that cannot execute
-code when read. The parent then compares them with the reference, which only ever runs here.
+The parent (trusted) builds each exercise's cases, extracts the definitions from the submitted
+file and hands them to a warm worker (:mod:`graders.isolation`): a process that has imported
+torch and received the exercises' cases, settings and call adapters from the parent once
+(JSON + safetensors, :mod:`graders.payload`), inside a bubblewrap sandbox (read-only system,
+no ``solutions/``, no spec modules, registry or references, no network, its own PID namespace,
+an unprivileged uid), and that forks a fresh child per submission in namespaces of its own,
+with limits on CPU time, memory, file size, processes and wall clock. An audit hook in the
+child refuses sockets, subprocesses, signals, C libraries and writes outside its scratch
+folder as a second layer; ``courselib`` functions that compute an exercise's answer
+(``Exercise.forbidden_courselib``) are replaced by stubs that raise. The child runs the
+student's functions on the cases and writes the outputs as safetensors plus JSON: formats that
+cannot execute code when read. The parent then compares them with the reference, which only
+ever runs here.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import shutil
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -27,7 +35,6 @@ from typing import Any
 
 from graders import guard
 from graders.core import Outcome, Result, grade, result_for_missing, run_case
-from graders.registry import get_exercise
 from graders.source import SourceError, definitions_from_file
 from graders.transport import outcome_from_record, outcome_to_record
 
@@ -75,6 +82,8 @@ def check_file(
     them). ``pool``: a :class:`graders.isolation.Pool` of warm workers (cohort grading); by
     default one warm worker per set of exercises is kept for the life of this process.
     """
+    from graders.registry import get_exercise
+
     limits = limits or Limits()
     exercises = [get_exercise(i) for i in exercise_ids]
     if not path.exists():
@@ -240,6 +249,28 @@ def _parent_cases(exercise: Any) -> list[Any]:
         return _CASES[exercise.id]
 
 
+_PAYLOADS: dict[tuple[str, ...], tuple[str, bytes]] = {}
+
+
+def worker_payload(exercise_ids: Sequence[str]) -> tuple[str, bytes]:
+    """What a warm worker for these exercises is sent at its start (built once per process):
+    the cases, built here in the parent, and each exercise's settings and call adapter
+    (JSON text, safetensors bytes; see :mod:`graders.payload`)."""
+    from graders.payload import build_payload
+    from graders.registry import get_exercise
+
+    key = tuple(exercise_ids)
+    with _CASES_LOCK:
+        cached = _PAYLOADS.get(key)
+    if cached is None:
+        exercises = [get_exercise(i) for i in exercise_ids]
+        with _PARSE_LOCK:
+            cached = build_payload(exercises, _parent_cases)
+        with _CASES_LOCK:
+            _PAYLOADS[key] = cached
+    return cached
+
+
 def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
     from graders.reference import load_reference
 
@@ -358,41 +389,187 @@ def preload_modules(exercise_ids: list[str]) -> list[str]:
     return sorted(set(names))
 
 
-def _prepare_child(exercise_ids: list[str], preload: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """What the warm worker loads once, before any student code: torch, the exercises, their cases,
-    and the libraries the week's notebook imports."""
+# The graders modules the worker and its children may import; any other ``graders`` module (the
+# registry, the spec modules with their mistakes, the references, the release tooling) is absent
+# from the sandbox, and an import of it gives a stub whose every attribute refuses to run.
+CHILD_MODULES = frozenset(
+    {"graders", "graders.core", "graders.guard", "graders.isolation", "graders.sandbox", "graders.source", "graders.transport"}
+)
+UNAVAILABLE = (
+    "is not available to graded code: the grading sandbox holds no spec modules, known mistakes, fixtures' "
+    "reference paths or solutions"
+)
+
+
+def _refusal(name: str) -> type:
+    """A stand-in for ``name``: calling it, instantiating it or a subclass raises ``PermissionError``
+    (a class, so that a submission that subclasses it still defines, and fails only where used)."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise PermissionError(f"`{name}` {UNAVAILABLE}")
+
+    short = name.rsplit(".", 1)[-1]
+    return type(short, (), {"__new__": refuse, "__qualname__": short, "__module__": name.rpartition(".")[0]})
+
+
+class _UnavailableModule(types.ModuleType):
+    """What ``import graders.<anything else>`` gives in the child: every attribute refuses to run."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _refusal(f"{self.__name__}.{name}")
+
+
+class _GradersOnlyWhatTheChildNeeds(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook: ``graders.X`` outside :data:`CHILD_MODULES` → an :class:`_UnavailableModule`."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname.split(".")[0] != "graders" or fullname in CHILD_MODULES:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        module = _UnavailableModule(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+def _hide_other_graders_modules() -> None:
+    """Install the import hook (first on ``sys.meta_path``) and drop what was imported already."""
+    if not any(isinstance(f, _GradersOnlyWhatTheChildNeeds) for f in sys.meta_path):
+        sys.meta_path.insert(0, _GradersOnlyWhatTheChildNeeds())
+    for name in [n for n in sys.modules if n.split(".")[0] == "graders" and n not in CHILD_MODULES]:
+        del sys.modules[name]
+    package = sys.modules.get("graders")
+    for attr, value in list(vars(package).items()) if package is not None else []:
+        if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] == "graders":
+            if value.__name__ in CHILD_MODULES:
+                continue
+            delattr(package, attr)
+
+
+def _library_refusal(name: str) -> Any:
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise PermissionError(
+            f"`{name}` computes the answer of an exercise of this week: the grader does not allow calling it from "
+            "graded code; implement it yourself"
+        )
+
+    refused.__qualname__ = refused.__name__ = name.rsplit(".", 1)[-1]
+    refused.__grader_refusal__ = name  # type: ignore[attr-defined]
+    return refused
+
+
+def _disable_library_functions(names: Sequence[str]) -> list[str]:
+    """Replace each ``courselib`` function in ``names`` by a stub that raises ``PermissionError``,
+    wherever a courselib module holds it (``from x import f`` aliases and default arguments too).
+    Returns the names that could not be found (a course bug, reported by the tests)."""
+    missing = []
+    for dotted in names:
+        module_name, _, attr = dotted.rpartition(".")
+        try:
+            original = getattr(importlib.import_module(module_name), attr)
+        except Exception:  # noqa: BLE001 - reported
+            missing.append(dotted)
+            continue
+        stub = _library_refusal(dotted)
+        for module in list(sys.modules.values()):
+            if not getattr(module, "__name__", "").startswith("courselib") or not isinstance(module, types.ModuleType):
+                continue
+            namespace = vars(module)
+            for key, value in list(namespace.items()):
+                if value is original:
+                    namespace[key] = stub
+                elif (
+                    isinstance(value, types.FunctionType)
+                    and value.__defaults__
+                    and any(d is original for d in value.__defaults__)
+                ):
+                    value.__defaults__ = tuple(stub if d is original else d for d in value.__defaults__)
+        del original
+    return missing
+
+
+def _prepare_child(payload_dir: Path | None, preload: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """What the warm worker loads once, before any student code: torch, the libraries the week's
+    notebook imports, and the exercises and their cases as the parent sent them
+    (``payload.json`` + ``payload.safetensors`` in ``payload_dir``; see :mod:`graders.payload`).
+    The spec modules are never imported here."""
+    import importlib
+
     import safetensors.torch  # noqa: F401 - imported before the guard, used by every job
     import torch
 
-    import graders.registry  # imports every week's cases before the guard goes up
     from graders import source  # noqa: F401
 
+    _hide_other_graders_modules()
     torch.set_num_threads(1)
-    import importlib
-
     for name in preload:
+        if name.split(".")[0] == "graders":
+            continue  # the notebook's `from graders import check`: a stub in the child
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional library only costs time later
             pass
     torch.set_num_threads(1)  # in case a library changed it
-    exercises = {i: graders.registry.get_exercise(i) for i in exercise_ids}
-    return {"exercises": exercises, "cases": {i: e.cases() for i, e in exercises.items()}}
+    _hide_other_graders_modules()  # in case a library imported one
+    if payload_dir is None:
+        return {"exercises": {}, "cases": {}}
+    return load_payload(payload_dir)
+
+
+def load_payload(payload_dir: Path) -> dict[str, Any]:
+    """Exercises (light: settings, call adapter) and cases from the parent's payload files."""
+    from safetensors.torch import load_file
+
+    from graders.core import Case, Exercise
+    from graders.transport import decode_input
+
+    desc = json.loads((payload_dir / "payload.json").read_text(encoding="utf-8"))
+    tensor_file = payload_dir / "payload.safetensors"
+    tensors = load_file(str(tensor_file)) if tensor_file.exists() and tensor_file.stat().st_size else {}
+    exercises: dict[str, Any] = {}
+    cases: dict[str, list[Any]] = {}
+    for item in desc["exercises"]:
+        fixtures: dict[str, Any] = {"__name__": f"grader_fixtures.{item['id']}"}
+        if item["source"]:
+            # a file name under graders/: feedback never quotes these frames as the answer's
+            exec(compile(item["source"], f"graders/fixtures/{item['id']}.py", "exec"), fixtures)  # noqa: S102
+        settings = {k: decode_input(v, tensors, {}) for k, v in item["settings"].items()}
+        items = [Case(**{k: decode_input(v, tensors, fixtures) for k, v in case.items()}) for case in item["cases"]]
+        exercise = Exercise(**settings, make_cases=lambda items=items: list(items))
+        if item["call"]:
+            exercise.call = fixtures[item["call"]]
+        exercises[item["id"]] = exercise
+        cases[item["id"]] = items
+        if item["call"] and items:  # what the adapter builds (a model: transformers' lazy imports, caches)
+            run_case(exercise, _warm_up, items[0], 0)  # is built once here, before any student code
+    return {"exercises": exercises, "cases": cases}
+
+
+def _warm_up(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("warm-up run of the exercise's adapter")
 
 
 def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> None:
     """Run the answer in ``workdir`` on the cases (in the isolated child; student code runs here)."""
     from safetensors.torch import save_file
 
-    import graders.registry
-
     job = json.loads((workdir / "job.json").read_text(encoding="utf-8"))
     limits = job.get("limits", {})
     job.setdefault("setup_seconds", limits.get("setup_seconds", Limits.setup_seconds))
     job.setdefault("exercise_seconds", limits.get("exercise_seconds", Limits.exercise_seconds))
-    exercises = [state["exercises"].get(i) or graders.registry.get_exercise(i) for i in job["exercises"]]
-    all_cases = {e.id: state["cases"][e.id] if e.id in state["cases"] else e.cases() for e in exercises}
+    missing = [i for i in job["exercises"] if i not in state["exercises"]]
+    if missing:
+        raise RuntimeError(f"the worker was not sent the exercises {missing}")
+    exercises = [state["exercises"][i] for i in job["exercises"]]
+    all_cases = state["cases"]
     code = (workdir / "answer.py").read_text(encoding="utf-8")
+    _disable_library_functions(sorted({n for e in exercises for n in getattr(e, "forbidden_courselib", ())}))
 
     def alarm(_signum: int, _frame: Any) -> None:
         raise TimeoutError("stopped at its time limit: an infinite loop, or a far slower algorithm than needed?")
@@ -456,4 +633,8 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
 
 if __name__ == "__main__":  # debugging aid: run a prepared job folder in this process, unisolated
     _folder = Path(sys.argv[1])
-    _run_job(_folder, _prepare_child(json.loads((_folder / "job.json").read_text())["exercises"]))
+    _ids = json.loads((_folder / "job.json").read_text())["exercises"]
+    _text, _tensors = worker_payload(_ids)
+    (_folder / "payload.json").write_text(_text, encoding="utf-8")
+    (_folder / "payload.safetensors").write_bytes(_tensors)
+    _run_job(_folder, _prepare_child(_folder))

@@ -97,3 +97,40 @@ def outcome_from_record(record: Any, tensors: dict[str, torch.Tensor]) -> Outcom
         mutated=tuple(str(m) for m in record.get("mutated") or ()),
         forbidden_calls=tuple(str(m) for m in record.get("forbidden_calls") or ()),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Cases, from the parent to the worker (see graders.payload for the encoding side)
+# --------------------------------------------------------------------------------------------
+
+
+def decode_input(desc: Any, tensors: dict[str, torch.Tensor], fixtures: dict[str, Any]) -> Any:
+    """A case input from its description; functions and objects come from ``fixtures``, the
+    namespace of the fixture source the parent sent (raises ``ValueError`` on anything else)."""
+    if not isinstance(desc, dict):
+        raise ValueError("malformed input description")
+    if "seq" in desc:
+        items = [decode_input(d, tensors, fixtures) for d in desc["seq"]]
+        return tuple(items) if desc.get("tuple") else items
+    if "dict" in desc:
+        return {str(k): decode_input(v, tensors, fixtures) for k, v in desc["dict"].items()}
+    if "dtype" in desc:
+        dtype = getattr(torch, str(desc["dtype"]), None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError("malformed dtype")
+        return dtype
+    if "function" in desc:
+        fn = fixtures.get(str(desc["function"]))
+        if not callable(fn):
+            raise ValueError(f"unknown fixture function {desc['function']!r}")
+        return fn
+    if "object" in desc:
+        cls = fixtures.get(str(desc["object"]))
+        if not isinstance(cls, type):
+            raise ValueError(f"unknown fixture class {desc['object']!r}")
+        obj = cls.__new__(cls)
+        obj.__dict__.update(decode_input(desc.get("state", {"dict": {}}), tensors, fixtures))
+        return obj
+    if "unsupported" in desc:
+        raise ValueError("malformed input description")
+    return decode(desc, tensors)

@@ -522,7 +522,11 @@ def one_outside_bins(probs, labels, n_bins=10):
 
 
 class _TinyRewardModel(nn.Module):
-    """The grader's own reward model (not the student's): tiny GPT-2 body, head at the last real token."""
+    """The grader's own reward model: tiny GPT-2 body, head on the mean of the real tokens' states.
+
+    It runs in the sandbox next to the student's code, so it must not compute an exercise's answer:
+    it pools by a masked mean, not at the last real token as ``RewardModel`` and ``last_token_index`` do.
+    """
 
     def __init__(self, state: dict[str, torch.Tensor], score_weight: torch.Tensor) -> None:
         super().__init__()
@@ -533,8 +537,8 @@ class _TinyRewardModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = (torch.arange(h.shape[1], device=h.device) * (attention_mask != 0)).argmax(-1)
-        return self.score(h[torch.arange(h.shape[0], device=h.device), last]).squeeze(-1)
+        m = (attention_mask != 0).to(h.dtype)[..., None]
+        return self.score((h * m).sum(1) / m.sum(1)).squeeze(-1)
 
 
 def _pairs(g: torch.Generator, n: int, width: int, left: bool = False) -> dict[str, torch.Tensor]:

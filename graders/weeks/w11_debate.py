@@ -681,7 +681,11 @@ def _wilson_cases() -> list[Case]:
 
 
 WILSON_INTERVAL = Exercise(
-    "wilson_interval", points=1, make_cases=_wilson_cases, summary="Wilson score interval for an accuracy"
+    "wilson_interval",
+    points=1,
+    make_cases=_wilson_cases,
+    summary="Wilson score interval for an accuracy",
+    forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
 

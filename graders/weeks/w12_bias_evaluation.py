@@ -167,6 +167,7 @@ BBQ_BIAS_SCORES = Exercise(
     points=3,
     make_cases=_bbq_cases,
     summary="BBQ's accuracy and bias scores (s_DIS, s_AMB), aggregated as lm-evaluation-harness",
+    forbidden_courselib=("courselib.world.bias.bbq_scores", "courselib.world.harness._bbq_metric"),
 )
 
 
@@ -271,6 +272,7 @@ PREFERENCE_RATE = Exercise(
     make_cases=_pref_cases,
     summary="CrowS-Pairs' stereotype preference rate with a Wilson interval",
     random_case=_pref_random,
+    forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
 
@@ -417,6 +419,7 @@ RUN_EVAL = Exercise(
     make_cases=_run_cases,
     call=_run_call,
     summary="integration: the evaluation harness's loop (limit, batches, solver, scorer, metrics, eval mode)",
+    forbidden_courselib=("courselib.world.harness.run_task",),
 )
 
 
