@@ -393,7 +393,15 @@ def preload_modules(exercise_ids: list[str]) -> list[str]:
 # registry, the spec modules with their mistakes, the references, the release tooling) is absent
 # from the sandbox, and an import of it gives a stub whose every attribute refuses to run.
 CHILD_MODULES = frozenset(
-    {"graders", "graders.core", "graders.guard", "graders.isolation", "graders.sandbox", "graders.source", "graders.transport"}
+    {
+        "graders",
+        "graders.core",
+        "graders.guard",
+        "graders.isolation",
+        "graders.sandbox",
+        "graders.source",
+        "graders.transport",
+    }
 )
 UNAVAILABLE = (
     "is not available to graded code: the grading sandbox holds no spec modules, known mistakes, fixtures' "
