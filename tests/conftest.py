@@ -41,3 +41,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "device", [pytest.param(d, marks=[pytest.mark.gpu] if d == "cuda" else []) for d in DEVICES]
         )
+
+
+@pytest.fixture
+def without_static_guard(monkeypatch):
+    """The parent's static guard (graders.guard) switched off, to prove a deeper layer on its own
+    (the OS sandbox, the audit hook, the child's seal) with attacks the guard would refuse first."""
+    from graders import guard
+
+    monkeypatch.setattr(guard, "refusal_message", lambda *args, **kwargs: None)

@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hostile_support import hostile_files, names_a_reason
 
 from graders import guard
 from graders.reference import REPO_ROOT, released_notebook, solution_source
@@ -27,13 +28,20 @@ from graders.source import definitions, definitions_from_file
 from graders.testing import alternatives_of, grade_source
 
 WEEKS = sorted({e.week for e in all_exercises().values()})
-HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
+# the hostile files the parent's static guard must refuse by itself (the others in tests/hostile/ are
+# stopped by other layers: forbidden courselib names, the sandbox's stubs, the cohort's bounds)
+STATIC = {
+    "aten_cross_entropy_loss", "aten_log_softmax", "aten_special_log_softmax", "class_body_clear_audit_table",
+    "class_body_patch_inplace_report", "class_body_patch_recorder", "decomp_table", "disable_torch_function",
+    "exec_string", "frame_globals_default_arg", "gc_find_recorder", "import_spec_helper", "monkeypatch_clone",
+    "monkeypatch_tensor_eq", "reference_through_load_reference", "spec_helper_dpo_batch",
+    "spec_module_imported_at_run_time",
+}  # fmt: skip
+HOSTILE = [p for p in hostile_files() if p.stem in STATIC]
 
 
-def _expectation(path: Path) -> str:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name}: the first line must be '# expect: <reason>'"
-    return first[len("# expect: ") :].strip()
+def test_every_static_hostile_file_exists():
+    assert {p.stem for p in HOSTILE} == STATIC
 
 
 def _defined(source: str) -> set[str]:
@@ -234,13 +242,12 @@ def test_the_released_notebooks_provide_definitions():
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
 def test_hostile_submission_is_refused_by_the_static_guard(path):
     source = path.read_text(encoding="utf-8")
-    expect = _expectation(path)
     code, _ = definitions([source])  # what the grader keeps of it
     graded = [e for e in week_exercises("w05_dpo") if e.function in _defined(source)]
     assert graded, f"{path.name} defines no week-5 exercise"
     for exercise in graded:
         message = guard.refusal_message(code, "w05_dpo", exercise.function)
-        assert message is not None and expect in message, (path.name, exercise.function, message)
+        assert message is not None and names_a_reason(path, message), (path.name, exercise.function, message)
 
 
 def _with_released_w05(tmp_path: Path, source: str) -> Path:
@@ -263,7 +270,7 @@ def test_hostile_submission_scores_zero_through_the_sandbox(name, tmp_path):
     for result in check_file(_with_released_w05(tmp_path, source), ids):
         if result.exercise.split(".")[1] in _defined(source):
             assert result.points == 0, result.feedback
-            assert any(_expectation(path) in line for line in result.feedback), result.feedback
+            assert names_a_reason(path, " ".join(result.feedback)), result.feedback
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +332,11 @@ def test_the_seal_catches_a_changed_exercise(tmp_path, monkeypatch):
             import torch
 
             class _Allow:
-                import graders.registry
-                graders.registry.get_exercise("w00_orientation.log_softmax").forbidden = ()
+                import gc
+                import graders.core
+                for _e in gc.get_objects():
+                    if isinstance(_e, graders.core.Exercise) and _e.function == "log_softmax":
+                        _e.forbidden = ()
 
             def log_softmax(logits, dim=-1):
                 return torch.log_softmax(logits, dim)

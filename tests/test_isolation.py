@@ -27,6 +27,10 @@ from graders.isolation import REPO_ROOT, probe
 from graders.reference import solution_source
 from graders.sandbox import Limits, check_file, shared_pool
 
+# every attack here must be stopped by the OS layers alone: the parent's static guard, which would
+# refuse most of them first, is switched off (tests/test_guard.py proves it)
+pytestmark = pytest.mark.usefixtures("without_static_guard")
+
 FAST = Limits(wall_seconds=60, exercise_seconds=10, setup_seconds=30, cpu_seconds=60, memory_bytes=2 * 2**30)
 IDS = ["w00_orientation.log_softmax", "w00_orientation.masked_mean"]
 REPORT = probe()

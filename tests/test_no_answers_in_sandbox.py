@@ -30,7 +30,6 @@ import inspect
 import json
 import os
 import pkgutil
-import re
 import signal
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_support import defined_names, expected_reasons, hostile_files, names_a_reason
 
 from graders.isolation import REPO_ROOT, probe
 
@@ -387,10 +387,6 @@ def test_every_answer_computing_wrapper_scores_zero_in_the_sandbox(screened, tmp
     assert graded == sum(len(f) for f in found.values())
 
 
-def hostile_files() -> list[Path]:
-    return sorted(HOSTILE.glob("*.py"))
-
-
 @needs_bwrap
 @pytest.mark.parametrize("path", hostile_files(), ids=lambda p: p.stem)
 def test_hostile_file_scores_zero_with_its_reason(path):
@@ -399,17 +395,44 @@ def test_hostile_file_scores_zero_with_its_reason(path):
     from graders.sandbox import check_file
 
     text = path.read_text(encoding="utf-8")
-    match = re.match(r"# expect: (.+)\n", text)
-    assert match, f"{path.name}: the first line must be '# expect: <reason>'"
-    expect = match.group(1).strip()
-    defined = {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    defined = defined_names(text)
     ids = [e.id for e in all_exercises().values() if e.function in defined]
     assert ids, f"{path.name} defines no graded function"
     results = {r.exercise: r for r in check_file(path, all_ids(), isolation="bwrap")}
     for exercise_id in ids:
         result = results[exercise_id]
         assert result.points == 0, (exercise_id, result.feedback)
-        assert expect in " ".join(result.feedback), (exercise_id, expect, result.feedback)
+        assert names_a_reason(path, " ".join(result.feedback)), (exercise_id, expected_reasons(path), result.feedback)
+
+
+# attacks whose names are computed at run time: with the parent's static checks switched off, the
+# sandbox's own layers (stand-ins for graders modules, stubs for courselib answers) still give 0 and
+# say why (the last reason on each file's expect line is that layer's)
+RUN_TIME_LAYER = [
+    "courselib_run_task_by_getattr",
+    "courselib_wilson_through_another_module",
+    "spec_module_imported_at_run_time",
+    "spec_helper_dpo_batch",
+    "reference_through_load_reference",
+]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("name", RUN_TIME_LAYER)
+def test_the_sandbox_alone_refuses_answers_reached_at_run_time(name, monkeypatch):
+    from graders import core, guard
+    from graders.registry import all_exercises
+    from graders.sandbox import check_file
+
+    monkeypatch.setattr(guard, "refusal_message", lambda *args: None)
+    monkeypatch.setattr(core, "forbidden_library_uses", lambda *args: [])
+    path = HOSTILE / f"{name}.py"
+    defined = defined_names(path.read_text(encoding="utf-8"))
+    ids = [e.id for e in all_exercises().values() if e.function in defined]
+    assert ids
+    for result in check_file(path, ids, isolation="bwrap"):
+        assert result.points == 0, result.feedback
+        assert expected_reasons(path)[-1] in " ".join(result.feedback), result.feedback
 
 
 ONLY_THE_HARNESS = """
@@ -446,14 +469,14 @@ def _harness_probe(tmp_path: Path, isolation: str) -> Any:
 
 
 @needs_bwrap
-def test_the_sandbox_holds_the_harness_and_nothing_else(tmp_path):
+def test_the_sandbox_holds_the_harness_and_nothing_else(tmp_path, without_static_guard):
     """graders/ holds only the child's modules; the repository only those, courselib/ and datasets/;
     no other graders module is loaded (the answer is right only where all of this holds)."""
     result = _harness_probe(tmp_path, "bwrap")
     assert result.passed, result.feedback
 
 
-def test_control_without_the_sandbox_the_probe_sees_the_specs(tmp_path):
+def test_control_without_the_sandbox_the_probe_sees_the_specs(tmp_path, without_static_guard):
     """The same probe, unisolated, sees the spec modules: so a pass above means they are absent."""
     result = _harness_probe(tmp_path, "none")
     assert not result.passed and "values differ" in " ".join(result.feedback), result.feedback

@@ -11,6 +11,10 @@ import pytest
 from graders.reference import solution_source
 from graders.sandbox import Limits, check_file
 
+# every attack here must be stopped by the sandbox's own layers alone: the parent's static guard, which would
+# refuse most of them first, is switched off (tests/test_guard.py proves it)
+pytestmark = pytest.mark.usefixtures("without_static_guard")
+
 FAST = Limits(wall_seconds=60, exercise_seconds=5, setup_seconds=30, cpu_seconds=60, memory_bytes=3 * 2**30)
 GOOD_LOG_SOFTMAX = (
     "import torch\n\ndef log_softmax(logits, dim=-1):\n"

@@ -1,4 +1,4 @@
-# expect: is not available to graded code
+# expect: reaches into the grader | is not available to graded code
 # The week's reference implementation, loaded the way later weeks' notebooks load earlier ones.
 from graders import load_reference
 

@@ -1,4 +1,4 @@
-# expect: is not available to graded code
+# expect: reaches into the grader | is not available to graded code
 # The spec module's "switch per mistake" helper, called with its default switch: the right answer.
 from graders.weeks.w05_dpo import _batch_dpo
 
