@@ -727,18 +727,21 @@ def grade(
     cases: Sequence[Case],
     reference: Namespace,
     answer_source: str | None = None,
+    expected: Sequence[Outcome] | None = None,
 ) -> Result:
     """Compare a student's outcomes with the reference's on the same cases and write the feedback.
 
     ``reference`` is the namespace that holds the trusted reference implementation (it runs here,
     on the CPU); the known mistakes are run here too, to name the mistake when the answer behaves
-    like one.
+    like one. ``expected``: the reference's outcomes on ``cases``, when the caller has them
+    already (a cohort computes them once per exercise); by default they are computed here.
     """
     feedback: list[str] = []
     if student and all(o.error_type == "NotImplementedError" for o in student):
         message = diagnose_error(exercise, student[0])
         return Result(exercise.id, 0.0, float(exercise.points), False, [f"✗ {exercise.id}: {message}"])
-    expected = run_cases(exercise, reference[exercise.function], cases)
+    if expected is None:
+        expected = run_cases(exercise, reference[exercise.function], cases)
     failures: list[int] = []
     for i, (case, ref, got) in enumerate(zip(cases, expected, student)):
         if ref.failed:  # a bug in the course, not in the answer: say so loudly
