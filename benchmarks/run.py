@@ -27,6 +27,7 @@ BUDGET_MEMORY_MB = 2048
 EXTRA = [
     "benchmarks.dpo_throughput",
     "benchmarks.autograde_cohort",
+    "benchmarks.grading_overhead",
     "benchmarks.sae_throughput",
     "benchmarks.ppo_cartpole",
     "benchmarks.grpo_throughput",

@@ -406,6 +406,8 @@ def _short_error(exc: BaseException) -> str:
         last = frames[-1]
         where = f" (line {last.lineno}: `{(last.line or '').strip()}`)"
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(message) > 2000:  # a 30 MB message must not become 30 MB per case on the way to the parent
+        message = message[:2000] + f"... [{len(message) - 2000} more characters]"
     return f"{message}{where}"
 
 
