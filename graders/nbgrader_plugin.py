@@ -138,6 +138,7 @@ class SanitizeStudentHTML(SanitizeHTML):
     cell attachments other than PNG, JPEG and GIF images are dropped.
     """
 
+    enabled = Bool(True, help="nbconvert runs a preprocessor only when it is enabled").tag(config=True)
     tags = List(
         Unicode(),
         default_value=[
