@@ -352,7 +352,7 @@ def _death_reason(status: dict[str, Any], limits: Limits) -> str:
         return f"your code used more than {gib} of memory and was stopped"
     if any("No space left on device" in line or "File too large" in line for line in tail):
         return (
-            f"your code filled its private /tmp ({limits.tmp_bytes / 2**20:g} MiB) or wrote a file larger than "
+            f"your code filled its private /tmp ({limits.tmp_bytes / 2**20:g} MiB: no space left) or wrote a file larger than "
             f"{limits.file_bytes / 2**20:g} MiB, and the grader could not save its outputs"
         )
     return "the process running your code crashed" + (f": {tail[0][:300]}" if tail else "")

@@ -123,10 +123,11 @@ def _cohort(source: dict[str, Any], release: dict[str, Any]) -> dict[str, tuple[
             _appended(
                 release,
                 "import os\n\ndef dpo_loss(*args, **kwargs):\n    n = 0\n    while True:\n"
-                "        with open('/tmp/fill-%d' % n, 'wb') as f:\n            f.write(b'x' * 2**24)\n        n += 1\n",
+                "        with open('fill-%d' % n, 'wb') as f:  # its scratch folder, on its private /tmp\n"
+                "            f.write(b'x' * 2**24)\n        n += 1\n",
             ),
             None,
-            "/tmp",
+            "space left",
         ),
         "attack-fifo": (
             _appended(
