@@ -20,6 +20,7 @@ Grading refuses to start without OS-level isolation unless ``allow_unisolated`` 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import glob
 import json
@@ -27,6 +28,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,10 @@ from graders.core import Result, result_for_missing
 from graders.nbgrader_plugin import TrustedGrades, check_pipeline
 from graders.registry import get_exercise
 from graders.release import CHECK_CALL
-from graders.sandbox import Limits, check_file, preload_modules
+from graders.sandbox import Limits, check_file, preload_modules, reference_seconds
+
+BUDGET_FLOOR = 120.0  # seconds: the least wall-clock budget of one student
+BUDGET_FACTOR = 20.0  # times the reference's own time on the week's cases
 
 
 def unreadable_reason(path: Path) -> str | None:
@@ -282,11 +287,40 @@ class CohortAutogradeApp(AutogradeApp):
     """``nbgrader autograde`` with :class:`CohortAutograde` as its converter."""
 
     def start(self) -> None:
+        self.prepare()
+        converter = CohortAutograde(coursedir=self.coursedir, parent=self)
+        converter.start()
+
+    def prepare(self) -> None:
+        """nbgrader's own start-up (authenticator, exchange, the assignment id), without recording."""
         super(AutogradeApp, self).start()
         if len(self.extra_args) == 1:
             self.coursedir.assignment_id = self.extra_args[0]
-        converter = CohortAutograde(coursedir=self.coursedir, parent=self)
-        converter.start()
+
+    def record(self, student: str) -> None:
+        """Record one student's submission, exactly as ``nbgrader autograde --student`` would."""
+        self.coursedir.student_id = glob.escape(student)
+        try:
+            CohortAutograde(coursedir=self.coursedir, parent=self).start()
+        finally:
+            self.coursedir.student_id = "*"
+
+
+def _completed_students(futures: dict[tuple[str, str], Future[list[Result]]]) -> Iterator[str]:
+    """Students in the order their grading finishes (all their notebooks), so that one slow
+    submission never holds up the recording of the others."""
+    by_student: dict[str, list[Future[list[Result]]]] = {}
+    for (student, _notebook), future in futures.items():
+        by_student.setdefault(student, []).append(future)
+    pending = set(by_student)
+    while pending:
+        waiting = [f for s in pending for f in by_student[s] if not f.done()]
+        if waiting:
+            concurrent.futures.wait(waiting, return_when=concurrent.futures.FIRST_COMPLETED)
+        for student in sorted(pending):
+            if all(f.done() for f in by_student[student]):
+                pending.discard(student)
+                yield student
 
 
 def _discover(app: CohortAutogradeApp, week: str, force: bool) -> list[Submission]:
@@ -343,8 +377,11 @@ def autograde(
     """Grade every submission of ``week`` and record the grades in nbgrader's gradebook.
 
     ``budget_seconds``: each student's wall-clock budget (the sandboxed run of all the week's
-    exercises; default ``limits.wall_seconds``); submissions that took ``slow_seconds`` or more
-    are listed in the summary, slowest first.
+    exercises). By default it is ``BUDGET_FACTOR`` times the reference's own time on the week's
+    cases, at least ``BUDGET_FLOOR`` seconds and at most ``limits.wall_seconds``: an infinite loop
+    costs its submission two minutes, not five, while an honest answer gets twenty times the
+    reference's time. Submissions that took ``slow_seconds`` or more are listed in the summary,
+    slowest first.
     """
     from graders.isolation import Pool, probe, resolve_mode
 
@@ -356,8 +393,6 @@ def autograde(
         else "UNISOLATED (--allow-unisolated): resource limits and the audit hook only"
     )
     limits = limits or Limits()
-    if budget_seconds is not None:
-        limits = dataclasses.replace(limits, wall_seconds=float(budget_seconds))
     jobs = max(1, jobs or os.cpu_count() or 1)
 
     argv = [week, "--log-level=ERROR", *(["--force"] if force else [])]
@@ -379,6 +414,15 @@ def autograde(
     )
 
     pool = Pool(all_ids, mode, jobs=jobs, preload=preload_modules(all_ids)) if all_ids else None
+    warming = threading.Thread(target=pool.warm_up, daemon=True) if pool is not None else None
+    if warming is not None:
+        warming.start()  # the workers import torch while this process runs the reference once
+    if budget_seconds is None:
+        reference = reference_seconds(all_ids) if all_ids else 0.0
+        budget_seconds = min(limits.wall_seconds, max(BUDGET_FLOOR, BUDGET_FACTOR * reference))
+    limits = dataclasses.replace(limits, wall_seconds=float(budget_seconds))
+    if warming is not None:
+        warming.join()
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -388,8 +432,6 @@ def autograde(
     futures: dict[tuple[str, str], Future[list[Result]]] = {}
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as executor:
-            if pool is not None:
-                executor.submit(pool.warm_up)
             for sub in submissions:
                 future = executor.submit(_grade, sub, limits, mode, pool)
 
@@ -404,10 +446,14 @@ def autograde(
                 futures[(sub.student, sub.notebook)] = future
             TrustedGrades.precomputed = futures
             TrustedGrades.graded_mode = described
-            try:
-                app.start()
-            except NbGraderException:
-                pass  # nbgrader has logged which submissions failed; they are listed below
+            app.prepare()
+            # recorded from this thread only (the gradebook is one SQLite file), each student as soon
+            # as their grading is done: a submission that runs to its budget delays nobody else
+            for student in _completed_students(futures):
+                try:
+                    app.record(student)
+                except NbGraderException:
+                    pass  # nbgrader has logged why; the student is listed below
             for future in futures.values():
                 future.exception()  # wait for all
     finally:

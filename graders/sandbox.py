@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -372,6 +373,7 @@ def _parent_cases(exercise: Any) -> list[Any]:
 
 
 _EXPECTED: dict[str, list[Outcome]] = {}
+_EXPECTED_SECONDS: dict[str, float] = {}
 
 
 def _parent_expected(exercise: Any) -> list[Outcome]:
@@ -387,7 +389,9 @@ def _parent_expected(exercise: Any) -> list[Outcome]:
         return cached
     cases = _parent_cases(exercise)
     reference = vars(load_reference(exercise.week))
+    started = time.perf_counter()
     expected = run_cases(exercise, reference[exercise.function], cases)
+    seconds = time.perf_counter() - started
     for case, ref in zip(cases, expected):
         if ref.failed:
             raise RuntimeError(f"reference for {exercise.id} failed on case {case.describe!r}: {ref.error}")
@@ -395,7 +399,17 @@ def _parent_expected(exercise: Any) -> list[Outcome]:
             raise RuntimeError(f"reference for {exercise.id} modifies its inputs on case {case.describe!r}")
     with _CASES_LOCK:
         _EXPECTED[exercise.id] = expected
+        _EXPECTED_SECONDS[exercise.id] = seconds
     return expected
+
+
+def reference_seconds(exercise_ids: list[str]) -> float:
+    """How long the reference takes on all the cases of these exercises, in this process (each
+    exercise's outcomes computed, and cached, on first use): the yardstick of a student's budget."""
+    for exercise_id in exercise_ids:
+        _parent_expected(get_exercise(exercise_id))
+    with _CASES_LOCK:
+        return sum(_EXPECTED_SECONDS.get(i, 0.0) for i in exercise_ids)
 
 
 def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
