@@ -45,10 +45,11 @@ from graders.core import Result, result_for_missing
 from graders.nbgrader_plugin import TrustedGrades, check_pipeline
 from graders.registry import get_exercise
 from graders.release import CHECK_CALL
-from graders.sandbox import Limits, check_file, preload_modules, reference_seconds
+from graders.sandbox import Limits, check_file, precompute_expected, preload_modules, reference_seconds
 
 BUDGET_FLOOR = 120.0  # seconds: the least wall-clock budget of one student
 BUDGET_FACTOR = 20.0  # times the reference's own time on the week's cases
+EXERCISE_FLOOR = 20.0  # seconds: the least time for the cases of one exercise
 
 
 def unreadable_reason(path: Path) -> str | None:
@@ -378,10 +379,11 @@ def autograde(
 
     ``budget_seconds``: each student's wall-clock budget (the sandboxed run of all the week's
     exercises). By default it is ``BUDGET_FACTOR`` times the reference's own time on the week's
-    cases, at least ``BUDGET_FLOOR`` seconds and at most ``limits.wall_seconds``: an infinite loop
-    costs its submission two minutes, not five, while an honest answer gets twenty times the
-    reference's time. Submissions that took ``slow_seconds`` or more are listed in the summary,
-    slowest first.
+    cases, at least ``BUDGET_FLOOR`` seconds and at most ``limits.wall_seconds``, and each
+    exercise's cases get ``BUDGET_FACTOR`` times the slowest exercise's reference time (at least
+    ``EXERCISE_FLOOR`` seconds, at most ``limits.exercise_seconds``): an honest answer has twenty
+    times the reference's time, an infinite loop costs its submission about a minute. Submissions
+    that took ``slow_seconds`` or more are listed in the summary, slowest first.
     """
     from graders.isolation import Pool, probe, resolve_mode
 
@@ -416,13 +418,18 @@ def autograde(
     pool = Pool(all_ids, mode, jobs=jobs, preload=preload_modules(all_ids)) if all_ids else None
     warming = threading.Thread(target=pool.warm_up, daemon=True) if pool is not None else None
     if warming is not None:
-        warming.start()  # the workers import torch while this process runs the reference once
-    if budget_seconds is None:
-        reference = reference_seconds(all_ids) if all_ids else 0.0
-        budget_seconds = min(limits.wall_seconds, max(BUDGET_FLOOR, BUDGET_FACTOR * reference))
-    limits = dataclasses.replace(limits, wall_seconds=float(budget_seconds))
+        warming.start()  # the workers import torch while this process runs the reference
+    precompute_expected(all_ids)  # once per cohort, while the workers start
     if warming is not None:
         warming.join()
+    if budget_seconds is None:
+        reference = reference_seconds(all_ids) if all_ids else {}  # timed now that the machine is quieter
+        budget_seconds = min(limits.wall_seconds, max(BUDGET_FLOOR, BUDGET_FACTOR * sum(reference.values())))
+        # each exercise's cases: the same factor over the slowest exercise, so that one infinite
+        # loop (even one that other exercises call) leaves time for the rest of the notebook
+        per_exercise = max(EXERCISE_FLOOR, BUDGET_FACTOR * max(reference.values(), default=0.0))
+        limits = dataclasses.replace(limits, exercise_seconds=int(min(limits.exercise_seconds, per_exercise)))
+    limits = dataclasses.replace(limits, wall_seconds=float(budget_seconds))
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -373,7 +373,6 @@ def _parent_cases(exercise: Any) -> list[Any]:
 
 
 _EXPECTED: dict[str, list[Outcome]] = {}
-_EXPECTED_SECONDS: dict[str, float] = {}
 
 
 def _parent_expected(exercise: Any) -> list[Outcome]:
@@ -389,9 +388,7 @@ def _parent_expected(exercise: Any) -> list[Outcome]:
         return cached
     cases = _parent_cases(exercise)
     reference = vars(load_reference(exercise.week))
-    started = time.perf_counter()
     expected = run_cases(exercise, reference[exercise.function], cases)
-    seconds = time.perf_counter() - started
     for case, ref in zip(cases, expected):
         if ref.failed:
             raise RuntimeError(f"reference for {exercise.id} failed on case {case.describe!r}: {ref.error}")
@@ -399,17 +396,32 @@ def _parent_expected(exercise: Any) -> list[Outcome]:
             raise RuntimeError(f"reference for {exercise.id} modifies its inputs on case {case.describe!r}")
     with _CASES_LOCK:
         _EXPECTED[exercise.id] = expected
-        _EXPECTED_SECONDS[exercise.id] = seconds
     return expected
 
 
-def reference_seconds(exercise_ids: list[str]) -> float:
-    """How long the reference takes on all the cases of these exercises, in this process (each
-    exercise's outcomes computed, and cached, on first use): the yardstick of a student's budget."""
+def precompute_expected(exercise_ids: list[str]) -> None:
+    """Compute (and cache) the reference's outcomes of these exercises now (a cohort does it
+    while its workers start)."""
     for exercise_id in exercise_ids:
         _parent_expected(get_exercise(exercise_id))
-    with _CASES_LOCK:
-        return sum(_EXPECTED_SECONDS.get(i, 0.0) for i in exercise_ids)
+
+
+def reference_seconds(exercise_ids: list[str]) -> dict[str, float]:
+    """How long the reference takes on all the cases of each exercise, in this process: the
+    yardstick of a student's time budget. Its outcomes are computed (and cached) first, then it
+    runs once more to be timed, so that one-time costs (imports, first calls) do not count."""
+    from graders.core import run_cases
+    from graders.reference import load_reference
+
+    seconds = {}
+    for exercise_id in exercise_ids:
+        exercise = get_exercise(exercise_id)
+        _parent_expected(exercise)
+        fn = vars(load_reference(exercise.week))[exercise.function]
+        started = time.perf_counter()
+        run_cases(exercise, fn, _parent_cases(exercise))
+        seconds[exercise_id] = time.perf_counter() - started
+    return seconds
 
 
 def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
