@@ -25,6 +25,7 @@ from typing import Any
 
 WEEK = "w05_dpo"
 BROKEN = "dpo_loss"  # the function the wrong answers get wrong
+GOAL_SECONDS = 150.0  # 50 submissions on 2 CPU cores
 DEPENDS = {"dpo_loss": ["dpo_batch_loss", "dpo_train_step"]}  # graded functions that call it
 
 
@@ -159,6 +160,8 @@ def run(students: int = 50, jobs: int | None = None) -> dict[str, Any]:
             "submissions": len(members),
             "jobs": jobs,
             "wall time (s)": round(wall, 1),
+            "goal (s)": GOAL_SECONDS,
+            "within goal": wall <= GOAL_SECONDS,
             "wall time per submission (s)": round(wall / max(len(members), 1), 2),
             "grading overhead per submission beyond the answer's compute, median (s)": round(
                 statistics.median(overhead), 2

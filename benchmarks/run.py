@@ -28,6 +28,7 @@ EXTRA = [
     "benchmarks.dpo_throughput",
     "benchmarks.autograde_cohort",
     "benchmarks.autograde_distributed",
+    "benchmarks.grading_overhead",
     "benchmarks.sae_throughput",
     "benchmarks.ppo_cartpole",
     "benchmarks.grpo_throughput",

@@ -5,7 +5,7 @@
     graders check WEEK FILE [--json]            every exercise of the week, in one sandbox run: a table and the total
     graders build [WEEK ...] [--check]
     graders report WEEK [--gradebook build/gradebook.db]
-    graders autograde WEEK [--jobs N | --scheduler ADDRESS] [--force] [--allow-unisolated]
+    graders autograde WEEK [--jobs N | --scheduler ADDRESS] [--force] [--allow-unisolated] [--budget SECONDS]
     graders doctor [--json]
 
 ``check`` exits 0 whether or not the answer passed; non-zero (2) only when the call itself is
@@ -170,8 +170,9 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
             allow_unisolated=args.allow_unisolated,
             course_root=Path(args.root) if args.root else None,
             progress=not args.no_progress,
+            budget_seconds=args.budget,
         )
-    except (IsolationUnavailable, FileNotFoundError) as exc:
+    except (IsolationUnavailable, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.text())
@@ -233,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scheduler",
         metavar="ADDRESS",
         help="grade on the Dask cluster at ADDRESS (tcp://host:8786); the gradebook stays here (docs/HUB.md)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="each student's wall-clock budget in seconds (default 300); the slow ones are listed in the summary",
     )
     p.set_defaults(func=_cmd_autograde)
     p = sub.add_parser("doctor", help="which isolation layers grading has on this machine")

@@ -509,6 +509,8 @@ def _short_error(exc: BaseException) -> str:
         last = frames[-1]
         where = f" (line {last.lineno}: `{(last.line or '').strip()}`)"
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(message) > 2000:  # a 30 MB message must not become 30 MB per case on the way to the parent
+        message = message[:2000] + f"... [{len(message) - 2000} more characters]"
     return f"{message}{where}"
 
 
@@ -1049,18 +1051,21 @@ def grade(
     cases: Sequence[Case],
     reference: Namespace,
     answer_source: str | None = None,
+    expected: Sequence[Outcome] | None = None,
 ) -> Result:
     """Compare a student's outcomes with the reference's on the same cases and write the feedback.
 
     ``reference`` is the namespace that holds the trusted reference implementation (it runs here,
     on the CPU); the known mistakes are run here too, to name the mistake when the answer behaves
-    like one.
+    like one. ``expected``: the reference's outcomes on ``cases``, when the caller has them
+    already (a cohort computes them once per exercise); by default they are computed here.
     """
     feedback: list[str] = []
     if student and all(o.error_type == "NotImplementedError" for o in student):
         message = diagnose_error(exercise, student[0])
         return Result(exercise.id, 0.0, float(exercise.points), False, [f"✗ {exercise.id}: {message}"])
-    expected = run_cases(exercise, reference[exercise.function], cases)
+    if expected is None:
+        expected = run_cases(exercise, reference[exercise.function], cases)
     failures: list[int] = []
     for i, (case, ref, got) in enumerate(zip(cases, expected, student)):
         if ref.failed:  # a bug in the course, not in the answer: say so loudly

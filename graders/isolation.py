@@ -272,38 +272,171 @@ def _probe_report(share: Path) -> dict[str, Any]:
 
 def _write_status(dir_fd: int | None, folder: Path, status: dict[str, Any]) -> None:
     data = json.dumps(status).encode()
-    if dir_fd is None:
-        (folder / "status.json").write_bytes(data)
-        return
-    fd = os.open("status.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=dir_fd)
+    if dir_fd is None:  # unisolated: the child could write here too; whatever it left is replaced
+        try:
+            os.unlink(folder / "status.json")
+        except OSError:
+            pass
+        fd = os.open(folder / "status.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    else:
+        fd = os.open("status.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
 
 
-def _copy_out(dir_fd: int, names: list[str], limit: int) -> None:
-    """Copy the child's result files from its scratch to the job folder (regular files only)."""
+def open_regular(path: str | Path, dir_fd: int | None = None) -> int | None:
+    """A read-only descriptor on ``path`` when it is a regular file, else None; never blocks.
+
+    ``O_NOFOLLOW``: not through a link; ``O_NONBLOCK``: a FIFO put in a result file's place does
+    not hang the caller; ``fstat``: the object actually opened is checked, not a name.
+    """
     import stat
 
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def read_regular(path: str | Path, limit: int, dir_fd: int | None = None) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes; None when it is missing, not a
+    regular file or larger (never blocks, never reads more than ``limit + 1`` bytes)."""
+    fd = open_regular(path, dir_fd)
+    if fd is None:
+        return None
+    try:
+        if os.fstat(fd).st_size > limit:
+            return None
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return None if total > limit else b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _copy_out(dir_fd: int, names: list[str], limit: int) -> list[str]:
+    """Copy the child's result files from its scratch to the job folder (regular files only,
+    opened without following links or blocking, at most ``limit`` bytes each); the names of
+    those left out for their size."""
+    too_large = []
     for name in names:
-        src = os.path.join(SCRATCH, name)
-        try:
-            st = os.lstat(src)
-        except OSError:
+        fd_in = open_regular(os.path.join(SCRATCH, name))
+        if fd_in is None:
             continue
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            continue
-        fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
         try:
-            fd_out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dir_fd)
+            if os.fstat(fd_in).st_size > limit:
+                too_large.append(name)
+                continue
+            fd_out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
             try:
-                while chunk := os.read(fd_in, 1 << 20):
+                copied = 0
+                while copied <= limit and (chunk := os.read(fd_in, 1 << 20)):
                     os.write(fd_out, chunk)
+                    copied += len(chunk)
             finally:
                 os.close(fd_out)
+        except OSError:
+            continue
         finally:
             os.close(fd_in)
+    return too_large
+
+
+OUTPUT_KEEP = 32 * 1024  # bytes of the child's stdout/stderr kept at each end (the rest is counted, not kept)
+
+
+class _OutputTail:
+    """The child's stdout and stderr, drained from a pipe: the first and last ``OUTPUT_KEEP`` bytes.
+
+    A pipe is not a file: printing a million lines neither hits the file-size limit nor fills a
+    disk, and a student cannot replace it with a FIFO or a link.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        os.set_blocking(fd, False)
+
+    def drain(self, budget: int = 64 * 2**20) -> None:
+        """Read what is there now (at most ``budget`` bytes, so the watchdog keeps its pace)."""
+        read = 0
+        while self.fd >= 0 and read < budget:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                os.close(self.fd)
+                self.fd = -1
+                return
+            read += len(chunk)
+            self.total += len(chunk)
+            room = OUTPUT_KEEP - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                self.tail += chunk
+                if len(self.tail) > OUTPUT_KEEP:
+                    del self.tail[: len(self.tail) - OUTPUT_KEEP]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def text(self) -> str:
+        """Head and tail, with a note in between when output was left out."""
+        skipped = self.total - len(self.head) - len(self.tail)
+        middle = f"\n[... {skipped} bytes of output left out ...]\n" if skipped > 0 else ""
+        return bytes(self.head).decode("utf-8", "replace") + middle + bytes(self.tail).decode("utf-8", "replace")
+
+
+def _private_tmp(size: int) -> None:
+    """A fresh, size-limited tmpfs over ``/tmp`` (and ``/dev/shm``) in this mount namespace.
+
+    The worker's own ``/tmp`` (and the share with other jobs' folders, which lies under it) is
+    hidden from the child; whatever the child writes there counts against ``size`` and
+    disappears with it.
+    """
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
+    if os.path.isdir("/dev/shm"):
+        try:
+            mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0700")
+        except OSError:
+            pass
+
+
+def _job_files(job_dir: Path, limit: int = 256 * 2**20) -> dict[str, bytes]:
+    """The regular files the parent put in the job folder (the child gets copies in its scratch)."""
+    files = {}
+    for name in sorted(os.listdir(job_dir)):
+        if name == "status.json":
+            continue
+        data = read_regular(job_dir / name, limit)
+        if data is not None:
+            files[name] = data
+    return files
 
 
 def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
@@ -315,17 +448,18 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
     dir_fd = None
     work = job_dir
     if isolated:
+        files = _job_files(job_dir)
         unshare_namespaces(JOB_NAMESPACES)
         mount(None, "/", None, MS_REC | MS_PRIVATE)
-        os.makedirs(SCRATCH, exist_ok=True)
-        size = max(limits["file_bytes"] * 2, 64 * 2**20)
-        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
-        work = Path(SCRATCH)
-        for name in ("answer.py", "job.json"):
-            shutil.copyfile(job_dir / name, work / name)
         dir_fd = os.open(job_dir, os.O_RDONLY | os.O_DIRECTORY)
         mount("tmpfs", str(share), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
-    stderr_fd = os.open(work / "stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # one private tmpfs for /tmp and the scratch folder in it: the child's only writable place
+        _private_tmp(int(limits.get("tmp_bytes", 256 * 2**20)))
+        work = Path(SCRATCH)
+        os.makedirs(work, mode=0o700, exist_ok=True)
+        for name, data in files.items():
+            (work / name).write_bytes(data)
+    out_r, out_w = os.pipe()
     baseline_rss = _rss_bytes(os.getpid())
     me = os.getpid()
     started = time.monotonic()
@@ -336,8 +470,8 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
             os.setsid()  # its own process group: kill(0, ...) must not reach the worker's group
             prctl(PR_SET_DUMPABLE, 1)  # its memory map readable by the watchdog (C1, same uid)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            os.dup2(stderr_fd, 1)
-            os.dup2(stderr_fd, 2)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
             os.closerange(3, 65536)
             os.chdir(work)
             if isolated:
@@ -354,11 +488,15 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
 
             traceback.print_exc()
             code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001, S110 - nothing left to report to
+            pass
         os._exit(code)
 
-    os.close(stderr_fd)
+    os.close(out_w)
+    output = _OutputTail(out_r)
     timed_out = memory_killed = False
     memory_cap = baseline_rss + limits["memory_bytes"]
     status = 0
@@ -367,6 +505,7 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
     except (AttributeError, OSError):
         waker = None
     while True:
+        output.drain()
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
@@ -382,23 +521,22 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             break
-        if waker is not None:
-            select.select([waker], [], [], 0.1)
+        watched = [w for w in (waker, output.fd) if w is not None and w >= 0]
+        if watched:
+            select.select(watched, [], [], 0.1)
         else:
             time.sleep(0.05)
     if waker is not None:
         os.close(waker)
     elapsed = time.monotonic() - started
-    try:
-        with open(work / "stderr.txt", "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - 4000))
-            stderr_tail = f.read().decode("utf-8", "replace")
-    except OSError:
-        stderr_tail = ""
+    output.drain()  # what is left in the pipe; its other end died with the child's PID namespace
+    output.close()
+    too_large: list[str] = []
     if dir_fd is not None:
         names = [f"{i}{ext}" for i in job["exercises"] for ext in (".json", ".safetensors")]
-        _copy_out(dir_fd, names, sandbox.MAX_RESULT_BYTES + 1)
+        too_large = _copy_out(dir_fd, names, sandbox.MAX_TENSOR_BYTES)
     returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    text = output.text()
     _write_status(
         dir_fd,
         job_dir,
@@ -407,7 +545,9 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
             "timed_out": timed_out,
             "memory_killed": memory_killed,
             "elapsed": elapsed,
-            "stderr": stderr_tail,
+            "stderr": text[-4000:],
+            "output_bytes": output.total,
+            "too_large": too_large,
         },
     )
 
@@ -855,10 +995,14 @@ class Worker:
         self._read(timeout)
         if self.nested_error:
             self.stop()  # single-use: it served one job in its only sandbox
-        status_file = job_dir / "status.json"
-        if not status_file.exists():
+        data = read_regular(job_dir / "status.json", 2**20)
+        try:
+            status = json.loads(data) if data is not None else None
+        except ValueError:
+            status = None
+        if not isinstance(status, dict):
             return {"error": "no status from the grading worker"}
-        return json.loads(status_file.read_text(encoding="utf-8"))
+        return status
 
     def stop(self) -> None:
         if self.proc is None:

@@ -8,19 +8,30 @@ runs after nbgrader's sanitising step: it grades the submitted code with
 verdict (feedback on stdout, plus an error output when the exercise failed), which nbgrader's
 ``SaveAutoGrades`` then records.
 
-By default the student's notebook is not executed in a kernel at all during autograding
-(``configure(c, execute=False)``): the sandbox is the only place student code runs, with limits,
-so a cohort is graded safely and in seconds per notebook.
+The student's notebook is never executed in a kernel during autograding: the sandbox is the
+only place student code runs, with limits, so a cohort is graded safely and in seconds per
+notebook. (Stock nbgrader's ``Execute`` ran each submission as the instructor, outside any
+sandbox: a top-level cell could rewrite another student's grade in the gradebook.
+:func:`configure` refuses ``execute=True`` and :func:`check_pipeline` refuses a configuration
+that puts ``Execute`` back.)
+
+What the formgrader and the feedback show of a submission is sanitised by
+:class:`SanitizeStudentHTML`: student markdown, raw cells and rich outputs lose scripts, event
+handlers and anything else outside a small set of safe HTML (the formgrader runs on the same
+origin as the instructor's JupyterLab).
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from bleach import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat import NotebookNode, write
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import (
@@ -32,7 +43,7 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
     SaveAutoGrades,
 )
-from traitlets import Bool
+from traitlets import Bool, Dict, List, Unicode
 
 from graders.release import CHECK_CALL
 from graders.sandbox import check_file
@@ -116,23 +127,112 @@ class TrustedGrades(NbGraderPreprocessor):
         return nb, resources
 
 
+class SanitizeStudentHTML(SanitizeHTML):
+    """Escape unsafe HTML in what students wrote, before the formgrader or the feedback shows it.
+
+    Markdown and raw cells that the student could edit (every one except nbgrader's locked cells,
+    which nbgrader has already restored from the instructor's source) are cleaned with bleach:
+    ``<script>``, ``<iframe>``, ``on*=`` handlers and ``javascript:`` links do not survive; the
+    harmless tags of course prose (``details``, tables, images, headings) do. Code outputs keep
+    only safe types (text, PNG, JPEG; HTML and markdown cleaned; JavaScript and SVG dropped), and
+    cell attachments other than PNG, JPEG and GIF images are dropped.
+    """
+
+    enabled = Bool(True, help="nbconvert runs a preprocessor only when it is enabled").tag(config=True)
+    tags = List(
+        Unicode(),
+        default_value=[
+            *ALLOWED_TAGS,
+            "p",
+            "br",
+            "hr",
+            "span",
+            "div",
+            "pre",
+            "img",
+            "details",
+            "summary",
+            "sub",
+            "sup",
+            "del",
+            "s",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "th",
+            "td",
+            "dl",
+            "dt",
+            "dd",
+        ],  # fmt: skip
+        help="HTML tags kept in student markdown (everything else is escaped)",
+    ).tag(config=True)
+    attributes = Dict(
+        default_value={
+            **ALLOWED_ATTRIBUTES,
+            "img": ["src", "alt", "width", "height"],
+            "td": ["align"],
+            "th": ["align"],
+        },
+        help="HTML attributes kept, per tag",
+    ).tag(config=True)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], index: int) -> tuple[NotebookNode, dict]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        locked = isinstance(meta, dict) and meta.get("locked") and not meta.get("solution")
+        if cell.cell_type in ("markdown", "raw") and not locked:
+            cleaned = self.sanitize_html_tags(cell.source)
+            # a markdown quote (`> ...`) stays a quote: a `>` alone never opens a tag
+            cell.source = re.sub(r"(?m)^(?:[ \t]*&gt;)+", lambda m: m.group(0).replace("&gt;", ">"), cleaned)
+        if "attachments" in cell:
+            safe = ("image/png", "image/jpeg", "image/gif")
+            cell.attachments = {
+                name: {k: v for k, v in bundle.items() if k in safe}
+                for name, bundle in (cell.attachments or {}).items()
+                if isinstance(bundle, dict)
+            }
+        if cell.cell_type == "code":
+            cell.outputs = self.sanitize_code_outputs(cell.outputs)
+        return cell, resources
+
+
+def check_pipeline(preprocessors: list[Any]) -> None:
+    """Refuse an autograde pipeline that would execute submissions outside the sandbox."""
+    if any(p is Execute or (isinstance(p, type) and issubclass(p, Execute)) for p in preprocessors):
+        raise ValueError(
+            "nbgrader's Execute runs each submission in a kernel as you, outside the sandbox (a notebook "
+            "could change other students' grades): remove it from Autograde.autograde_preprocessors"
+        )
+
+
 def configure(c: Any, execute: bool = False, timeout: int = 600, allow_unisolated: bool = False) -> None:
     """Apply the course's nbgrader settings to a traitlets config ``c``.
 
-    Call it from ``nbgrader_config.py``. ``execute=True`` also runs the student's notebook in a
-    kernel (as stock nbgrader does) so that autograded notebooks show their plots; the grades
-    still come from the sandbox. ``allow_unisolated=True`` grades even without OS-level
-    isolation (see docs/INSTRUCTORS.md: only for submissions you trust).
+    Call it from ``nbgrader_config.py``. ``execute=True`` is refused (``ValueError``): executing
+    submissions in a kernel would run student code as the instructor, outside the sandbox.
+    ``allow_unisolated=True`` grades even without OS-level isolation (see docs/INSTRUCTORS.md:
+    only for submissions you trust). ``timeout`` is kept for compatibility and unused.
     """
+    if execute:
+        raise ValueError(
+            "configure(c, execute=True) is no longer supported: it ran every submission in a kernel as the "
+            "instructor, outside the sandbox. Grades and feedback come from the sandbox; students' plots "
+            "are in the notebooks they submitted."
+        )
     c.TrustedGrades.allow_unisolated = allow_unisolated
     c.CourseDirectory.source_directory = "source"
     c.CourseDirectory.release_directory = "release"
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    c.Execute.timeout = timeout
-    c.Execute.allow_errors = True
     c.Autograde.autograde_preprocessors = [
-        *([Execute] if execute else []),
         TrustedGrades,
+        SanitizeStudentHTML,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,

@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,10 +36,16 @@ from typing import Any
 
 from graders import guard
 from graders.core import Outcome, Result, grade, result_for_missing, run_case
-from graders.source import SourceError, definitions_from_file
+from graders.source import SourceError, code_cells, definitions, definitions_from_file
 from graders.transport import outcome_from_record, outcome_to_record
 
-MAX_RESULT_BYTES = 256 * 2**20
+MAX_RESULT_BYTES = 4 * 2**20  # one exercise's JSON description of its outcomes
+MAX_TENSOR_BYTES = 64 * 2**20  # one exercise's safetensors file (its outputs and gradients)
+MAX_JSON_DEPTH = 64  # nesting of that JSON (a returned value may nest transport.MAX_DEPTH levels)
+MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submitted file as it is on disk, outputs included
+MAX_CODE_BYTES = 5 * 10**6  # the code of its cells (outputs are not graded, so they do not count)
+MAX_LINE_CHARS = 2000  # one line of feedback
+MAX_FEEDBACK_CHARS = 20_000  # all the feedback of one exercise
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Limits:
     cpu_seconds: int = 600
     memory_bytes: int = 4 * 2**30  # beyond what the warm worker holds (torch, the cases): RLIMIT_DATA + RSS watchdog
     file_bytes: int = 512 * 2**20
+    tmp_bytes: int = 256 * 2**20  # the child's private /tmp (a tmpfs of its own), its scratch folder included
     processes: int = 64  # threads count too; in a user namespace of its own, so root's exemption does not apply
 
     def as_json(self) -> dict[str, Any]:
@@ -91,18 +99,27 @@ def check_file(
     if path.suffix not in (".py", ".ipynb"):
         raise SourceError(f"{path.name}: expected a .py file or a .ipynb notebook")
     try:
-        with _PARSE_LOCK:
-            code, warnings = definitions_from_file(path)
+        chunks, too_large = submitted_code(path)
     except SourceError as exc:
         if not path.is_file() or not os.access(path, os.R_OK):
             raise
-        return [result_for_missing(e, str(exc)) for e in exercises]
+        return [bounded_result(result_for_missing(e, str(exc))) for e in exercises]
+    if too_large:
+        return [bounded_result(result_for_missing(e, too_large)) for e in exercises]
+    try:
+        with _PARSE_LOCK:
+            code, warnings = definitions(chunks)
+    except (SourceError, RecursionError, MemoryError, ValueError) as exc:
+        return [result_for_missing(e, f"your code could not be read: {str(exc)[:MAX_LINE_CHARS]}") for e in exercises]
 
     notes = [f"note: {w}" for w in warnings]
     import ast
 
-    with _PARSE_LOCK:
-        defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    try:
+        with _PARSE_LOCK:
+            defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        return [result_for_missing(e, f"your code could not be read: {str(exc)[:MAX_LINE_CHARS]}") for e in exercises]
     results: dict[str, Result] = {}
     to_run = []
     for exercise in exercises:
@@ -126,7 +143,56 @@ def check_file(
         with _PARSE_LOCK:  # the comparison parses and compiles too (forbidden calls, known mistakes)
             for exercise in to_run:
                 results[exercise.id] = _grade_child_output(exercise, outputs.get(exercise.id), code, notes)
-    return [results[e.id] for e in exercises]
+    return [bounded_result(results[e.id]) for e in exercises]
+
+
+def submitted_code(path: Path) -> tuple[list[str], str | None]:
+    """The code of a submitted ``.py`` file or of each code cell of a notebook, read within bounds.
+
+    Returns the chunks and ``None``, or ``[]`` and a one-line reason when the submission is too
+    large to grade (the file beyond ``MAX_NOTEBOOK_BYTES``, its code beyond ``MAX_CODE_BYTES``).
+    Outputs are never graded: they are dropped before anything else looks at the notebook.
+    Raises ``SourceError`` when the file is not a regular file or cannot be read at all.
+    """
+    from graders.isolation import open_regular
+
+    fd = open_regular(path)
+    if fd is None:
+        raise SourceError(f"cannot read {path}: not a regular file")
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > MAX_NOTEBOOK_BYTES:
+        return [], (
+            f"your file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads: "
+            "clear the outputs (Edit → Clear Outputs of All Cells), save, and submit again"
+        )
+    chunks = code_cells(path)  # SourceError when it is not a notebook or not UTF-8
+    code_bytes = sum(len(c.encode("utf-8", "replace")) for c in chunks)
+    if code_bytes > MAX_CODE_BYTES:
+        return [], (
+            f"your notebook holds {code_bytes / 1e6:.1f} MB of code, more than the {MAX_CODE_BYTES / 1e6:g} MB "
+            "the grader accepts (pasted data in a code cell?): keep the code, load data from files"
+        )
+    return chunks, None
+
+
+def bounded_result(result: Result) -> Result:
+    """``result`` with each line of feedback at most ``MAX_LINE_CHARS`` and all of it at most
+    ``MAX_FEEDBACK_CHARS`` (a 30 MB exception message stays one short paragraph)."""
+    lines, total = [], 0
+    for line in result.feedback:
+        line = str(line)
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + f"... [{len(line) - MAX_LINE_CHARS} more characters]"
+        if total + len(line) > MAX_FEEDBACK_CHARS:
+            lines.append(f"... [{len(result.feedback) - len(lines)} more line(s) of feedback left out]")
+            break
+        lines.append(line)
+        total += len(line)
+    result.feedback = lines
+    return result
 
 
 # CPython 3.11's parser is not safe to run from several threads at once ("SystemError: AST
@@ -176,39 +242,104 @@ def _run_child(
 
     workdir, status = pool.run(prepare, timeout=limits.wall_seconds + 60)
     try:
-        outputs = _read_outputs(workdir, exercise_ids)
-        if status.get("error") or status.get("timed_out") or status.get("memory_killed") or status.get("returncode"):
-            reason = _death_reason(status, limits)
-            for exercise_id in exercise_ids:
-                outputs.setdefault(exercise_id, {"fatal": reason})
-        return outputs
+        return _outputs_with_status(workdir, exercise_ids, status, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _read_outputs(workdir: Path, exercise_ids: list[str]) -> dict[str, Any]:
-    from safetensors.torch import load_file
+def _outputs_with_status(workdir: Path, exercise_ids: list[str], status: Any, limits: Limits) -> dict[str, Any]:
+    """What the child left in ``workdir``, with the supervisor's ``status`` applied; never raises."""
+    if not isinstance(status, dict):
+        status = {"error": "no status from the grading worker"}
+    outputs = _read_outputs(workdir, exercise_ids)
+    too_large = status.get("too_large") or []
+    for exercise_id in exercise_ids:
+        if isinstance(too_large, list) and any(str(n).startswith(f"{exercise_id}.") for n in too_large):
+            outputs[exercise_id] = {"fatal": _TOO_LARGE}
+    try:
+        dead = bool(
+            status.get("error") or status.get("timed_out") or status.get("memory_killed") or status.get("returncode")
+        )
+        reason = _death_reason(status, limits) if dead else ""
+    except Exception:  # noqa: BLE001 - a status the grader cannot read is still a verdict
+        dead, reason = True, "the process running your code was lost"
+    if dead:
+        for exercise_id in exercise_ids:
+            outputs.setdefault(exercise_id, {"fatal": reason})
+    printed = status.get("output_bytes")
+    if isinstance(printed, int) and printed > 2 * OUTPUT_NOTE_BYTES:
+        note = (
+            f"note: your code printed {printed / 1e6:.1f} MB while it was graded; the grader kept the first and "
+            "last few kilobytes. Printing never changes a grade, but it slows grading: remove debug prints."
+        )
+        for output in outputs.values():
+            output.setdefault("notes", []).append(note)
+    return outputs
 
+
+OUTPUT_NOTE_BYTES = 32 * 1024  # graders.isolation.OUTPUT_KEEP: printed output beyond twice this is cut
+_TOO_LARGE = "your function's outputs were far larger than expected (the grader reads a few MB per exercise)"
+
+
+def _json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets in the JSON ``data`` nest deeper than ``limit`` (strings ignored); fast on MBs."""
+    import re
+
+    import numpy as np
+
+    stripped = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", data)
+    codes = np.frombuffer(stripped, dtype=np.uint8)
+    steps = np.zeros(codes.shape, dtype=np.int32)
+    steps[(codes == ord("[")) | (codes == ord("{"))] = 1
+    steps[(codes == ord("]")) | (codes == ord("}"))] = -1
+    return bool(steps.size) and int(np.cumsum(steps).max()) > limit
+
+
+def read_output(workdir: Path, exercise_id: str) -> dict[str, Any] | None:
+    """One exercise's outputs from the child's files: ``{"outcomes", "setup_error"}``, ``{"fatal": reason}``
+    or ``None`` (no file). Never raises, whatever the files hold: sizes, JSON depth, numbers,
+    strings and safetensors headers are all checked before use."""
+    from safetensors.torch import load as load_tensors
+
+    from graders.isolation import open_regular, read_regular
+
+    try:
+        fd = open_regular(workdir / f"{exercise_id}.json")
+        if fd is None:
+            return None
+        os.close(fd)
+        data = read_regular(workdir / f"{exercise_id}.json", MAX_RESULT_BYTES)
+        if data is None:
+            return {"fatal": _TOO_LARGE}
+        tensors: dict[str, Any] = {}
+        fd = open_regular(workdir / f"{exercise_id}.safetensors")
+        if fd is not None:
+            os.close(fd)
+            blob = read_regular(workdir / f"{exercise_id}.safetensors", MAX_TENSOR_BYTES)
+            if blob is None:
+                return {"fatal": _TOO_LARGE}
+            tensors = load_tensors(blob)
+        if _json_too_deep(data):
+            return {"fatal": "your function's outputs are nested too deeply for the grader to read"}
+        desc = json.loads(data.decode("utf-8"))
+        if not isinstance(desc, dict) or not isinstance(desc.get("outcomes"), list):
+            raise ValueError("malformed description of the outputs")
+        setup_error = desc.get("setup_error")
+        return {
+            "outcomes": [outcome_from_record(o, tensors) for o in desc["outcomes"]],
+            "setup_error": None if setup_error is None else str(setup_error)[:MAX_LINE_CHARS],
+        }
+    except Exception as exc:  # noqa: BLE001 - whatever the child wrote, the parent answers with a reason
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return {"fatal": f"the grader could not read your function's outputs ({text})"}
+
+
+def _read_outputs(workdir: Path, exercise_ids: list[str]) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
     for exercise_id in exercise_ids:
-        result_json = workdir / f"{exercise_id}.json"
-        tensors_file = workdir / f"{exercise_id}.safetensors"
-        if not result_json.exists():
-            continue
-        if result_json.stat().st_size > MAX_RESULT_BYTES or (
-            tensors_file.exists() and tensors_file.stat().st_size > MAX_RESULT_BYTES
-        ):
-            outputs[exercise_id] = {"fatal": "your function's outputs were far larger than expected"}
-            continue
-        try:
-            desc = json.loads(result_json.read_text(encoding="utf-8"))
-            tensors = load_file(str(tensors_file)) if tensors_file.exists() else {}
-            outputs[exercise_id] = {
-                "outcomes": [outcome_from_record(o, tensors) for o in desc["outcomes"]],
-                "setup_error": desc.get("setup_error"),
-            }
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            outputs[exercise_id] = {"fatal": f"the grader could not read your function's outputs ({exc})"}
+        output = read_output(workdir, exercise_id)
+        if output is not None:
+            outputs[exercise_id] = output
     return outputs
 
 
@@ -222,17 +353,25 @@ def _death_reason(status: dict[str, Any], limits: Limits) -> str:
     if status.get("memory_killed"):
         return f"your code used more than {gib} of memory and was stopped"
     if status.get("error"):
-        return f"the process running your code was lost ({status['error']})"
+        return f"the process running your code was lost ({str(status['error'])[:300]})"
     returncode = status.get("returncode")
-    stderr = str(status.get("stderr") or "")
+    returncode = returncode if isinstance(returncode, int) else None
+    stderr = str(status.get("stderr") or "")[-4000:]
     if returncode is not None and returncode < 0:
         sig = -returncode
         if sig in (signal.SIGXCPU, signal.SIGKILL):
             return f"your code used more than {limits.cpu_seconds} s of CPU time and was stopped"
+        if sig == signal.SIGXFSZ:
+            return f"your code wrote a file larger than {limits.file_bytes / 2**20:g} MiB and was stopped"
         return f"the process running your code was killed by signal {sig}"
     tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
     if any("MemoryError" in line or "can't allocate memory" in line for line in tail):
         return f"your code used more than {gib} of memory and was stopped"
+    if any("No space left on device" in line or "File too large" in line for line in tail):
+        return (
+            f"your code filled its private /tmp ({limits.tmp_bytes / 2**20:g} MiB: no space left) or wrote a file larger than "
+            f"{limits.file_bytes / 2**20:g} MiB, and the grader could not save its outputs"
+        )
     return "the process running your code crashed" + (f": {tail[0][:300]}" if tail else "")
 
 
@@ -271,23 +410,99 @@ def worker_payload(exercise_ids: Sequence[str]) -> tuple[str, bytes]:
     return cached
 
 
-def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
+_EXPECTED: dict[str, list[Outcome]] = {}
+
+
+def _parent_expected(exercise: Any) -> list[Outcome]:
+    """The reference's outcomes on the exercise's cases, computed once per process (every
+    submission of a cohort is compared with the same ones). A reference that fails is a bug in
+    the course: it raises, loudly, rather than turning into a student's 0."""
+    from graders.core import run_cases
     from graders.reference import load_reference
 
-    if output is None:
+    with _CASES_LOCK:
+        cached = _EXPECTED.get(exercise.id)
+    if cached is not None:
+        return cached
+    cases = _parent_cases(exercise)
+    reference = vars(load_reference(exercise.week))
+    expected = run_cases(exercise, reference[exercise.function], cases)
+    for case, ref in zip(cases, expected):
+        if ref.failed:
+            raise RuntimeError(f"reference for {exercise.id} failed on case {case.describe!r}: {ref.error}")
+        if ref.mutated:
+            raise RuntimeError(f"reference for {exercise.id} modifies its inputs on case {case.describe!r}")
+    with _CASES_LOCK:
+        _EXPECTED[exercise.id] = expected
+    return expected
+
+
+def precompute_expected(exercise_ids: list[str]) -> None:
+    """Compute (and cache) the reference's outcomes of these exercises now (a cohort does it
+    while its workers start)."""
+    from graders.registry import get_exercise
+
+    for exercise_id in exercise_ids:
+        _parent_expected(get_exercise(exercise_id))
+
+
+def reference_seconds(exercise_ids: list[str]) -> dict[str, float]:
+    """How long the reference takes on all the cases of each exercise, in this process: the
+    yardstick of a student's time budget. Its outcomes are computed (and cached) first, then it
+    runs once more to be timed, so that one-time costs (imports, first calls) do not count."""
+    from graders.core import run_cases
+    from graders.reference import load_reference
+    from graders.registry import get_exercise
+
+    seconds = {}
+    for exercise_id in exercise_ids:
+        exercise = get_exercise(exercise_id)
+        _parent_expected(exercise)
+        fn = vars(load_reference(exercise.week))[exercise.function]
+        started = time.perf_counter()
+        run_cases(exercise, fn, _parent_cases(exercise))
+        seconds[exercise_id] = time.perf_counter() - started
+    return seconds
+
+
+def _grade_child_output(exercise: Any, output: dict[str, Any] | None, code: str, notes: list[str]) -> Result:
+    """The verdict on one exercise from what the child sent back. Never raises on the child's
+    output: anything the grader cannot compare is 0 points with a one-line reason."""
+    from graders.reference import load_reference
+
+    if not isinstance(output, dict):
         return result_for_missing(exercise, "the grader got no output for this exercise (the process died before it)")
+    notes = [*notes, *output.get("notes", [])]
     if "fatal" in output:
-        return result_for_missing(exercise, output["fatal"])
+        return _with_notes(result_for_missing(exercise, str(output["fatal"])), notes)
     if output.get("setup_error"):
-        return result_for_missing(exercise, f"running your code's definitions failed: {output['setup_error']}")
+        return _with_notes(
+            result_for_missing(exercise, f"running your code's definitions failed: {output['setup_error']}"), notes
+        )
     reference = vars(load_reference(exercise.week))
     cases = _parent_cases(exercise)
-    outcomes = output["outcomes"]
-    if len(outcomes) != len(cases):
+    expected = _parent_expected(exercise)
+    outcomes = output.get("outcomes")
+    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
         return result_for_missing(
             exercise, "the grader got the wrong number of outputs back (did your code exit early?)"
         )
-    result = grade(exercise, outcomes, cases, reference, answer_source=code)
+    try:
+        result = grade(exercise, outcomes, cases, reference, answer_source=code, expected=expected)
+    except Exception as exc:  # noqa: BLE001 - e.g. a dtype no comparison knows: a reason, never a traceback
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        return _with_notes(
+            result_for_missing(
+                exercise,
+                f"the grader could not compare your function's outputs with the expected ones "
+                f"({type(exc).__name__}{': ' + text if text else ''})",
+            ),
+            notes,
+        )
+    return _with_notes(result, notes)
+
+
+def _with_notes(result: Result, notes: list[str]) -> Result:
     result.feedback.extend(notes)
     return result
 

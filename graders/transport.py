@@ -29,27 +29,55 @@ def encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return {"unsupported": type(value).__name__}
 
 
-def decode(desc: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Inverse of :func:`encode`; raises ``ValueError`` on anything malformed."""
+MAX_DEPTH = 32  # nesting of returned tuples, lists and dicts the parent accepts
+MAX_INT = 2**63 - 1  # beyond int64: no tensor can hold it, no answer needs it
+MAX_ERROR_CHARS = 2000  # of an exception's message, as the parent keeps it
+MAX_NAMES = 64  # mutated inputs, forbidden calls: more than any exercise has
+
+
+def decode(desc: Any, tensors: dict[str, torch.Tensor], depth: int = 0) -> Any:
+    """Inverse of :func:`encode`; raises ``ValueError`` on anything malformed, too deep or too large."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"an output nested more than {MAX_DEPTH} levels deep")
     if not isinstance(desc, dict):
         raise ValueError("malformed output description")
     if "tensor" in desc:
-        if desc["tensor"] not in tensors:
+        key = desc["tensor"]
+        if not isinstance(key, str) or key not in tensors:
             raise ValueError("an output refers to a missing tensor")
-        return tensors[desc["tensor"]]
+        return tensors[key]
     if "value" in desc:
         value = desc["value"]
         if value is not None and not isinstance(value, (bool, int, float, str)):
             raise ValueError("malformed output value")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise ValueError("an integer too large for any tensor (beyond 64 bits)")
         return value
     if "seq" in desc:
-        items = [decode(d, tensors) for d in desc["seq"]]
-        return tuple(items) if desc.get("tuple") else items
+        if not isinstance(desc["seq"], list):
+            raise ValueError("malformed output sequence")
+        items = [decode(d, tensors, depth + 1) for d in desc["seq"]]
+        return tuple(items) if desc.get("tuple") is True else items
     if "dict" in desc:
-        return {str(k): decode(v, tensors) for k, v in desc["dict"].items()}
+        if not isinstance(desc["dict"], dict):
+            raise ValueError("malformed output dictionary")
+        return {str(k): decode(v, tensors, depth + 1) for k, v in desc["dict"].items()}
     if "unsupported" in desc:
-        return Unsupported(str(desc["unsupported"]))
+        return Unsupported(str(desc["unsupported"])[:100])
     raise ValueError("malformed output description")
+
+
+def _short(text: Any, limit: int = MAX_ERROR_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _names(items: Any) -> tuple[str, ...]:
+    if not items:
+        return ()
+    if not isinstance(items, list):
+        raise ValueError("malformed list of names")
+    return tuple(_short(m, 200) for m in items[:MAX_NAMES])
 
 
 @dataclass(frozen=True)
@@ -76,15 +104,19 @@ def outcome_to_record(outcome: Outcome, tensors: dict[str, torch.Tensor]) -> dic
 
 
 def outcome_from_record(record: Any, tensors: dict[str, torch.Tensor]) -> Outcome:
-    """Inverse of :func:`outcome_to_record`; raises ``ValueError`` on a malformed record."""
+    """Inverse of :func:`outcome_to_record`; raises ``ValueError`` on a malformed record.
+
+    Whatever the child wrote, what comes back is bounded: error messages are cut to
+    ``MAX_ERROR_CHARS``, lists of names to ``MAX_NAMES``, nesting to ``MAX_DEPTH``.
+    """
     if not isinstance(record, dict):
         raise ValueError("malformed outcome record")
     if record.get("error_type"):
-        return Outcome(error_type=str(record["error_type"]), error=str(record.get("error") or ""))
+        return Outcome(error_type=_short(record["error_type"], 100), error=_short(record.get("error") or ""))
     grads = record.get("grads") or {}
     if not isinstance(grads, dict):
         raise ValueError("malformed gradients")
-    decoded = {str(k): None if v is None else decode(v, tensors) for k, v in grads.items()}
+    decoded = {_short(k, 200): None if v is None else decode(v, tensors) for k, v in list(grads.items())[:MAX_NAMES]}
     if any(g is not None and not isinstance(g, torch.Tensor) for g in decoded.values()):
         raise ValueError("a gradient is not a tensor")
     returned = record.get("returned") or {}
@@ -94,8 +126,8 @@ def outcome_from_record(record: Any, tensors: dict[str, torch.Tensor]) -> Outcom
         value=decode(record.get("value"), tensors),
         returned={str(k)[:200]: v[:200] for k, v in list(returned.items())[:64]},
         grads=decoded,
-        mutated=tuple(str(m) for m in record.get("mutated") or ()),
-        forbidden_calls=tuple(str(m) for m in record.get("forbidden_calls") or ()),
+        mutated=_names(record.get("mutated")),
+        forbidden_calls=_names(record.get("forbidden_calls")),
     )
 
 

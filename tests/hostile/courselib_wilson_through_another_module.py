@@ -1,4 +1,4 @@
-# expect: looks up names chosen at run time | courselib.world.bias.wilson_interval
+# expect: reaches into the grader | looks up names chosen at run time | courselib.world.bias.wilson_interval
 # courselib's Wilson interval through another courselib module's `from ... import` alias, by name.
 import importlib
 
