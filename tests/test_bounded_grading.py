@@ -365,7 +365,7 @@ def test_each_child_has_a_private_size_limited_tmp(tmp_path: Path) -> None:
     assert first.passed, first.feedback  # its own outputs still fit: the scratch folder is not starved
     after = (
         "import os\n\ndef log_softmax(logits, dim=-1):\n"
-        "    leftovers = [n for n in os.listdir('/tmp') if n != 'work']\n"
+        "    leftovers = [n for n in os.listdir('/tmp') if n.startswith('filler-')]\n"
         "    if leftovers:\n        raise RuntimeError('found ' + ' '.join(leftovers))\n"
         "    s = logits - logits.amax(dim=dim, keepdim=True)\n"
         "    return s - s.exp().sum(dim=dim, keepdim=True).log()\n"
@@ -376,9 +376,9 @@ def test_each_child_has_a_private_size_limited_tmp(tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_a_million_printed_lines_keep_the_points(tmp_path: Path) -> None:
-    printer = GOOD.replace(
+    printer = "PRINTED = []\n\n" + GOOD.replace(
         "    s = logits",
-        "    import sys\n    if not getattr(sys, '_printed', False):\n        sys._printed = True\n"
+        "    if not PRINTED:  # the first case prints a million debug lines\n        PRINTED.append(True)\n"
         "        for i in range(10**6):\n            print('debug line', i, 'x' * 60)\n    s = logits",
     )
     started = time.monotonic()
