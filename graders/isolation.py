@@ -474,6 +474,12 @@ def _supervise(job_dir: Path, share: Path, state: Any, isolated: bool) -> None:
             os.dup2(out_w, 2)
             os.closerange(3, 65536)
             os.chdir(work)
+            # libraries' temporary files (tempfile, torch's caches) go to the scratch folder, the one
+            # place the audit hook lets the answer write
+            os.environ["TMPDIR"] = str(work)
+            import tempfile
+
+            tempfile.tempdir = str(work)
             if isolated:
                 try:
                     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)

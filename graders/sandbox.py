@@ -560,8 +560,19 @@ def _install_guard(workdir: Path) -> None:
     reasons = tuple(_BLOCKED_EVENTS.items())
     realpath, fsdecode, within = os.path.realpath, os.fsdecode, _within
     o_write = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+    scratch_only = frozenset({"os.remove", "os.rmdir", "os.rename", "shutil.rmtree"})
+
+    def _only_scratch_paths(args: tuple) -> bool:
+        """Every path argument lies in the scratch folder, and no directory descriptor redirects it."""
+        paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
+        others = [a for a in args if not isinstance(a, (str, bytes, os.PathLike))]
+        if not paths or any(a is not None and a != -1 for a in others):
+            return False
+        return all(within(realpath(fsdecode(a)), scratch) for a in paths)
 
     def hook(event: str, args: tuple) -> None:
+        if event in scratch_only and _only_scratch_paths(args):
+            return  # a library's temporary file in the child's own scratch folder (tempfile, caches)
         if event in blocked:
             reason = next(r for e, r in reasons if e == event)
             raise PermissionError(f"the grader does not allow {reason} ({event})")

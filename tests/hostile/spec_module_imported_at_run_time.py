@@ -1,4 +1,4 @@
-# expect: looks up names chosen at run time | is not available to graded code
+# expect: looks up names chosen at run time | does not allow looking up | is not available to graded code
 # The same helper, reached by importlib at run time (nothing for a static check to read).
 import importlib
 
