@@ -98,7 +98,21 @@ def _merge_pair_cases() -> list[Case]:
     ]
 
 
-MERGE_PAIR = Exercise("merge_pair", points=1, make_cases=_merge_pair_cases, summary="one BPE merge step")
+def _merge_pair_random(g: torch.Generator) -> Case:
+    """1 to 12 ids from a small alphabet (so runs such as [a, a, a] and repeated pairs occur), a new id unused."""
+    ids = torch.randint(0, 3, (draw_int(g, 1, 12),), generator=g).tolist()
+    pair = (draw_int(g, 0, 2), draw_int(g, 0, 2))
+    new_id = draw_int(g, 3, 20)
+    return Case(f"ids {ids}, pair {pair} -> {new_id}", (ids, pair, new_id))
+
+
+MERGE_PAIR = Exercise(
+    "merge_pair",
+    points=1,
+    make_cases=_merge_pair_cases,
+    summary="one BPE merge step",
+    random_case=_merge_pair_random,
+)
 
 
 @MERGE_PAIR.mistake("merged only the first occurrence", "keep scanning: every non-overlapping occurrence is replaced.")
@@ -197,8 +211,19 @@ def _pad_batch_cases() -> list[Case]:
     ]
 
 
+def _pad_batch_random(g: torch.Generator) -> Case:
+    """1 to 4 non-empty sequences (equal lengths included) whose tokens may equal pad_id, either side."""
+    seqs = [torch.randint(0, 4, (draw_int(g, 1, 5),), generator=g).tolist() for _ in range(draw_int(g, 1, 4))]
+    pad_id, side = draw_int(g, 0, 3), draw_choice(g, ("right", "left"))
+    return Case(f"sequences {seqs}, pad_id={pad_id}, {side}", (seqs, pad_id), {"padding_side": side})
+
+
 PAD_BATCH = Exercise(
-    "pad_batch", points=1, make_cases=_pad_batch_cases, summary="pad a batch and build its attention mask"
+    "pad_batch",
+    points=1,
+    make_cases=_pad_batch_cases,
+    summary="pad a batch and build its attention mask",
+    random_case=_pad_batch_random,
 )
 
 
@@ -382,6 +407,14 @@ def _gelu_cases() -> list[Case]:
     ]
 
 
+def _gelu_random(g: torch.Generator) -> Case:
+    """Any shape, float32 or float64, spread up to 30 (the tails) or near the bend."""
+    shape = (*draw_leading(g), draw_int(g, 1, 8))
+    dtype = draw_choice(g, (torch.float32, torch.float64))
+    x = torch.randn(shape, generator=g, dtype=dtype) * draw_choice(g, (1.0, 3.0, 30.0))
+    return Case(f"x {list(shape)} ({str(dtype).removeprefix('torch.')})", (x,))
+
+
 GELU_NEW = Exercise(
     "gelu_new",
     points=1,
@@ -389,6 +422,7 @@ GELU_NEW = Exercise(
     forbidden=("gelu", "GELU"),
     grads=("x",),
     summary="GPT-2's tanh GELU",
+    random_case=_gelu_random,
 )
 
 
@@ -1037,8 +1071,22 @@ def _sample_token_cases() -> list[Case]:
     ]
 
 
+def _sample_token_random(g: torch.Generator) -> Case:
+    """logits [B, V] (V = 1 included), u in [0, 1) with u = 0 included, τ = 0 included, top_k beyond V."""
+    B, V = draw_int(g, 1, 5), draw_int(g, 1, 10)
+    logits = torch.randn(B, V, generator=g) * 2
+    u = torch.rand(B, generator=g)
+    u[0] = draw_choice(g, (0.0, float(u[0])))
+    kw = {"temperature": draw_choice(g, (0.0, 0.5, 1.0, 2.0)), "top_k": draw_choice(g, (None, 1, 3, 20))}
+    return Case(f"logits [{B}, {V}], u = {[round(float(x), 3) for x in u]}, {kw}", (logits, u), kw)
+
+
 SAMPLE_TOKEN = Exercise(
-    "sample_token", points=2, make_cases=_sample_token_cases, summary="inverse-CDF sampling with given uniforms"
+    "sample_token",
+    points=2,
+    make_cases=_sample_token_cases,
+    summary="inverse-CDF sampling with given uniforms",
+    random_case=_sample_token_random,
 )
 
 
