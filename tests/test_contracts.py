@@ -105,15 +105,23 @@ def test_the_weeks_with_contract_gaps_draw_random_cases():
     assert CONTRACT_WEEKS <= drawn
 
 
+def _kind(value) -> object:
+    """A tensor's shape and dtype; a list's length and its items' kinds; anything else its type."""
+    if isinstance(value, torch.Tensor):
+        return (tuple(value.shape), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_kind(v) for v in value))
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _kind(v)) for k, v in value.items()))
+    return type(value).__name__
+
+
 @pytest.mark.parametrize("exercise", [e for e in EXERCISES if e.random_case is not None], ids=lambda e: e.id)
 def test_drawn_cases_reach_the_contract(exercise):
     """The draws cover more than one shape or dtype (otherwise the contract is not explored)."""
     drawn = exercise.random_cases()
     assert len(drawn) == exercise.n_random >= 4
-    kinds = {
-        tuple((tuple(t.shape), t.dtype) for t in [*c.args, *c.kwargs.values()] if isinstance(t, torch.Tensor))
-        for c in drawn
-    }
+    kinds = {tuple(_kind(t) for t in [*c.args, *c.kwargs.values()]) for c in drawn}
     assert len(kinds) > 1, f"{exercise.id}: every random case has the same shapes and dtypes"
 
 
