@@ -106,13 +106,15 @@ def test_the_weeks_with_contract_gaps_draw_random_cases():
 
 
 def _kind(value) -> object:
-    """A tensor's shape and dtype; a list's length and its items' kinds; anything else its type."""
+    """A tensor's shape and dtype; a list's length and its items' kinds; a number or string itself."""
     if isinstance(value, torch.Tensor):
         return (tuple(value.shape), value.dtype)
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_kind(v) for v in value))
     if isinstance(value, dict):
         return tuple(sorted((str(k), _kind(v)) for k, v in value.items()))
+    if isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
     return type(value).__name__
 
 
