@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, draw_leading, seeded
 from graders.weeks.debate_fixtures import (
     CountingJudge,
     FlatJudge,
@@ -51,8 +51,28 @@ def _reveal_cases() -> list[Case]:
     ]
 
 
+def _ink(g: torch.Generator, lead: tuple[int, ...], low: int = 0) -> torch.Tensor:
+    """Images [*lead, 8, 8], each with its own number of ink pixels (blank and full ones included)."""
+    n = math.prod(lead)
+    counts = [draw_choice(g, (low, 1, 64, draw_int(g, low, 64))) for _ in range(n)]
+    return sparse_images(g, n, counts).view(*lead, 8, 8)
+
+
+def _reveal_random(g: torch.Generator) -> Case:
+    """Any leading dimensions (none included), float32 or float64 images, bool or 0/1 integer masks."""
+    lead, dtype = draw_leading(g), draw_choice(g, (torch.float32, torch.float64))
+    images = _ink(g, lead).to(dtype)
+    mask = torch.rand(images.shape, generator=g) < draw_choice(g, (0.0, 0.3, 1.0))
+    mask = mask if draw_int(g, 0, 1) else mask.long()
+    return Case(f"images {list(images.shape)} ({str(dtype).removeprefix('torch.')}), {mask.dtype} mask", (images, mask))
+
+
 REVEAL_INPUT = Exercise(
-    "reveal_input", points=1, make_cases=_reveal_cases, summary="the judge's two-channel view of revealed pixels"
+    "reveal_input",
+    points=1,
+    make_cases=_reveal_cases,
+    summary="the judge's two-channel view of revealed pixels",
+    random_case=_reveal_random,
 )
 
 
@@ -140,10 +160,19 @@ def _random_mask_cases() -> list[Case]:
     ]
 
 
+def _random_mask_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, images with 0 to 64 ink pixels, k from 0 to 64."""
+    lead = draw_leading(g)
+    images = _ink(g, lead)
+    k = draw_choice(g, (0, 1, 64, draw_int(g, 0, 64)))
+    return Case(f"images {list(images.shape)}, k = {k}", (images, k, torch.rand(images.shape, generator=g)))
+
+
 RANDOM_REVEAL_MASK = Exercise(
     "random_reveal_mask",
     points=2,
     make_cases=_random_mask_cases,
+    random_case=_random_mask_random,
     summary="a random k-subset of nonzero pixels via random keys",
 )
 
@@ -225,8 +254,20 @@ def _verdict_cases() -> list[Case]:
     ]
 
 
+def _verdict_random(g: torch.Generator) -> Case:
+    """Integer-valued logits (ties are frequent) at any scale, two different claims."""
+    logits = torch.randint(-3, 4, (10,), generator=g).float() * draw_choice(g, (1.0, 1e4))
+    a = draw_int(g, 0, 9)
+    b = (a + draw_int(g, 1, 9)) % 10
+    return Case(f"logits {logits.tolist()}, claims {a} and {b}", (logits, a, b))
+
+
 JUDGE_VERDICT = Exercise(
-    "judge_verdict", points=1, make_cases=_verdict_cases, summary="the judge's choice between two claims"
+    "judge_verdict",
+    points=1,
+    make_cases=_verdict_cases,
+    summary="the judge's choice between two claims",
+    random_case=_verdict_random,
 )
 
 
@@ -680,10 +721,19 @@ def _wilson_cases() -> list[Case]:
     ]
 
 
+def _wilson_random(g: torch.Generator) -> Case:
+    """n from 1 to 1000, successes from 0 to n (both ends included), z drawn."""
+    n = draw_choice(g, (1, 2, draw_int(g, 1, 50), draw_int(g, 1, 1000)))
+    successes = draw_choice(g, (0, n, draw_int(g, 0, n)))
+    z = draw_choice(g, (1.0, 1.96, 2.576))
+    return Case(f"{successes} of {n}, z = {z}", (successes, n), {"z": z})
+
+
 WILSON_INTERVAL = Exercise(
     "wilson_interval",
     points=1,
     make_cases=_wilson_cases,
+    random_case=_wilson_random,
     summary="Wilson score interval for an accuracy",
     forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
@@ -922,7 +972,25 @@ def _mcnemar_cases() -> list[Case]:
     ]
 
 
-MCNEMAR = Exercise("mcnemar", points=2, make_cases=_mcnemar_cases, summary="McNemar's test for paired accuracies")
+def _mcnemar_random(g: torch.Generator) -> Case:
+    """N from 1 to 60, bool or 0/1 integer outcomes, few or no disagreements, exact or chi-square."""
+    n = draw_int(g, 1, 60)
+    a = torch.rand(n, generator=g) < draw_choice(g, (0.1, 0.5, 0.9))
+    flip = torch.rand(n, generator=g) < draw_choice(g, (0.0, 0.1, 0.5))
+    b = a ^ flip
+    if draw_int(g, 0, 1):
+        a, b = a.long(), b.long()
+    exact = bool(draw_int(g, 0, 1))
+    return Case(f"{n} pairs ({a.dtype}), exact={exact}", (a, b), {"exact": exact})
+
+
+MCNEMAR = Exercise(
+    "mcnemar",
+    points=2,
+    make_cases=_mcnemar_cases,
+    summary="McNemar's test for paired accuracies",
+    random_case=_mcnemar_random,
+)
 
 
 @MCNEMAR.mistake(
