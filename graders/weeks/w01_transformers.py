@@ -606,6 +606,20 @@ def _attention_cases() -> list[Case]:
     ]
 
 
+def _heads(g: torch.Generator) -> tuple[int, int]:
+    """(D, n_head) with n_head ≠ d_head (one head, and heads smaller or larger than d_head)."""
+    n_head, d_head = draw_choice(g, ((1, 8), (2, 3), (4, 2), (2, 8), (3, 4)))
+    return n_head * d_head, n_head
+
+
+def _attention_random(g: torch.Generator) -> Case:
+    """x [B, T, D] (T = 1 included) with D = n_head · d_head drawn, GPT-2's packed weights."""
+    (D, n_head), B, T = _heads(g), draw_int(g, 1, 3), draw_int(g, 1, 6)
+    x = torch.randn(B, T, D, generator=g)
+    attn = {k[len("attn.") :]: v for k, v in block_params(g, D).items() if k.startswith("attn.")}
+    return Case(f"x [{B}, {T}, {D}] with n_head={n_head}", (x, attn, n_head))
+
+
 CAUSAL_SELF_ATTENTION = Exercise(
     "causal_self_attention",
     points=3,
@@ -614,6 +628,8 @@ CAUSAL_SELF_ATTENTION = Exercise(
     parameter_grads=True,
     forbidden=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
     summary="multi-head causal self-attention with GPT-2's packed weights",
+    random_case=_attention_random,
+    n_random=4,
 )
 
 
@@ -715,6 +731,13 @@ def _block_cases() -> list[Case]:
     ]
 
 
+def _block_random(g: torch.Generator) -> Case:
+    """A residual stream x [B, T, D] (T = 1 included, not normalised), D = n_head · d_head drawn."""
+    (D, n_head), B, T = _heads(g), draw_int(g, 1, 3), draw_int(g, 1, 6)
+    x = torch.randn(B, T, D, generator=g) * 2 + 0.5
+    return Case(f"x [{B}, {T}, {D}] with n_head={n_head}", (x, block_params(g, D), n_head))
+
+
 GPT_BLOCK = Exercise(
     "gpt_block",
     points=3,
@@ -725,6 +748,8 @@ GPT_BLOCK = Exercise(
     atol=1e-4,
     grad_atol=1e-4,
     summary="a GPT-2 block",
+    random_case=_block_random,
+    n_random=4,
 )
 
 
@@ -835,6 +860,17 @@ def _forward_cases() -> list[Case]:
     ]
 
 
+def _forward_random(g: torch.Generator) -> Case:
+    """ids [B, T] with T from 1 to n_positions = 16, 1 or 2 layers, D = n_head · d_head and V drawn."""
+    (D, n_head), n_layer, vocab = _heads(g), draw_int(g, 1, 2), draw_int(g, 5, 40)
+    B, T = draw_int(g, 1, 3), draw_choice(g, (1, 16, draw_int(g, 1, 16)))
+    params = gpt2_params(draw_int(g, 0, 9999), n_layer=n_layer, d=D, vocab=vocab)
+    ids = torch.randint(0, vocab, (B, T), generator=g)
+    return Case(
+        f"ids [{B}, {T}] into a {n_layer}-layer model (D={D}, n_head={n_head}, V={vocab})", (ids, params, n_head)
+    )
+
+
 GPT_FORWARD = Exercise(
     "gpt_forward",
     points=3,
@@ -845,6 +881,8 @@ GPT_FORWARD = Exercise(
     atol=1e-4,
     grad_atol=1e-4,
     summary="GPT-2's forward pass, ids to logits",
+    random_case=_forward_random,
+    n_random=4,
 )
 
 
