@@ -598,6 +598,21 @@ def _batch_call(fn: Any, case: Case) -> Traced:
     return Traced(fn(model, dict(batch), **kwargs), dict(model.named_parameters()))
 
 
+def _batch_random(g: torch.Generator) -> Case:
+    """1 to 3 pairs, prompts of 1 to 4 tokens, completions of 1 to 4 tokens ending in id 0 (padding differs), β drawn."""
+
+    def tokens(low: int, high: int) -> list[int]:
+        return torch.randint(2, VOCAB, (draw_int(g, low, high),), generator=g).tolist()
+
+    n = draw_int(g, 1, 3)
+    prompts = [tokens(1, 4) for _ in range(n)]
+    chosen, rejected = ([tokens(0, 3) + [0] for _ in range(n)] for _ in range(2))
+    batch = _trl_batch(draw_int(g, 0, 9999), prompts, chosen, rejected)
+    beta = draw_choice(g, (0.1, 0.5, 1.0))
+    describe = f"{n} pairs, prompts {prompts}, chosen {chosen}, rejected {rejected}, β = {beta}"
+    return Case(describe, (batch,), {"state": _lm_state(draw_int(g, 0, 9999)), "beta": beta})
+
+
 DPO_BATCH_LOSS = Exercise(
     "dpo_batch_loss",
     points=3,
@@ -605,6 +620,8 @@ DPO_BATCH_LOSS = Exercise(
     call=_batch_call,
     parameter_grads=True,
     summary="the DPO loss of a TRL-layout batch",
+    random_case=_batch_random,
+    n_random=4,
 )
 
 
