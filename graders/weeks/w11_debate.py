@@ -348,8 +348,31 @@ def _move_margin_cases() -> list[Case]:
     ]
 
 
+def _claims(g: torch.Generator, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B] claims and [B] other claims, different in every game."""
+    mine = torch.randint(0, 10, (B,), generator=g)
+    return mine, (mine + torch.randint(1, 10, (B,), generator=g)) % 10
+
+
+def _move_margin_random(g: torch.Generator) -> Case:
+    """1 to 4 games, from nothing to every ink pixel revealed (a row of −inf), float32 or float64, any judge seed."""
+    B = draw_int(g, 1, 4)
+    spec = []
+    for _ in range(B):
+        ink = draw_int(g, 1, 64)
+        spec.append((ink, draw_choice(g, (0, ink, draw_int(g, 0, ink)))))
+    images, revealed = positions(g, spec)
+    images = images.to(draw_choice(g, (torch.float32, torch.float64)))
+    judge = TinyJudge(draw_int(g, 0, 9999))
+    return Case(f"{B} games (ink, revealed) = {spec} ({images.dtype}), {judge!r}", (judge, images, revealed, *_claims(g, B)))  # fmt: skip
+
+
 MOVE_MARGINS = Exercise(
-    "move_margins", points=2, make_cases=_move_margin_cases, summary="the judge's margin after each candidate reveal"
+    "move_margins",
+    points=2,
+    make_cases=_move_margin_cases,
+    summary="the judge's margin after each candidate reveal",
+    random_case=_move_margin_random,
 )
 
 
@@ -621,8 +644,30 @@ def _negamax_cases() -> list[Case]:
     ]
 
 
+def _negamax_random(g: torch.Generator) -> Case:
+    """Depth 0 to 3. At depth ≤ 1 any position; deeper, about 34 ink pixels with 0 to 4 (depth 3: 0 to 3) left
+    to reveal, so that even a wrong answer treating blank or revealed pixels as legal keeps the tree small."""
+    depth = draw_int(g, 0, 3)
+    B = draw_int(g, 1, 3 if depth < 3 else 2)
+    spec = []
+    for _ in range(B):
+        if depth <= 1:
+            ink = draw_int(g, 1, 64)
+            spec.append((ink, draw_choice(g, (0, ink, draw_int(g, 0, ink)))))
+        else:
+            ink = draw_int(g, 32, 36)
+            spec.append((ink, ink - draw_int(g, 0, 4 if depth == 2 else 3)))
+    judge = TinyJudge(draw_int(g, 0, 9999))
+    args = (judge, *positions(g, spec), *_claims(g, B), depth)
+    return Case(f"depth {depth}, {B} games (ink, revealed) = {spec}, {judge!r}", args)
+
+
 NEGAMAX = Exercise(
-    "negamax", points=3, make_cases=_negamax_cases, summary="depth-limited minimax (negamax) for a debater"
+    "negamax",
+    points=3,
+    make_cases=_negamax_cases,
+    summary="depth-limited minimax (negamax) for a debater",
+    random_case=_negamax_random,
 )
 
 
