@@ -510,7 +510,23 @@ def _debate_cases() -> list[Case]:
     ]
 
 
-PLAY_DEBATE = Exercise("play_debate", points=3, make_cases=_debate_cases, summary="alternating reveals and the verdict")
+def _debate_random(g: torch.Generator) -> Case:
+    """1 to 4 games (some with fewer ink pixels than moves: passes), k from 1 to 8, any judge and strategies."""
+    B, k = draw_int(g, 1, 4), draw_int(g, 1, 8)
+    images = sparse_images(g, B, [draw_choice(g, (1, 3, draw_int(g, 1, 64))) for _ in range(B)])
+    judge = draw_choice(g, (TinyJudge(draw_int(g, 0, 9999)), FlatJudge(), CountingJudge()))
+    first, second = (draw_choice(g, (lowest_free, claim_keyed, own_logit_greedy)) for _ in range(2))
+    describe = f"{B} games, k = {k}, {first.__name__} vs {second.__name__}, {judge!r}"
+    return Case(describe, (judge, images, *_claims(g, B), k, first, second))
+
+
+PLAY_DEBATE = Exercise(
+    "play_debate",
+    points=3,
+    make_cases=_debate_cases,
+    summary="alternating reveals and the verdict",
+    random_case=_debate_random,
+)
 
 # Every mistake below is the reference's loop with one thing wrong, through two shared helpers:
 # `_game` plays the moves (`turns` holds (strategy, mine, theirs)), `_play` reads the verdict.
@@ -885,10 +901,22 @@ def _evaluate_cases() -> list[Case]:
     ]
 
 
+def _evaluate_random(g: torch.Generator) -> Case:
+    """1 to 7 games in chunks of 1 to 8 (a last chunk shorter, or one chunk), k from 1 to 6, either player first."""
+    N, k, chunk = draw_int(g, 1, 7), draw_int(g, 1, 6), draw_int(g, 1, 8)
+    images = sparse_images(g, N, [draw_choice(g, (3, draw_int(g, 1, 64))) for _ in range(N)])
+    judge = draw_choice(g, (TinyJudge(draw_int(g, 0, 9999)), FlatJudge(), CountingJudge()))
+    honest, liar = (draw_choice(g, (lowest_free, claim_keyed, own_logit_greedy)) for _ in range(2))
+    honest_first = bool(draw_int(g, 0, 1))
+    describe = f"{N} games in chunks of {chunk}, k = {k}, honest {honest.__name__} vs liar {liar.__name__}, honest first: {honest_first}, {judge!r}"  # fmt: skip
+    return Case(describe, (judge, images, *_claims(g, N), k, honest, liar, honest_first, chunk))
+
+
 EVALUATE_DEBATE = Exercise(
     "evaluate_debate",
     points=3,
     make_cases=_evaluate_cases,
+    random_case=_evaluate_random,
     summary="integration: the debate evaluation loop (all games, chunked, strict tie rule) and the judge's accuracy",
 )
 
