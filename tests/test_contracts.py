@@ -385,7 +385,6 @@ WITHOUT_RANDOM_CASES = {
     "w07_red_teaming.gcg_token_gradients": "gradients through a GPT-2 for a prompt layout; layouts not yet drawn",
     "w07_red_teaming.gcg_step": "integration: candidates scored by a GPT-2; needs a drawn layout and a best-worse-than-current case",
     "w08_guardrails.train_rail_classifier": "integration: a classifier's training loop; not yet drawn",
-    "w10_sparse_autoencoders.sae_train_step": "integration: optimiser steps on an SAE; not yet drawn",
     "w12_bias_evaluation.run_eval": "integration: a harness run over a task with a model; not yet drawn",
 }  # fmt: skip
 

@@ -1039,8 +1039,17 @@ def _step_call(fn, case: Case) -> dict:
     return {"metrics": metrics, "parameters": {k: p.detach().clone() for k, p in sae.items()}}
 
 
+def _step_random(g: torch.Generator) -> Case:
+    """1 to 3 steps on batches of 1 to 12 rows, d_in ≠ d_sae drawn small, λ and the SGD lr drawn."""
+    d_in, d_sae, b, n = draw_int(g, 2, 8), draw_int(g, 9, 24), draw_int(g, 1, 12), draw_int(g, 1, 3)
+    l1, lr = draw_choice(g, (0.0, 0.03, 0.1, 1.0)), draw_choice(g, (0.02, 0.05, 0.1))
+    state = dict(zip(("W_enc", "b_enc", "W_dec", "b_dec"), _sae(g, d_in, d_sae)))
+    describe = f"{n} steps on batches of {b}, d_in {d_in}, d_sae {d_sae}, λ = {l1}, SGD lr {lr}"
+    return Case(describe, ([_r(g, b, d_in) for _ in range(n)], state, l1, lr))
+
+
 SAE_TRAIN_STEP = Exercise(
-    "sae_train_step", points=3, make_cases=_step_cases, call=_step_call,
+    "sae_train_step", points=3, make_cases=_step_cases, call=_step_call, random_case=_step_random,
     summary="integration: one SAE training step (encode, decode, loss, backward, clipping, optimizer step)",
 )  # fmt: skip
 
