@@ -375,7 +375,6 @@ def test_the_gaps_wrong_version_is_rejected_and_named(exercise_id):
 # (or a reason here). Most of those left are training loops whose cases build a model and run
 # several optimiser steps: each drawn case costs as much as a hand-written one in every cohort run.
 WITHOUT_RANDOM_CASES = {
-    "w01_transformers.train_step": "integration: several optimiser steps on a GPT-2; hand-written cases cover padding, clipping",
     "w02_rl_foundations.ppo_update": "integration: PPO epochs over minibatches of a policy network; drawn cases cost a training run each",
     "w03_reward_models.RewardModel": "a module built around a transformers backbone; its contract is the model's, not drawn data",
     "w03_reward_models.reward_model_train_step": "integration: optimiser steps on a reward model; not yet drawn",

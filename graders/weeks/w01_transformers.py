@@ -1231,11 +1231,26 @@ def _train_cases() -> list[Case]:
     ]
 
 
+def _train_random(g: torch.Generator) -> Case:
+    """1 or 2 steps on 1 to 3 right-padded rows of 2 to 8 tokens (equal lengths included), max_grad_norm drawn."""
+    steps, lengths = draw_int(g, 1, 2), [draw_int(g, 2, 8) for _ in range(draw_int(g, 1, 3))]
+    T, max_grad_norm = max(lengths), draw_choice(g, (0.25, 1.0, 100.0))
+    ids = torch.randint(2, TRAIN_VOCAB, (steps, len(lengths), T), generator=g)
+    mask = (torch.arange(T) < torch.tensor(lengths)[:, None]).long().expand(steps, -1, -1).clone()
+    state = tiny_gpt2_state(
+        draw_int(g, 0, 9999), TRAIN_VOCAB, lm_head=True, scale=0.3, unit_weight_suffix="ln_1.weight"
+    )
+    kwargs = {"state": state, "input_ids": ids.masked_fill(mask == 0, 1), "attention_mask": mask, "lr": 0.1}
+    return Case(f"{steps} step(s), lengths {lengths}, max_grad_norm={max_grad_norm}", kwargs={**kwargs, "max_grad_norm": max_grad_norm})  # fmt: skip
+
+
 TRAIN_STEP = Exercise(
     "train_step",
     points=3,
     make_cases=_train_cases,
     call=_run_train_steps,
+    random_case=_train_random,
+    n_random=4,
     summary="integration: one training step of next-token prediction (loss, backward, clipping, update)",
 )
 
