@@ -379,7 +379,6 @@ WITHOUT_RANDOM_CASES = {
     "w03_reward_models.RewardModel": "a module built around a transformers backbone; its contract is the model's, not drawn data",
     "w03_reward_models.reward_model_train_step": "integration: optimiser steps on a reward model; not yet drawn",
     "w04_rlhf.grpo_train_step": "integration: sampling, scoring and a GRPO update on a GPT-2; not yet drawn",
-    "w05_dpo.dpo_train_step": "integration: optimiser steps of DPO on a GPT-2; not yet drawn",
     "w06_constitutional_ai.rlaif_train_step": "integration: judge, preference pairs and a DPO step; not yet drawn",
     "w07_red_teaming.gcg_token_gradients": "gradients through a GPT-2 for a prompt layout; layouts not yet drawn",
     "w07_red_teaming.gcg_step": "integration: candidates scored by a GPT-2; needs a drawn layout and a best-worse-than-current case",
