@@ -563,12 +563,21 @@ def _token_logprobs_cases() -> list[Case]:
     ]
 
 
+def _token_logprobs_random(g: torch.Generator) -> Case:
+    """[B, T, V] logits in either dtype and at any scale up to ±1000, [B, T] ids; T ≥ 2, V = 1 included."""
+    B, T, V = draw_int(g, 1, 3), draw_int(g, 2, 6), draw_int(g, 1, 8)
+    logits = torch.randn(B, T, V, generator=g, dtype=_dtype(g)) * draw_choice(g, (1.0, 30.0, 1000.0))
+    ids = torch.randint(0, V, (B, T), generator=g)
+    return Case(f"logits {[B, T, V]} ({str(logits.dtype).removeprefix('torch.')}), input_ids {[B, T]}", (logits, ids))
+
+
 TOKEN_LOGPROBS = Exercise(
     "token_logprobs",
     points=2,
     make_cases=_token_logprobs_cases,
     grads=("logits",),
     summary="log-probability of each next token",
+    random_case=_token_logprobs_random,
 )
 
 
@@ -643,6 +652,14 @@ def _bigram_cases() -> list[Case]:
     ]
 
 
+def _bigram_random(g: torch.Generator) -> Case:
+    """tokens [B, T] in [0, V) with T ≥ 2 (a single sequence and V = 2 included), 1 to 3 steps."""
+    B, T, V = draw_int(g, 1, 4), draw_int(g, 2, 8), draw_int(g, 2, 6)
+    steps, lr = draw_int(g, 1, 3), draw_choice(g, (0.5, 1.0, 2.0))
+    tokens = torch.randint(0, V, (B, T), generator=g)
+    return Case(f"tokens {[B, T]} over V = {V}, {steps} steps at lr {lr}", (tokens, V, steps, lr))
+
+
 TRAIN_BIGRAM = Exercise(
     "train_bigram",
     points=3,
@@ -651,6 +668,7 @@ TRAIN_BIGRAM = Exercise(
     atol=1e-5,
     detached=True,  # the text: "W [V, V] the trained logit table (detached)"
     summary="integration: a full-batch gradient-descent training loop for a bigram LM",
+    random_case=_bigram_random,
 )
 
 

@@ -98,7 +98,21 @@ def _merge_pair_cases() -> list[Case]:
     ]
 
 
-MERGE_PAIR = Exercise("merge_pair", points=1, make_cases=_merge_pair_cases, summary="one BPE merge step")
+def _merge_pair_random(g: torch.Generator) -> Case:
+    """1 to 12 ids from a small alphabet (so runs such as [a, a, a] and repeated pairs occur), a new id unused."""
+    ids = torch.randint(0, 3, (draw_int(g, 1, 12),), generator=g).tolist()
+    pair = (draw_int(g, 0, 2), draw_int(g, 0, 2))
+    new_id = draw_int(g, 3, 20)
+    return Case(f"ids {ids}, pair {pair} -> {new_id}", (ids, pair, new_id))
+
+
+MERGE_PAIR = Exercise(
+    "merge_pair",
+    points=1,
+    make_cases=_merge_pair_cases,
+    summary="one BPE merge step",
+    random_case=_merge_pair_random,
+)
 
 
 @MERGE_PAIR.mistake("merged only the first occurrence", "keep scanning: every non-overlapping occurrence is replaced.")
@@ -197,8 +211,19 @@ def _pad_batch_cases() -> list[Case]:
     ]
 
 
+def _pad_batch_random(g: torch.Generator) -> Case:
+    """1 to 4 non-empty sequences (equal lengths included) whose tokens may equal pad_id, either side."""
+    seqs = [torch.randint(0, 4, (draw_int(g, 1, 5),), generator=g).tolist() for _ in range(draw_int(g, 1, 4))]
+    pad_id, side = draw_int(g, 0, 3), draw_choice(g, ("right", "left"))
+    return Case(f"sequences {seqs}, pad_id={pad_id}, {side}", (seqs, pad_id), {"padding_side": side})
+
+
 PAD_BATCH = Exercise(
-    "pad_batch", points=1, make_cases=_pad_batch_cases, summary="pad a batch and build its attention mask"
+    "pad_batch",
+    points=1,
+    make_cases=_pad_batch_cases,
+    summary="pad a batch and build its attention mask",
+    random_case=_pad_batch_random,
 )
 
 
@@ -382,6 +407,14 @@ def _gelu_cases() -> list[Case]:
     ]
 
 
+def _gelu_random(g: torch.Generator) -> Case:
+    """Any shape, float32 or float64, spread up to 30 (the tails) or near the bend."""
+    shape = (*draw_leading(g), draw_int(g, 1, 8))
+    dtype = draw_choice(g, (torch.float32, torch.float64))
+    x = torch.randn(shape, generator=g, dtype=dtype) * draw_choice(g, (1.0, 3.0, 30.0))
+    return Case(f"x {list(shape)} ({str(dtype).removeprefix('torch.')})", (x,))
+
+
 GELU_NEW = Exercise(
     "gelu_new",
     points=1,
@@ -389,6 +422,7 @@ GELU_NEW = Exercise(
     forbidden=("gelu", "GELU"),
     grads=("x",),
     summary="GPT-2's tanh GELU",
+    random_case=_gelu_random,
 )
 
 
@@ -572,6 +606,20 @@ def _attention_cases() -> list[Case]:
     ]
 
 
+def _heads(g: torch.Generator) -> tuple[int, int]:
+    """(D, n_head) with n_head ≠ d_head (one head, and heads smaller or larger than d_head)."""
+    n_head, d_head = draw_choice(g, ((1, 8), (2, 3), (4, 2), (2, 8), (3, 4)))
+    return n_head * d_head, n_head
+
+
+def _attention_random(g: torch.Generator) -> Case:
+    """x [B, T, D] (T = 1 included) with D = n_head · d_head drawn, GPT-2's packed weights."""
+    (D, n_head), B, T = _heads(g), draw_int(g, 1, 3), draw_int(g, 1, 6)
+    x = torch.randn(B, T, D, generator=g)
+    attn = {k[len("attn.") :]: v for k, v in block_params(g, D).items() if k.startswith("attn.")}
+    return Case(f"x [{B}, {T}, {D}] with n_head={n_head}", (x, attn, n_head))
+
+
 CAUSAL_SELF_ATTENTION = Exercise(
     "causal_self_attention",
     points=3,
@@ -580,6 +628,8 @@ CAUSAL_SELF_ATTENTION = Exercise(
     parameter_grads=True,
     forbidden=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
     summary="multi-head causal self-attention with GPT-2's packed weights",
+    random_case=_attention_random,
+    n_random=4,
 )
 
 
@@ -681,6 +731,13 @@ def _block_cases() -> list[Case]:
     ]
 
 
+def _block_random(g: torch.Generator) -> Case:
+    """A residual stream x [B, T, D] (T = 1 included, not normalised), D = n_head · d_head drawn."""
+    (D, n_head), B, T = _heads(g), draw_int(g, 1, 3), draw_int(g, 1, 6)
+    x = torch.randn(B, T, D, generator=g) * 2 + 0.5
+    return Case(f"x [{B}, {T}, {D}] with n_head={n_head}", (x, block_params(g, D), n_head))
+
+
 GPT_BLOCK = Exercise(
     "gpt_block",
     points=3,
@@ -691,6 +748,8 @@ GPT_BLOCK = Exercise(
     atol=1e-4,
     grad_atol=1e-4,
     summary="a GPT-2 block",
+    random_case=_block_random,
+    n_random=4,
 )
 
 
@@ -801,6 +860,17 @@ def _forward_cases() -> list[Case]:
     ]
 
 
+def _forward_random(g: torch.Generator) -> Case:
+    """ids [B, T] with T from 1 to n_positions = 16, 1 or 2 layers, D = n_head · d_head and V drawn."""
+    (D, n_head), n_layer, vocab = _heads(g), draw_int(g, 1, 2), draw_int(g, 5, 40)
+    B, T = draw_int(g, 1, 3), draw_choice(g, (1, 16, draw_int(g, 1, 16)))
+    params = gpt2_params(draw_int(g, 0, 9999), n_layer=n_layer, d=D, vocab=vocab)
+    ids = torch.randint(0, vocab, (B, T), generator=g)
+    return Case(
+        f"ids [{B}, {T}] into a {n_layer}-layer model (D={D}, n_head={n_head}, V={vocab})", (ids, params, n_head)
+    )
+
+
 GPT_FORWARD = Exercise(
     "gpt_forward",
     points=3,
@@ -811,6 +881,8 @@ GPT_FORWARD = Exercise(
     atol=1e-4,
     grad_atol=1e-4,
     summary="GPT-2's forward pass, ids to logits",
+    random_case=_forward_random,
+    n_random=4,
 )
 
 
@@ -1037,8 +1109,22 @@ def _sample_token_cases() -> list[Case]:
     ]
 
 
+def _sample_token_random(g: torch.Generator) -> Case:
+    """logits [B, V] (V = 1 included), u in [0, 1) with u = 0 included, τ = 0 included, top_k beyond V."""
+    B, V = draw_int(g, 1, 5), draw_int(g, 1, 10)
+    logits = torch.randn(B, V, generator=g) * 2
+    u = torch.rand(B, generator=g)
+    u[0] = draw_choice(g, (0.0, float(u[0])))
+    kw = {"temperature": draw_choice(g, (0.0, 0.5, 1.0, 2.0)), "top_k": draw_choice(g, (None, 1, 3, 20))}
+    return Case(f"logits [{B}, {V}], u = {[round(float(x), 3) for x in u]}, {kw}", (logits, u), kw)
+
+
 SAMPLE_TOKEN = Exercise(
-    "sample_token", points=2, make_cases=_sample_token_cases, summary="inverse-CDF sampling with given uniforms"
+    "sample_token",
+    points=2,
+    make_cases=_sample_token_cases,
+    summary="inverse-CDF sampling with given uniforms",
+    random_case=_sample_token_random,
 )
 
 
@@ -1145,11 +1231,26 @@ def _train_cases() -> list[Case]:
     ]
 
 
+def _train_random(g: torch.Generator) -> Case:
+    """1 or 2 steps on 1 to 3 right-padded rows of 2 to 8 tokens (equal lengths included), max_grad_norm drawn."""
+    steps, lengths = draw_int(g, 1, 2), [draw_int(g, 2, 8) for _ in range(draw_int(g, 1, 3))]
+    T, max_grad_norm = max(lengths), draw_choice(g, (0.25, 1.0, 100.0))
+    ids = torch.randint(2, TRAIN_VOCAB, (steps, len(lengths), T), generator=g)
+    mask = (torch.arange(T) < torch.tensor(lengths)[:, None]).long().expand(steps, -1, -1).clone()
+    state = tiny_gpt2_state(
+        draw_int(g, 0, 9999), TRAIN_VOCAB, lm_head=True, scale=0.3, unit_weight_suffix="ln_1.weight"
+    )
+    kwargs = {"state": state, "input_ids": ids.masked_fill(mask == 0, 1), "attention_mask": mask, "lr": 0.1}
+    return Case(f"{steps} step(s), lengths {lengths}, max_grad_norm={max_grad_norm}", kwargs={**kwargs, "max_grad_norm": max_grad_norm})  # fmt: skip
+
+
 TRAIN_STEP = Exercise(
     "train_step",
     points=3,
     make_cases=_train_cases,
     call=_run_train_steps,
+    random_case=_train_random,
+    n_random=4,
     summary="integration: one training step of next-token prediction (loss, backward, clipping, update)",
 )
 

@@ -26,6 +26,25 @@ def _tokens(g: torch.Generator, mask: torch.Tensor, dtype: torch.dtype = torch.f
     return ref + torch.randn(mask.shape, generator=g, dtype=dtype) * 0.5, ref
 
 
+def _random_mask(g: torch.Generator) -> torch.Tensor:
+    """[B, T] with one contiguous, non-empty completion block per row (prompt and padding of any length, T = 1 too)."""
+    B, T = draw_int(g, 1, 4), draw_int(g, 1, 7)
+    rows = []
+    for _ in range(B):
+        start = draw_int(g, 0, T - 1)
+        length = draw_int(g, 1, T - start)
+        rows.append([0] * start + [1] * length + [0] * (T - start - length))
+    return _mask(rows)
+
+
+def _float_dtype(g: torch.Generator) -> torch.dtype:
+    return draw_choice(g, (torch.float32, torch.float64))
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 # --------------------------------------------------------------------------------------------
 # per_token_rewards
 # --------------------------------------------------------------------------------------------
@@ -52,10 +71,21 @@ def _reward_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _reward_random(g: torch.Generator) -> Case:
+    """A random layout (completions of one token, from position 0, to the end), int or bool mask, either dtype."""
+    m, dtype = _random_mask(g), _float_dtype(g)
+    logp, ref = _tokens(g, m, dtype)
+    scores = torch.randn(m.shape[0], generator=g, dtype=dtype) * 2
+    m = m.bool() if draw_int(g, 0, 1) else m
+    kw = {"beta": draw_choice(g, (0.05, 0.3, 1.0)), "estimator": draw_choice(g, ("k1", "k3"))}
+    return Case(f"mask {m.tolist()} ({_name(dtype)}), {kw}", (scores, logp, ref, m), kw)
+
+
 PER_TOKEN_REWARDS = Exercise(
     "per_token_rewards",
     points=2,
     make_cases=_reward_cases,
+    random_case=_reward_random,
     summary="per-token rewards: the score at the last completion token minus β·KL at every completion token",
 )
 
@@ -133,10 +163,20 @@ def _gae_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _gae_random(g: torch.Generator) -> Case:
+    """A random layout, either dtype, values arbitrary outside the completion, γ and λ from 0.5 to 1."""
+    m, dtype = _random_mask(g), _float_dtype(g)
+    rewards = torch.randn(m.shape, generator=g, dtype=dtype) * m
+    values = torch.randn(m.shape, generator=g, dtype=dtype)
+    kw = {"gamma": draw_choice(g, (1.0, 0.9, 0.5)), "lam": draw_choice(g, (0.95, 0.8, 0.5))}
+    return Case(f"mask {m.tolist()} ({_name(dtype)}), {kw}", (rewards, values, m), kw)
+
+
 TOKEN_GAE = Exercise(
     "token_gae",
     points=3,
     make_cases=_gae_cases,
+    random_case=_gae_random,
     summary="GAE over the completion tokens of each sequence (advantages and returns, masked)",
 )
 
@@ -216,10 +256,28 @@ def _ppo_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ppo_random(g: torch.Generator) -> Case:
+    """A random layout, either dtype, clip ranges and vf_coef drawn."""
+    m, dtype = _random_mask(g), _float_dtype(g)
+    old = -torch.rand(m.shape, generator=g, dtype=dtype) * 3
+    logp = old + torch.randn(m.shape, generator=g, dtype=dtype) * 0.3
+    old_v = torch.randn(m.shape, generator=g, dtype=dtype)
+    values = old_v + torch.randn(m.shape, generator=g, dtype=dtype) * 0.4
+    returns = old_v + torch.randn(m.shape, generator=g, dtype=dtype)
+    adv = torch.randn(m.shape, generator=g, dtype=dtype)
+    kw = {
+        "clip_range": draw_choice(g, (0.1, 0.2, 0.3)),
+        "clip_range_value": draw_choice(g, (0.05, 0.2)),
+        "vf_coef": draw_choice(g, (0.1, 0.5)),
+    }
+    return Case(f"mask {m.tolist()} ({_name(dtype)}), {kw}", (logp, old, values, old_v, returns, adv, m), kw)
+
+
 PPO_TOKEN_LOSS = Exercise(
     "ppo_token_loss",
     points=3,
     make_cases=_ppo_cases,
+    random_case=_ppo_random,
     grads=("logprobs", "values"),
     summary="PPO's token loss for a causal LM with a value head: clipped surrogate, clipped value loss, diagnostics",
 )
@@ -448,10 +506,21 @@ def _grpo_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _grpo_random(g: torch.Generator) -> Case:
+    """A random layout, either dtype, β = 0 or not, symmetric or asymmetric clipping."""
+    m, dtype = _random_mask(g), _float_dtype(g)
+    logp, ref = _tokens(g, m, dtype)
+    old = logp + torch.randn(m.shape, generator=g, dtype=dtype) * 0.3
+    adv = torch.randn(m.shape[0], generator=g, dtype=dtype)
+    kw = {"beta": draw_choice(g, (0.0, 0.04, 0.1)), "epsilon_low": 0.2, "epsilon_high": draw_choice(g, (0.2, 0.28))}
+    return Case(f"mask {m.tolist()} ({_name(dtype)}), {kw}", (logp, old, ref, adv, m), kw)
+
+
 GRPO_LOSS = Exercise(
     "grpo_loss",
     points=3,
     make_cases=_grpo_cases,
+    random_case=_grpo_random,
     grads=("logprobs",),
     summary="GRPO's clipped, k3-penalised token loss (TRL GRPOTrainer, loss_type='dapo')",
 )

@@ -598,6 +598,26 @@ def _batch_call(fn: Any, case: Case) -> Traced:
     return Traced(fn(model, dict(batch), **kwargs), dict(model.named_parameters()))
 
 
+def _drawn_batch(g: torch.Generator) -> tuple[dict, str]:
+    """A TRL batch of 1 to 3 pairs, prompts of 1 to 4 tokens, completions of 1 to 4 tokens ending in id 0."""
+
+    def tokens(low: int, high: int) -> list[int]:
+        return torch.randint(2, VOCAB, (draw_int(g, low, high),), generator=g).tolist()
+
+    n = draw_int(g, 1, 3)
+    prompts = [tokens(1, 4) for _ in range(n)]
+    chosen, rejected = ([tokens(0, 3) + [0] for _ in range(n)] for _ in range(2))
+    batch = _trl_batch(draw_int(g, 0, 9999), prompts, chosen, rejected)
+    return batch, f"{n} pairs, prompts {prompts}, chosen {chosen}, rejected {rejected}"
+
+
+def _batch_random(g: torch.Generator) -> Case:
+    """A drawn TRL batch (the padding of each row differs), β drawn."""
+    batch, describe = _drawn_batch(g)
+    beta = draw_choice(g, (0.1, 0.5, 1.0))
+    return Case(f"{describe}, β = {beta}", (batch,), {"state": _lm_state(draw_int(g, 0, 9999)), "beta": beta})
+
+
 DPO_BATCH_LOSS = Exercise(
     "dpo_batch_loss",
     points=3,
@@ -605,6 +625,8 @@ DPO_BATCH_LOSS = Exercise(
     call=_batch_call,
     parameter_grads=True,
     summary="the DPO loss of a TRL-layout batch",
+    random_case=_batch_random,
+    n_random=4,
 )
 
 
@@ -716,11 +738,26 @@ def _step_call(fn: Any, case: Case) -> dict:
     }
 
 
+def _step_random(g: torch.Generator) -> Case:
+    """1 or 2 steps on drawn batches, precomputed reference log-probs or a reference model, β, lr and clipping drawn."""
+    steps, with_model = draw_int(g, 1, 2), bool(draw_int(g, 0, 1))
+    drawn = [_drawn_batch(g) for _ in range(steps)]
+    batches = [{k: v for k, v in b.items() if not (with_model and k.startswith("ref_"))} for b, _ in drawn]
+    kw = {"state": _lm_state(draw_int(g, 0, 9999)), "lr": draw_choice(g, (0.5, 1.0)), "beta": draw_choice(g, (0.1, 0.5, 1.0))}  # fmt: skip
+    kw["max_grad_norm"] = draw_choice(g, (0.05, 0.2, 100.0))
+    if with_model:
+        kw["ref_state"] = _lm_state(draw_int(g, 0, 9999))
+    describe = f"{steps} step(s), {'a reference model' if with_model else 'precomputed reference log-probs'}: " + "; ".join(d for _, d in drawn)  # fmt: skip
+    return Case(f"{describe}, β = {kw['beta']}, max_grad_norm = {kw['max_grad_norm']}", (batches,), kw)
+
+
 DPO_TRAIN_STEP = Exercise(
     "dpo_train_step",
     points=3,
     make_cases=_step_cases,
     call=_step_call,
+    random_case=_step_random,
+    n_random=4,
     summary="integration: one DPO training step (reference log-probs, loss, backward, clipping, optimizer step)",
 )
 

@@ -485,10 +485,50 @@ def _pii_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _digits(g: torch.Generator, n: int) -> str:
+    return "".join(str(draw_int(g, 0, 9)) for _ in range(n))
+
+
+_PII_PIECES = {
+    "email": lambda g: (
+        f"{draw_choice(g, ('ann', 'megan', 'bob_ray', 'jo'))}{draw_choice(g, ('', '.lee', '+work', '-7', '99'))}"
+        f"@{draw_choice(g, ('gmail', 'mail-box', 'yahoo', 'uni'))}.{draw_choice(g, ('com', 'org', 'io'))}"
+    ),
+    "phone": lambda g: f"{_digits(g, 3)}-{_digits(g, 3)}-{_digits(g, 4)}",
+    "civilian address": lambda g: (
+        f"{_digits(g, draw_int(g, 1, 4))} {draw_choice(g, ('Howard Forge', 'Oak St.', 'King Road'))}"
+        f"{draw_choice(g, ('', ' Apt. ' + _digits(g, 3)))}, {draw_choice(g, ('Vanessaside', 'Port Ann', 'Lake Jo'))}"
+        f", {draw_choice(g, ('VT', 'CA', 'NY'))} {_digits(g, 5)}"
+    ),
+    "military address": lambda g: draw_choice(
+        g,
+        (
+            f"PSC {_digits(g, 4)}, Box {_digits(g, 4)}, APO AE {_digits(g, 5)}",
+            f"USNS {draw_choice(g, ('Guerrero', 'Lee'))}, FPO AA {_digits(g, 5)}",
+            f"Unit {_digits(g, 4)} Box {_digits(g, 4)}, DPO AA {_digits(g, 5)}",
+        ),
+    ),
+    "order number (not a phone)": lambda g: f"{_digits(g, 4)}-{_digits(g, 3)}-{_digits(g, 4)}",
+    "part number (not a phone)": lambda g: f"{_digits(g, 3)}-{_digits(g, 3)}-{_digits(g, 5)}",
+    "date (not a phone)": lambda g: f"20{_digits(g, 2)}-0{draw_int(g, 1, 9)}-{draw_int(g, 10, 28)}",
+    "arithmetic (not PII)": lambda g: f"{draw_int(g, 10, 99)} - {draw_int(g, 10, 99)} = {draw_int(g, 0, 99)}",
+}
+_PII_LEADS = ("the contact is", "write to", "call", "ship it to", "the reference is", "see")
+
+
+def _pii_random(g: torch.Generator) -> Case:
+    """A response of 1 to 3 pieces: some PII (email, phone, address), then maybe a number that is not PII."""
+    kinds = [draw_choice(g, list(_PII_PIECES)[:4])]  # at least one piece of PII, then anything
+    kinds += [draw_choice(g, list(_PII_PIECES)) for _ in range(draw_int(g, 0, 2))]
+    parts = [f"{draw_choice(g, _PII_LEADS)} {_PII_PIECES[kind](g)}" for kind in kinds]
+    return Case(f"a response with: {', '.join(kinds)}", ("Sure! " + "; ".join(parts) + ".",))
+
+
 REDACT_PII = Exercise(
     "redact_pii",
     points=3,
     make_cases=_pii_cases,
+    random_case=_pii_random,
     summary="PII redaction with a pattern per kind (email, phone, address)",
 )
 

@@ -91,11 +91,19 @@ def _cache_cases() -> list[Case]:
     ]
 
 
+def _cache_random(g: torch.Generator) -> Case:
+    """ids [B, T] with T from 1 to the full context of 16, other weights each time."""
+    B, T = draw_int(g, 1, 3), draw_choice(g, (1, 16, draw_int(g, 1, 16)))
+    return Case(f"ids [{B}, {T}]", kwargs={"state": _state(draw_int(g, 0, 9999)), "input_ids": _ids(g, B, T)})
+
+
 CACHE = Exercise(
     "cache_activations",
     points=2,
     make_cases=_cache_cases,
     call=_on_model,
+    random_case=_cache_random,
+    n_random=4,
     summary="cache residuals and head outputs with hooks",
 )
 
@@ -479,8 +487,30 @@ def _head_cases() -> list[Case]:
     ]
 
 
+def _head_random(g: torch.Generator) -> Case:
+    """ids [B, T] (T = 1 included), any head of any layer, a value of each shape broadcastable to [B, T, d_head]."""
+    B, T = draw_int(g, 1, 3), draw_int(g, 1, 8)
+    layer, head = draw_int(g, 0, SIZES["n_layer"] - 1), draw_int(g, 0, SIZES["n_head"] - 1)
+    shape = draw_choice(g, ((D_HEAD,), (T, D_HEAD), (B, 1, D_HEAD), (1, T, D_HEAD), (B, T, D_HEAD)))
+    value = torch.randn(shape, generator=g) * draw_choice(g, (0.0, 1.0, 3.0))
+    kw = {
+        "state": _state(draw_int(g, 0, 9999)),
+        "input_ids": _ids(g, B, T),
+        "layer": layer,
+        "head": head,
+        "value": value,
+    }
+    return Case(f"head {layer}.{head} on ids [{B}, {T}] set to a {list(shape)} value", kwargs=kw)
+
+
 HEAD = Exercise(
-    "set_head_output", points=2, make_cases=_head_cases, call=_on_model, summary="ablate or patch one head's output"
+    "set_head_output",
+    points=2,
+    make_cases=_head_cases,
+    call=_on_model,
+    summary="ablate or patch one head's output",
+    random_case=_head_random,
+    n_random=4,
 )
 
 
@@ -594,11 +624,22 @@ def _patch_cases() -> list[Case]:
     ]
 
 
+def _patch_random(g: torch.Generator) -> Case:
+    """ids [B, T] (T = 1 included), layer 0 … L (ln_f's input included), any position, negative ones too."""
+    B, T = draw_int(g, 1, 3), draw_int(g, 1, 8)
+    layer, pos = draw_int(g, 0, SIZES["n_layer"]), draw_int(g, -T, T - 1)
+    kw = {"state": _state(draw_int(g, 0, 9999)), "input_ids": _ids(g, B, T), "layer": layer, "pos": pos}
+    kw["value"] = torch.randn(B, SIZES["n_embd"], generator=g) * 2
+    return Case(f"layer {layer}, position {pos} of ids [{B}, {T}]", kwargs=kw)
+
+
 PATCH = Exercise(
     "patch_residual",
     points=2,
     make_cases=_patch_cases,
     call=_on_model,
+    random_case=_patch_random,
+    n_random=4,
     summary="patch the residual stream at one layer and position",
 )
 
@@ -771,11 +812,25 @@ def _sweep_cases() -> list[Case]:
     ]
 
 
+def _sweep_random(g: torch.Generator) -> Case:
+    """1 or 2 sequences of 1 to 5 tokens corrupted at any position, answer ≠ wrong token (kept small: L·T runs)."""
+    B, T = draw_int(g, 1, 2), draw_int(g, 1, 5)
+    clean = _ids(g, B, T)
+    corrupted, at = clean.clone(), draw_int(g, 0, T - 1)
+    corrupted[:, at] = (clean[:, at] + draw_int(g, 1, VOCAB - 1)) % VOCAB
+    answer = torch.randint(0, VOCAB, (B,), generator=g)
+    wrong = (answer + torch.randint(1, VOCAB, (B,), generator=g)) % VOCAB
+    kw = {"state": _state(draw_int(g, 0, 9999)), "clean_ids": clean, "corrupted_ids": corrupted}
+    return Case(f"{B} sequence(s) of {T} tokens corrupted at position {at}", kwargs={**kw, "answer_ids": answer, "wrong_ids": wrong})  # fmt: skip
+
+
 SWEEP = Exercise(
     "patching_sweep",
     points=3,
     make_cases=_sweep_cases,
     call=_on_model,
+    random_case=_sweep_random,
+    n_random=4,
     rtol=1e-3,
     atol=1e-4,
     summary="integration: a residual-stream patching sweep over layers and positions (logit difference recovered)",

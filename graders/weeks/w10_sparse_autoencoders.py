@@ -88,8 +88,19 @@ def _sparse_cases() -> list[Case]:
             Case("p = 1: every feature on (seed 3)", (4, 6, 1.0, 3), hidden=True)]  # fmt: skip
 
 
+def _sparse_random(g: torch.Generator) -> Case:
+    """Any small shape (batch 1 included), p from 0 to 1 inclusive, any seed."""
+    batch, n, p, seed = (
+        draw_int(g, 1, 8),
+        draw_int(g, 1, 10),
+        draw_choice(g, (0.0, 0.05, 0.3, 0.9, 1.0)),
+        draw_int(g, 0, 9999),
+    )
+    return Case(f"batch {batch}, {n} features, p = {p} (seed {seed})", (batch, n, p, seed))
+
+
 SPARSE_FEATURES = Exercise(
-    "sparse_features", points=1, make_cases=_sparse_cases,
+    "sparse_features", points=1, make_cases=_sparse_cases, random_case=_sparse_random,
     call=lambda fn, case: fn(*case.args[:3], torch.Generator().manual_seed(case.args[3])),
     summary="sparse synthetic features",
 )  # fmt: skip
@@ -263,8 +274,24 @@ def _dim_cases() -> list[Case]:
             Case("float64 W [5, 20]", (_r(g, 5, 20, dtype=torch.float64),), hidden=True)]  # fmt: skip
 
 
+def _dim_random(g: torch.Generator) -> Case:
+    """W [m, n] in either dtype (n = 1 and m > n included), sometimes a zero column or an antipodal pair."""
+    m, n, dtype = draw_int(g, 1, 5), draw_int(g, 1, 9), draw_choice(g, (torch.float32, torch.float64))
+    W = _r(g, m, n, dtype=dtype)
+    special = draw_choice(g, ("", "zero column", "antipodal pair")) if n > 1 else ""
+    if special == "zero column":
+        W[:, draw_int(g, 0, n - 1)] = 0
+    elif special == "antipodal pair":
+        W[:, 1] = -W[:, 0]
+    return Case(f"W [{m}, {n}] ({str(dtype).removeprefix('torch.')}) {special}".rstrip(), (W,))
+
+
 FEATURE_DIMENSIONALITY = Exercise(
-    "feature_dimensionality", points=2, make_cases=_dim_cases, summary="Elhage et al.'s feature dimensionality"
+    "feature_dimensionality",
+    points=2,
+    make_cases=_dim_cases,
+    summary="Elhage et al.'s feature dimensionality",
+    random_case=_dim_random,
 )
 
 
@@ -889,7 +916,18 @@ def _ce_cases() -> list[Case]:
             Case("float64 [4]", (t([2.0, 2.1, 3.0, 1.0], dtype=torch.float64), t([2.2, 2.1, 3.5, 1.9], dtype=torch.float64), t([8.0, 4.0, 3.6, 2.0], dtype=torch.float64)), hidden=True)]  # fmt: skip
 
 
-CE_LOSS_RECOVERED = Exercise("ce_loss_recovered", points=1, make_cases=_ce_cases, summary="CE-loss recovered")
+def _ce_random(g: torch.Generator) -> Case:
+    """Any shape (a scalar included, elementwise), either dtype; an SAE worse than ablation or better than clean."""
+    shape, dtype = draw_leading(g), draw_choice(g, (torch.float32, torch.float64))
+    clean = 1 + 2 * torch.rand(shape, generator=g, dtype=dtype)
+    ablated = clean + 0.5 + 4 * torch.rand(shape, generator=g, dtype=dtype)
+    sae = clean + (torch.rand(shape, generator=g, dtype=dtype) * 1.4 - 0.2) * (ablated - clean)
+    return Case(f"shape {list(shape)} ({str(dtype).removeprefix('torch.')})", (clean, sae, ablated))
+
+
+CE_LOSS_RECOVERED = Exercise(
+    "ce_loss_recovered", points=1, make_cases=_ce_cases, summary="CE-loss recovered", random_case=_ce_random
+)
 
 
 @CE_LOSS_RECOVERED.mistake("returned the fraction lost (1 − recovered)", "1 means as good as the clean model.")
@@ -1001,8 +1039,17 @@ def _step_call(fn, case: Case) -> dict:
     return {"metrics": metrics, "parameters": {k: p.detach().clone() for k, p in sae.items()}}
 
 
+def _step_random(g: torch.Generator) -> Case:
+    """1 to 3 steps on batches of 1 to 12 rows, d_in ≠ d_sae drawn small, λ and the SGD lr drawn."""
+    d_in, d_sae, b, n = draw_int(g, 2, 8), draw_int(g, 9, 24), draw_int(g, 1, 12), draw_int(g, 1, 3)
+    l1, lr = draw_choice(g, (0.0, 0.03, 0.1, 1.0)), draw_choice(g, (0.02, 0.05, 0.1))
+    state = dict(zip(("W_enc", "b_enc", "W_dec", "b_dec"), _sae(g, d_in, d_sae)))
+    describe = f"{n} steps on batches of {b}, d_in {d_in}, d_sae {d_sae}, λ = {l1}, SGD lr {lr}"
+    return Case(describe, ([_r(g, b, d_in) for _ in range(n)], state, l1, lr))
+
+
 SAE_TRAIN_STEP = Exercise(
-    "sae_train_step", points=3, make_cases=_step_cases, call=_step_call,
+    "sae_train_step", points=3, make_cases=_step_cases, call=_step_call, random_case=_step_random,
     summary="integration: one SAE training step (encode, decode, loss, backward, clipping, optimizer step)",
 )  # fmt: skip
 

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from graders.core import Case, Exercise, seeded
+from graders.core import Case, Exercise, draw_choice, draw_int, draw_leading, seeded
 from graders.weeks.debate_fixtures import (
     CountingJudge,
     FlatJudge,
@@ -51,8 +51,28 @@ def _reveal_cases() -> list[Case]:
     ]
 
 
+def _ink(g: torch.Generator, lead: tuple[int, ...], low: int = 0) -> torch.Tensor:
+    """Images [*lead, 8, 8], each with its own number of ink pixels (blank and full ones included)."""
+    n = math.prod(lead)
+    counts = [draw_choice(g, (low, 1, 64, draw_int(g, low, 64))) for _ in range(n)]
+    return sparse_images(g, n, counts).view(*lead, 8, 8)
+
+
+def _reveal_random(g: torch.Generator) -> Case:
+    """Any leading dimensions (none included), float32 or float64 images, bool or 0/1 integer masks."""
+    lead, dtype = draw_leading(g), draw_choice(g, (torch.float32, torch.float64))
+    images = _ink(g, lead).to(dtype)
+    mask = torch.rand(images.shape, generator=g) < draw_choice(g, (0.0, 0.3, 1.0))
+    mask = mask if draw_int(g, 0, 1) else mask.long()
+    return Case(f"images {list(images.shape)} ({str(dtype).removeprefix('torch.')}), {mask.dtype} mask", (images, mask))
+
+
 REVEAL_INPUT = Exercise(
-    "reveal_input", points=1, make_cases=_reveal_cases, summary="the judge's two-channel view of revealed pixels"
+    "reveal_input",
+    points=1,
+    make_cases=_reveal_cases,
+    summary="the judge's two-channel view of revealed pixels",
+    random_case=_reveal_random,
 )
 
 
@@ -140,10 +160,19 @@ def _random_mask_cases() -> list[Case]:
     ]
 
 
+def _random_mask_random(g: torch.Generator) -> Case:
+    """Any leading dimensions, images with 0 to 64 ink pixels, k from 0 to 64."""
+    lead = draw_leading(g)
+    images = _ink(g, lead)
+    k = draw_choice(g, (0, 1, 64, draw_int(g, 0, 64)))
+    return Case(f"images {list(images.shape)}, k = {k}", (images, k, torch.rand(images.shape, generator=g)))
+
+
 RANDOM_REVEAL_MASK = Exercise(
     "random_reveal_mask",
     points=2,
     make_cases=_random_mask_cases,
+    random_case=_random_mask_random,
     summary="a random k-subset of nonzero pixels via random keys",
 )
 
@@ -225,8 +254,20 @@ def _verdict_cases() -> list[Case]:
     ]
 
 
+def _verdict_random(g: torch.Generator) -> Case:
+    """Integer-valued logits (ties are frequent) at any scale, two different claims."""
+    logits = torch.randint(-3, 4, (10,), generator=g).float() * draw_choice(g, (1.0, 1e4))
+    a = draw_int(g, 0, 9)
+    b = (a + draw_int(g, 1, 9)) % 10
+    return Case(f"logits {logits.tolist()}, claims {a} and {b}", (logits, a, b))
+
+
 JUDGE_VERDICT = Exercise(
-    "judge_verdict", points=1, make_cases=_verdict_cases, summary="the judge's choice between two claims"
+    "judge_verdict",
+    points=1,
+    make_cases=_verdict_cases,
+    summary="the judge's choice between two claims",
+    random_case=_verdict_random,
 )
 
 
@@ -307,8 +348,31 @@ def _move_margin_cases() -> list[Case]:
     ]
 
 
+def _claims(g: torch.Generator, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B] claims and [B] other claims, different in every game."""
+    mine = torch.randint(0, 10, (B,), generator=g)
+    return mine, (mine + torch.randint(1, 10, (B,), generator=g)) % 10
+
+
+def _move_margin_random(g: torch.Generator) -> Case:
+    """1 to 4 games, from nothing to every ink pixel revealed (a row of −inf), float32 or float64, any judge seed."""
+    B = draw_int(g, 1, 4)
+    spec = []
+    for _ in range(B):
+        ink = draw_int(g, 1, 64)
+        spec.append((ink, draw_choice(g, (0, ink, draw_int(g, 0, ink)))))
+    images, revealed = positions(g, spec)
+    images = images.to(draw_choice(g, (torch.float32, torch.float64)))
+    judge = TinyJudge(draw_int(g, 0, 9999))
+    return Case(f"{B} games (ink, revealed) = {spec} ({images.dtype}), {judge!r}", (judge, images, revealed, *_claims(g, B)))  # fmt: skip
+
+
 MOVE_MARGINS = Exercise(
-    "move_margins", points=2, make_cases=_move_margin_cases, summary="the judge's margin after each candidate reveal"
+    "move_margins",
+    points=2,
+    make_cases=_move_margin_cases,
+    summary="the judge's margin after each candidate reveal",
+    random_case=_move_margin_random,
 )
 
 
@@ -446,7 +510,23 @@ def _debate_cases() -> list[Case]:
     ]
 
 
-PLAY_DEBATE = Exercise("play_debate", points=3, make_cases=_debate_cases, summary="alternating reveals and the verdict")
+def _debate_random(g: torch.Generator) -> Case:
+    """1 to 4 games (some with fewer ink pixels than moves: passes), k from 1 to 8, any judge and strategies."""
+    B, k = draw_int(g, 1, 4), draw_int(g, 1, 8)
+    images = sparse_images(g, B, [draw_choice(g, (1, 3, draw_int(g, 1, 64))) for _ in range(B)])
+    judge = draw_choice(g, (TinyJudge(draw_int(g, 0, 9999)), FlatJudge(), CountingJudge()))
+    first, second = (draw_choice(g, (lowest_free, claim_keyed, own_logit_greedy)) for _ in range(2))
+    describe = f"{B} games, k = {k}, {first.__name__} vs {second.__name__}, {judge!r}"
+    return Case(describe, (judge, images, *_claims(g, B), k, first, second))
+
+
+PLAY_DEBATE = Exercise(
+    "play_debate",
+    points=3,
+    make_cases=_debate_cases,
+    summary="alternating reveals and the verdict",
+    random_case=_debate_random,
+)
 
 # Every mistake below is the reference's loop with one thing wrong, through two shared helpers:
 # `_game` plays the moves (`turns` holds (strategy, mine, theirs)), `_play` reads the verdict.
@@ -580,8 +660,30 @@ def _negamax_cases() -> list[Case]:
     ]
 
 
+def _negamax_random(g: torch.Generator) -> Case:
+    """Depth 0 to 3. At depth ≤ 1 any position; deeper, about 34 ink pixels with 0 to 4 (depth 3: 0 to 3) left
+    to reveal, so that even a wrong answer treating blank or revealed pixels as legal keeps the tree small."""
+    depth = draw_int(g, 0, 3)
+    B = draw_int(g, 1, 3 if depth < 3 else 2)
+    spec = []
+    for _ in range(B):
+        if depth <= 1:
+            ink = draw_int(g, 1, 64)
+            spec.append((ink, draw_choice(g, (0, ink, draw_int(g, 0, ink)))))
+        else:
+            ink = draw_int(g, 32, 36)
+            spec.append((ink, ink - draw_int(g, 0, 4 if depth == 2 else 3)))
+    judge = TinyJudge(draw_int(g, 0, 9999))
+    args = (judge, *positions(g, spec), *_claims(g, B), depth)
+    return Case(f"depth {depth}, {B} games (ink, revealed) = {spec}, {judge!r}", args)
+
+
 NEGAMAX = Exercise(
-    "negamax", points=3, make_cases=_negamax_cases, summary="depth-limited minimax (negamax) for a debater"
+    "negamax",
+    points=3,
+    make_cases=_negamax_cases,
+    summary="depth-limited minimax (negamax) for a debater",
+    random_case=_negamax_random,
 )
 
 
@@ -680,10 +782,19 @@ def _wilson_cases() -> list[Case]:
     ]
 
 
+def _wilson_random(g: torch.Generator) -> Case:
+    """n from 1 to 1000, successes from 0 to n (both ends included), z drawn."""
+    n = draw_choice(g, (1, 2, draw_int(g, 1, 50), draw_int(g, 1, 1000)))
+    successes = draw_choice(g, (0, n, draw_int(g, 0, n)))
+    z = draw_choice(g, (1.0, 1.96, 2.576))
+    return Case(f"{successes} of {n}, z = {z}", (successes, n), {"z": z})
+
+
 WILSON_INTERVAL = Exercise(
     "wilson_interval",
     points=1,
     make_cases=_wilson_cases,
+    random_case=_wilson_random,
     summary="Wilson score interval for an accuracy",
     forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
@@ -790,10 +901,22 @@ def _evaluate_cases() -> list[Case]:
     ]
 
 
+def _evaluate_random(g: torch.Generator) -> Case:
+    """1 to 7 games in chunks of 1 to 8 (a last chunk shorter, or one chunk), k from 1 to 6, either player first."""
+    N, k, chunk = draw_int(g, 1, 7), draw_int(g, 1, 6), draw_int(g, 1, 8)
+    images = sparse_images(g, N, [draw_choice(g, (3, draw_int(g, 1, 64))) for _ in range(N)])
+    judge = draw_choice(g, (TinyJudge(draw_int(g, 0, 9999)), FlatJudge(), CountingJudge()))
+    honest, liar = (draw_choice(g, (lowest_free, claim_keyed, own_logit_greedy)) for _ in range(2))
+    honest_first = bool(draw_int(g, 0, 1))
+    describe = f"{N} games in chunks of {chunk}, k = {k}, honest {honest.__name__} vs liar {liar.__name__}, honest first: {honest_first}, {judge!r}"  # fmt: skip
+    return Case(describe, (judge, images, *_claims(g, N), k, honest, liar, honest_first, chunk))
+
+
 EVALUATE_DEBATE = Exercise(
     "evaluate_debate",
     points=3,
     make_cases=_evaluate_cases,
+    random_case=_evaluate_random,
     summary="integration: the debate evaluation loop (all games, chunked, strict tie rule) and the judge's accuracy",
 )
 
@@ -922,7 +1045,25 @@ def _mcnemar_cases() -> list[Case]:
     ]
 
 
-MCNEMAR = Exercise("mcnemar", points=2, make_cases=_mcnemar_cases, summary="McNemar's test for paired accuracies")
+def _mcnemar_random(g: torch.Generator) -> Case:
+    """N from 1 to 60, bool or 0/1 integer outcomes, few or no disagreements, exact or chi-square."""
+    n = draw_int(g, 1, 60)
+    a = torch.rand(n, generator=g) < draw_choice(g, (0.1, 0.5, 0.9))
+    flip = torch.rand(n, generator=g) < draw_choice(g, (0.0, 0.1, 0.5))
+    b = a ^ flip
+    if draw_int(g, 0, 1):
+        a, b = a.long(), b.long()
+    exact = bool(draw_int(g, 0, 1))
+    return Case(f"{n} pairs ({a.dtype}), exact={exact}", (a, b), {"exact": exact})
+
+
+MCNEMAR = Exercise(
+    "mcnemar",
+    points=2,
+    make_cases=_mcnemar_cases,
+    summary="McNemar's test for paired accuracies",
+    random_case=_mcnemar_random,
+)
 
 
 @MCNEMAR.mistake(

@@ -162,10 +162,19 @@ def _bbq_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _bbq_random(g: torch.Generator) -> Case:
+    """1 to 20 items; none, some or all ambiguous; random, all-unknown, never-biased or biased answers."""
+    n = draw_int(g, 1, 20)
+    ambiguous = torch.rand(n, generator=g) < draw_choice(g, (0.0, 0.5, 1.0))
+    rule = draw_choice(g, (None, "disamb_unknown", "never_biased", "biased_amb"))
+    return _bbq_case(g, f"{n} items, {int(ambiguous.sum())} ambiguous, answers: {rule or 'random'}", n, ambiguous=ambiguous, pred_rule=rule)  # fmt: skip
+
+
 BBQ_BIAS_SCORES = Exercise(
     "bbq_bias_scores",
     points=3,
     make_cases=_bbq_cases,
+    random_case=_bbq_random,
     summary="BBQ's accuracy and bias scores (s_DIS, s_AMB), aggregated as lm-evaluation-harness",
     forbidden_courselib=("courselib.world.bias.bbq_scores", "courselib.world.harness._bbq_metric"),
 )
