@@ -57,6 +57,19 @@ _SDPA = (
     "_flash_attention_forward",
 )
 
+_BATCH_NORM = (
+    "native_batch_norm",
+    "batch_norm",
+    "_native_batch_norm_legit",
+    "_native_batch_norm_legit_no_training",
+    "_native_batch_norm_legit_functional",
+    "_batch_norm_impl_index",
+    "_batch_norm_with_update",
+    "_batch_norm_no_update",
+    "cudnn_batch_norm",
+    "miopen_batch_norm",
+)
+
 #: forbidden torch name → the aten operators (overload packets) its forward pass reaches on CPU
 #: and CUDA. Composite operators (``aten.log_softmax``, ``aten.special_log_softmax``,
 #: ``aten.cross_entropy_loss``) decompose before a dispatch mode sees them, so the operators they
@@ -81,6 +94,16 @@ ATEN_OPS: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
         "layer_norm": ("native_layer_norm", "layer_norm"),
         "LayerNorm": ("native_layer_norm", "layer_norm"),
         "gelu": ("gelu",),
+        "logcumsumexp": ("logcumsumexp", "_logcumsumexp"),
+        "logaddexp": ("logaddexp",),
+        "binary_cross_entropy_with_logits": ("binary_cross_entropy_with_logits",),
+        "BCEWithLogitsLoss": ("binary_cross_entropy_with_logits",),
+        "group_norm": ("native_group_norm", "group_norm"),
+        "GroupNorm": ("native_group_norm", "group_norm"),
+        "batch_norm": _BATCH_NORM,
+        "BatchNorm1d": _BATCH_NORM,
+        "instance_norm": ("instance_norm", *_BATCH_NORM),
+        "InstanceNorm1d": ("instance_norm", *_BATCH_NORM),
         "GELU": ("gelu",),
         "scaled_dot_product_attention": _SDPA,
         "MultiheadAttention": ("_native_multi_head_attention", *_SDPA),
@@ -911,12 +934,17 @@ def modes_intact(function_mode: Any, dispatch_mode: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _refused_lookup(obj: Any, name: Any) -> bool:
+def _refused_lookup(obj: Any, name: Any, library: frozenset[str] = frozenset()) -> bool:
     if not isinstance(name, str):
         return False  # the builtin raises its own TypeError
     if name in _ATTRS:
         return True
     if isinstance(obj, types.ModuleType):
+        if name in library and not str(getattr(obj, "__name__", "")).startswith("torch"):
+            # a forbidden scikit-learn / scipy / numpy function by a computed name
+            # (``getattr([metrics][0], "cohen_" + "kappa_score")``): the source checks cannot see it,
+            # and no torch recorder does; torch's own are recorded where they dispatch
+            return True
         return name.startswith("_") or _module_rule(f"{obj.__name__}.{name}") is not None
     return isinstance(obj, (types.FrameType, types.CodeType, types.TracebackType))
 
@@ -929,23 +957,26 @@ def _refused_change(obj: Any, name: Any, own_module: str) -> bool:
     return _refused_lookup(obj, name)
 
 
-def guarded_builtins(module_name: str = "answer") -> dict[str, Any]:
+def guarded_builtins(module_name: str = "answer", forbidden: Iterable[str] = ()) -> dict[str, Any]:
     """The builtins of a submission's namespace: ``getattr``, ``hasattr``, ``setattr`` and
     ``delattr`` refuse, when they run, what the static guard refuses in the text (frames,
     ``__globals__``-like attributes, private or refused attributes of modules, changes to modules
     and library classes), so that a computed name (``getattr(self, name)``, allowed in the text)
-    cannot reach them either."""
+    cannot reach them either. ``forbidden``: the forbidden functions of the exercises graded
+    (with their numpy/scipy equivalents), refused by name on modules other than torch's."""
     import builtins
+
+    library = frozenset(source_names(tuple(forbidden)))
 
     real_getattr, real_hasattr, real_setattr, real_delattr = getattr, hasattr, setattr, delattr
 
     def checked_getattr(obj: Any, name: Any, *default: Any) -> Any:
-        if _refused_lookup(obj, name):
+        if _refused_lookup(obj, name, library):
             raise AttributeError(f"the grader does not allow looking up {name!r} here")
         return real_getattr(obj, name, *default)
 
     def checked_hasattr(obj: Any, name: Any) -> bool:
-        return False if _refused_lookup(obj, name) else real_hasattr(obj, name)
+        return False if _refused_lookup(obj, name, library) else real_hasattr(obj, name)
 
     def checked_setattr(obj: Any, name: Any, value: Any) -> None:
         if _refused_change(obj, name, module_name):

@@ -702,7 +702,7 @@ AUROC = Exercise(
     "auroc",
     points=1,
     make_cases=_auroc_cases,
-    forbidden=("roc_auc_score",),
+    forbidden=("roc_auc_score", "roc_curve", "auc", "mannwhitneyu"),
     summary="AUROC with ties counted one half",
     random_case=_auroc_random,
 )

@@ -685,6 +685,7 @@ WILSON_INTERVAL = Exercise(
     points=1,
     make_cases=_wilson_cases,
     summary="Wilson score interval for an accuracy",
+    forbidden=("binomtest", "proportion_ci", "proportion_confint"),
     forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
@@ -922,7 +923,14 @@ def _mcnemar_cases() -> list[Case]:
     ]
 
 
-MCNEMAR = Exercise("mcnemar", points=2, make_cases=_mcnemar_cases, summary="McNemar's test for paired accuracies")
+MCNEMAR = Exercise(
+    "mcnemar",
+    points=2,
+    make_cases=_mcnemar_cases,
+    summary="McNemar's test for paired accuracies",
+    # scipy's exact binomial test, binomial tail or chi-square survival function compute the p-value
+    forbidden=("binomtest", "binom_test", "binom", "chi2", "chi2_contingency", "mcnemar"),
+)
 
 
 @MCNEMAR.mistake(
