@@ -184,7 +184,8 @@ _ORDER = (GRADER, INTERNALS, DYNAMIC, PATCH)  # the first refusal shown is the g
 _WHAT = {
     GRADER: (
         "your code reaches into the grader",
-        "graded code may not inspect or change the grader or the process it runs in (`graders`, `gc`, frames, "
+        "graded code may not inspect or change the grader or the process it runs in, nor run code on other threads "
+        "or processes (`graders`, `gc`, frames, `threading`, "
         "`sys.modules`, introspection attributes such as `__globals__` or `__dict__`)",
     ),
     DYNAMIC: (
@@ -294,6 +295,14 @@ _MODULES: Mapping[str, str] = types.MappingProxyType(
         "traceback.walk_stack": GRADER,
         "traceback.walk_tb": GRADER,
         "asyncio": GRADER,  # tasks hand out their frames
+        # torch's function and dispatch modes are thread-local: code run on another thread (or in
+        # another process) is seen by no recorder (``Thread(target=F.log_softmax, ...)``)
+        "threading": GRADER,
+        "concurrent": GRADER,
+        "multiprocessing": GRADER,
+        "torch.multiprocessing": GRADER,
+        "torch.jit": GRADER,
+        "torch.futures": GRADER,
     }
 )
 
