@@ -368,6 +368,8 @@ _ATTRS: Mapping[str, str] = types.MappingProxyType(
         **dict.fromkeys(
             (
                 "_C",
+                "__torch_function__",
+                "__torch_dispatch__",
                 "_decomp",
                 "_refs",
                 "_prims",
@@ -421,6 +423,10 @@ _BUILTINS: Mapping[str, str] = types.MappingProxyType(
     }
 )
 _ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "delattr"})
+
+#: the methods by which a tensor subclass takes over torch's functions (refused as definitions,
+#: names and strings)
+_TORCH_HOOKS = frozenset({"__torch_function__", "__torch_dispatch__"})
 
 #: keyword arguments that would unpickle (run code) or execute downloaded code
 _KEYWORDS: Mapping[str, bool] = types.MappingProxyType(
@@ -589,6 +595,10 @@ class _Visitor:
         self.refusals.append(Refusal(kind, construct or _shown(node), self.definition, line, deftime))
 
     def visit_at(self, node: ast.AST, deftime: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _TORCH_HOOKS:
+            # a tensor subclass's own __torch_function__ runs with the grader's TorchFunctionMode
+            # switched off (torch pops a mode while its handler runs): a forbidden call made there is unseen
+            self.refuse(INTERNALS, node, deftime, f"def {node.name}")
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             for d in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
@@ -637,6 +647,8 @@ class _Visitor:
                     self.refuse(_module_rule(base) or PATCH, t, deftime)
                 elif isinstance(t, ast.Attribute) and _is_type_of(t.value):
                     self.refuse(PATCH, t, deftime)  # type(x).clone = ...: a library class, changed
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in _TORCH_HOOKS:
+            self.refuse(INTERNALS, node, deftime)  # type("T", (torch.Tensor,), {"__torch_function__": f})
         elif isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             kind = _module_rule(node.module or "") if node.level == 0 else GRADER
             if kind is not None:
@@ -949,10 +961,11 @@ def _refused_lookup(obj: Any, name: Any, library: frozenset[str] = frozenset()) 
     if name in _ATTRS:
         return True
     if isinstance(obj, types.ModuleType):
-        if name in library and not str(getattr(obj, "__name__", "")).startswith("torch"):
-            # a forbidden scikit-learn / scipy / numpy function by a computed name
-            # (``getattr([metrics][0], "cohen_" + "kappa_score")``): the source checks cannot see it,
-            # and no torch recorder does; torch's own are recorded where they dispatch
+        if name in library:
+            # a forbidden function by a computed name (``getattr([metrics][0], "cohen_" + "kappa_score")``):
+            # the source checks cannot see it; no torch recorder sees a scikit-learn or scipy call, and
+            # a torch one made where torch switches its function mode off (in a custom backward, a
+            # tensor hook) that decomposes into ordinary operators (``kl_div``) is seen by none
             return True
         return name.startswith("_") or _module_rule(f"{obj.__name__}.{name}") is not None
     return isinstance(obj, (types.FrameType, types.CodeType, types.TracebackType))
@@ -972,7 +985,7 @@ def guarded_builtins(module_name: str = "answer", forbidden: Iterable[str] = ())
     ``__globals__``-like attributes, private or refused attributes of modules, changes to modules
     and library classes), so that a computed name (``getattr(self, name)``, allowed in the text)
     cannot reach them either. ``forbidden``: the forbidden functions of the exercises graded
-    (with their numpy/scipy equivalents), refused by name on modules other than torch's."""
+    (with their numpy/scipy equivalents), refused by name on modules."""
     import builtins
 
     library = frozenset(source_names(tuple(forbidden)))
