@@ -441,6 +441,10 @@ def _argument_names(
     return {**{f"input {i + 1}": a for i, a in enumerate(args)}, **dict(kwargs)}
 
 
+#: scikit-learn's ways to call a metric by its scorer name (``get_scorer("roc_auc")(estimator, X, y)``),
+#: forbidden with the metrics themselves
+SKLEARN_SCORERS = ("get_scorer", "check_scoring", "make_scorer", "cross_val_score", "cross_validate")
+
 #: the ``__torch_function__`` of torch's own tensor classes (``Tensor``, ``Parameter``, buffers)
 _NATIVE_TORCH_FUNCTION = (vars(torch.Tensor)["__torch_function__"].__func__, torch._C._disabled_torch_function_impl)
 

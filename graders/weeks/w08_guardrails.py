@@ -10,7 +10,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, draw_choice, draw_int, seeded
+from graders.core import SKLEARN_SCORERS, Case, Exercise, draw_choice, draw_int, seeded
 
 # --------------------------------------------------------------------------------------------
 # rail_metrics
@@ -51,6 +51,7 @@ RAIL_METRICS = Exercise(
         "fbeta_score",
         "multilabel_confusion_matrix",
         "classification_report",
+        *SKLEARN_SCORERS,
     ),
     summary="precision, recall, F1 and over-blocking of a rail",
     random_case=_metrics_random,
