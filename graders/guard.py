@@ -103,6 +103,8 @@ ATEN_OPS: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
         "batch_norm": _BATCH_NORM,
         "BatchNorm1d": _BATCH_NORM,
         "instance_norm": ("instance_norm", *_BATCH_NORM),
+        "rms_norm": ("rms_norm", "_fused_rms_norm"),
+        "RMSNorm": ("rms_norm", "_fused_rms_norm"),
         "InstanceNorm1d": ("instance_norm", *_BATCH_NORM),
         "GELU": ("gelu",),
         "scaled_dot_product_attention": _SDPA,
