@@ -441,6 +441,14 @@ def _argument_names(
     return {**{f"input {i + 1}": a for i, a in enumerate(args)}, **dict(kwargs)}
 
 
+#: scikit-learn's ways to call a metric by its scorer name (``get_scorer("roc_auc")(estimator, X, y)``),
+#: forbidden with the metrics themselves
+SKLEARN_SCORERS = ("get_scorer", "check_scoring", "make_scorer", "cross_val_score", "cross_validate")
+
+#: the ``__torch_function__`` of torch's own tensor classes (``Tensor``, ``Parameter``, buffers)
+_NATIVE_TORCH_FUNCTION = (vars(torch.Tensor)["__torch_function__"].__func__, torch._C._disabled_torch_function_impl)
+
+
 class _ForbiddenCalls(TorchFunctionMode):
     """Records which of a set of torch functions are called while it is active (at any depth).
 
@@ -457,6 +465,12 @@ class _ForbiddenCalls(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         if name in self.names:
             self.seen.add(name)
+        for t in types:
+            # a tensor subclass's own __torch_function__ runs below this mode (torch switches the
+            # mode off while ``func`` runs): what it calls is seen by no one, so using one is recorded
+            impl = getattr(t, "__torch_function__", None)
+            if getattr(impl, "__func__", impl) not in _NATIVE_TORCH_FUNCTION:
+                self.seen.add("__torch_function__")
         return func(*args, **(kwargs or {}))
 
 
@@ -545,20 +559,28 @@ def run_case(
                 value = exercise.call(fn, Case(case.describe, args, kwargs, case.hidden, case.grads))
                 if not guard.modes_intact(recorder, ops):
                     return Outcome(error_type=guard.TAMPERED_ERROR, error=guard.TAMPERED)
-            parameters: Mapping[str, torch.Tensor] = {}
-            if isinstance(value, Traced):
-                value, parameters = value.value, value.parameters
-            grads: dict[str, torch.Tensor | None] = {}
-            if exercise.needs_grad and case.grads:
-                targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
-                missing = [n for n in exercise.grads if not any(_within(p, n) for p in inputs)]
-                grads = {**{n: None for n in missing}, **_gradients(value, targets, cotangent_seed(exercise.id, index))}
-            returned = return_kinds(value)  # before to_cpu detaches the tensors
+                # still under the recorders: the gradient computation runs the answer's code too (a
+                # custom autograd.Function's backward, a tensor hook), and so does walking what it
+                # returned (a dict subclass's items(), a tensor subclass's detach): an answer that
+                # computed its values there, with a forbidden function, was seen by no recorder
+                parameters: Mapping[str, torch.Tensor] = {}
+                if isinstance(value, Traced):
+                    value, parameters = value.value, value.parameters
+                grads: dict[str, torch.Tensor | None] = {}
+                if exercise.needs_grad and case.grads:
+                    targets = {**inputs, **(parameters if exercise.parameter_grads else {})}
+                    missing = [n for n in exercise.grads if not any(_within(p, n) for p in inputs)]
+                    seed = cotangent_seed(exercise.id, index)
+                    grads = {**{n: None for n in missing}, **_gradients(value, targets, seed)}
+                returned = return_kinds(value)  # before to_cpu detaches the tensors
+                value = to_cpu(value)
+                if not guard.modes_intact(recorder, ops):
+                    return Outcome(error_type=guard.TAMPERED_ERROR, error=guard.TAMPERED)
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - any student error is feedback
         return Outcome(error_type=type(exc).__name__, error=_short_error(exc))
     mutated = tuple(path for path, t in flat if path in pristine and not _same_data(t.detach(), pristine[path]))
     return Outcome(
-        value=to_cpu(value),
+        value=value,
         returned=returned,
         grads=grads,
         mutated=mutated,

@@ -57,6 +57,19 @@ _SDPA = (
     "_flash_attention_forward",
 )
 
+_BATCH_NORM = (
+    "native_batch_norm",
+    "batch_norm",
+    "_native_batch_norm_legit",
+    "_native_batch_norm_legit_no_training",
+    "_native_batch_norm_legit_functional",
+    "_batch_norm_impl_index",
+    "_batch_norm_with_update",
+    "_batch_norm_no_update",
+    "cudnn_batch_norm",
+    "miopen_batch_norm",
+)
+
 #: forbidden torch name → the aten operators (overload packets) its forward pass reaches on CPU
 #: and CUDA. Composite operators (``aten.log_softmax``, ``aten.special_log_softmax``,
 #: ``aten.cross_entropy_loss``) decompose before a dispatch mode sees them, so the operators they
@@ -81,6 +94,18 @@ ATEN_OPS: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
         "layer_norm": ("native_layer_norm", "layer_norm"),
         "LayerNorm": ("native_layer_norm", "layer_norm"),
         "gelu": ("gelu",),
+        "logcumsumexp": ("logcumsumexp", "_logcumsumexp"),
+        "logaddexp": ("logaddexp",),
+        "binary_cross_entropy_with_logits": ("binary_cross_entropy_with_logits",),
+        "BCEWithLogitsLoss": ("binary_cross_entropy_with_logits",),
+        "group_norm": ("native_group_norm", "group_norm"),
+        "GroupNorm": ("native_group_norm", "group_norm"),
+        "batch_norm": _BATCH_NORM,
+        "BatchNorm1d": _BATCH_NORM,
+        "instance_norm": ("instance_norm", *_BATCH_NORM),
+        "rms_norm": ("rms_norm", "_fused_rms_norm"),
+        "RMSNorm": ("rms_norm", "_fused_rms_norm"),
+        "InstanceNorm1d": ("instance_norm", *_BATCH_NORM),
         "GELU": ("gelu",),
         "scaled_dot_product_attention": _SDPA,
         "MultiheadAttention": ("_native_multi_head_attention", *_SDPA),
@@ -161,7 +186,8 @@ _ORDER = (GRADER, INTERNALS, DYNAMIC, PATCH)  # the first refusal shown is the g
 _WHAT = {
     GRADER: (
         "your code reaches into the grader",
-        "graded code may not inspect or change the grader or the process it runs in (`graders`, `gc`, frames, "
+        "graded code may not inspect or change the grader or the process it runs in, nor run code on other threads "
+        "or processes (`graders`, `gc`, frames, `threading`, "
         "`sys.modules`, introspection attributes such as `__globals__` or `__dict__`)",
     ),
     DYNAMIC: (
@@ -271,6 +297,14 @@ _MODULES: Mapping[str, str] = types.MappingProxyType(
         "traceback.walk_stack": GRADER,
         "traceback.walk_tb": GRADER,
         "asyncio": GRADER,  # tasks hand out their frames
+        # torch's function and dispatch modes are thread-local: code run on another thread (or in
+        # another process) is seen by no recorder (``Thread(target=F.log_softmax, ...)``)
+        "threading": GRADER,
+        "concurrent": GRADER,
+        "multiprocessing": GRADER,
+        "torch.multiprocessing": GRADER,
+        "torch.jit": GRADER,
+        "torch.futures": GRADER,
     }
 )
 
@@ -336,6 +370,8 @@ _ATTRS: Mapping[str, str] = types.MappingProxyType(
         **dict.fromkeys(
             (
                 "_C",
+                "__torch_function__",
+                "__torch_dispatch__",
                 "_decomp",
                 "_refs",
                 "_prims",
@@ -389,6 +425,10 @@ _BUILTINS: Mapping[str, str] = types.MappingProxyType(
     }
 )
 _ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "delattr"})
+
+#: the methods by which a tensor subclass takes over torch's functions (refused as definitions,
+#: names and strings)
+_TORCH_HOOKS = frozenset({"__torch_function__", "__torch_dispatch__"})
 
 #: keyword arguments that would unpickle (run code) or execute downloaded code
 _KEYWORDS: Mapping[str, bool] = types.MappingProxyType(
@@ -557,6 +597,10 @@ class _Visitor:
         self.refusals.append(Refusal(kind, construct or _shown(node), self.definition, line, deftime))
 
     def visit_at(self, node: ast.AST, deftime: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _TORCH_HOOKS:
+            # a tensor subclass's own __torch_function__ runs with the grader's TorchFunctionMode
+            # switched off (torch pops a mode while its handler runs): a forbidden call made there is unseen
+            self.refuse(INTERNALS, node, deftime, f"def {node.name}")
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             for d in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
@@ -605,6 +649,8 @@ class _Visitor:
                     self.refuse(_module_rule(base) or PATCH, t, deftime)
                 elif isinstance(t, ast.Attribute) and _is_type_of(t.value):
                     self.refuse(PATCH, t, deftime)  # type(x).clone = ...: a library class, changed
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in _TORCH_HOOKS:
+            self.refuse(INTERNALS, node, deftime)  # type("T", (torch.Tensor,), {"__torch_function__": f})
         elif isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             kind = _module_rule(node.module or "") if node.level == 0 else GRADER
             if kind is not None:
@@ -911,12 +957,18 @@ def modes_intact(function_mode: Any, dispatch_mode: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _refused_lookup(obj: Any, name: Any) -> bool:
+def _refused_lookup(obj: Any, name: Any, library: frozenset[str] = frozenset()) -> bool:
     if not isinstance(name, str):
         return False  # the builtin raises its own TypeError
     if name in _ATTRS:
         return True
     if isinstance(obj, types.ModuleType):
+        if name in library:
+            # a forbidden function by a computed name (``getattr([metrics][0], "cohen_" + "kappa_score")``):
+            # the source checks cannot see it; no torch recorder sees a scikit-learn or scipy call, and
+            # a torch one made where torch switches its function mode off (in a custom backward, a
+            # tensor hook) that decomposes into ordinary operators (``kl_div``) is seen by none
+            return True
         return name.startswith("_") or _module_rule(f"{obj.__name__}.{name}") is not None
     return isinstance(obj, (types.FrameType, types.CodeType, types.TracebackType))
 
@@ -929,23 +981,26 @@ def _refused_change(obj: Any, name: Any, own_module: str) -> bool:
     return _refused_lookup(obj, name)
 
 
-def guarded_builtins(module_name: str = "answer") -> dict[str, Any]:
+def guarded_builtins(module_name: str = "answer", forbidden: Iterable[str] = ()) -> dict[str, Any]:
     """The builtins of a submission's namespace: ``getattr``, ``hasattr``, ``setattr`` and
     ``delattr`` refuse, when they run, what the static guard refuses in the text (frames,
     ``__globals__``-like attributes, private or refused attributes of modules, changes to modules
     and library classes), so that a computed name (``getattr(self, name)``, allowed in the text)
-    cannot reach them either."""
+    cannot reach them either. ``forbidden``: the forbidden functions of the exercises graded
+    (with their numpy/scipy equivalents), refused by name on modules."""
     import builtins
+
+    library = frozenset(source_names(tuple(forbidden)))
 
     real_getattr, real_hasattr, real_setattr, real_delattr = getattr, hasattr, setattr, delattr
 
     def checked_getattr(obj: Any, name: Any, *default: Any) -> Any:
-        if _refused_lookup(obj, name):
+        if _refused_lookup(obj, name, library):
             raise AttributeError(f"the grader does not allow looking up {name!r} here")
         return real_getattr(obj, name, *default)
 
     def checked_hasattr(obj: Any, name: Any) -> bool:
-        return False if _refused_lookup(obj, name) else real_hasattr(obj, name)
+        return False if _refused_lookup(obj, name, library) else real_hasattr(obj, name)
 
     def checked_setattr(obj: Any, name: Any, value: Any) -> None:
         if _refused_change(obj, name, module_name):

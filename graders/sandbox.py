@@ -823,7 +823,7 @@ def _run_job(workdir: Path, state: dict[str, Any], audit_hook: bool = True) -> N
     namespace: dict[str, Any] = {}
     signal.alarm(job["setup_seconds"])
     try:
-        namespace = namespace_from_source(code)
+        namespace = namespace_from_source(code, forbidden=sorted({n for e in exercises for n in e.forbidden}))
     except BaseException as exc:  # noqa: BLE001 - a crash in student code is feedback
         setup_error = f"{type(exc).__name__}: {exc}"
     finally:

@@ -13,6 +13,7 @@ import ast
 import json
 import linecache
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +106,13 @@ def definitions_from_file(path: Path) -> tuple[str, list[str]]:
     return definitions(code_cells(path))
 
 
-def namespace_from_source(code: str, name: str = "answer") -> dict[str, Any]:
-    """Execute definitions-only code in a fresh module namespace and return that namespace."""
+def namespace_from_source(code: str, name: str = "answer", forbidden: Sequence[str] = ()) -> dict[str, Any]:
+    """Execute definitions-only code in a fresh module namespace and return that namespace
+    (``forbidden``: library functions its ``getattr`` refuses on modules, see ``guarded_builtins``)."""
     from graders.guard import guarded_builtins
 
     module = types.ModuleType(name)
-    module.__dict__["__builtins__"] = guarded_builtins(name)  # getattr & co. checked as they run
+    module.__dict__["__builtins__"] = guarded_builtins(name, forbidden)  # getattr & co. checked as they run
     filename = f"<{name}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - this is the point

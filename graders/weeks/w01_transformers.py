@@ -331,7 +331,20 @@ LAYER_NORM = Exercise(
     "layer_norm",
     points=1,
     make_cases=_layer_norm_cases,
-    forbidden=("layer_norm", "LayerNorm"),
+    # group/batch/instance norm with one group over the last dimension compute it too, and so does
+    # an RMS norm of the centred input
+    forbidden=(
+        "layer_norm",
+        "LayerNorm",
+        "group_norm",
+        "GroupNorm",
+        "batch_norm",
+        "BatchNorm1d",
+        "instance_norm",
+        "InstanceNorm1d",
+        "rms_norm",  # of the centred input: the layer norm
+        "RMSNorm",
+    ),
     grads=("x", "weight", "bias"),
     summary="layer normalisation",
     random_case=_layer_norm_random,

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from graders.core import Case, Exercise, draw_choice, draw_int, seeded
+from graders.core import SKLEARN_SCORERS, Case, Exercise, draw_choice, draw_int, seeded
 
 
 def _rollout(g: torch.Generator, t: int, n: int, p_done: float = 0.25, dtype: torch.dtype = torch.float32) -> tuple:
@@ -468,6 +468,7 @@ EXPLAINED_VARIANCE = Exercise(
     make_cases=_ev_cases,
     summary="explained variance of the critic (equal to SB3's)",
     random_case=_ev_random,
+    forbidden=("explained_variance_score", *SKLEARN_SCORERS),  # scikit-learn computes it
 )
 
 

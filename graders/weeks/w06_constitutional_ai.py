@@ -268,6 +268,7 @@ COHEN_KAPPA = Exercise(
     points=2,
     make_cases=_kappa_cases,
     random_case=_kappa_random,
+    forbidden=("cohen_kappa_score",),
     summary="Cohen's κ between two labellers",
 )
 

@@ -112,6 +112,7 @@ COHENS_KAPPA = Exercise(
     points=1,
     make_cases=_kappa_cases,
     random_case=_kappa_random,  # labels from any integers, negative ones too, int64 or int32
+    forbidden=("cohen_kappa_score",),
     summary="Cohen's kappa of two judges",
 )
 

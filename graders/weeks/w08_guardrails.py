@@ -10,7 +10,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from graders.core import Case, Exercise, draw_choice, draw_int, seeded
+from graders.core import SKLEARN_SCORERS, Case, Exercise, draw_choice, draw_int, seeded
 
 # --------------------------------------------------------------------------------------------
 # rail_metrics
@@ -42,7 +42,17 @@ RAIL_METRICS = Exercise(
     "rail_metrics",
     points=2,
     make_cases=_metrics_cases,
-    forbidden=("precision_score", "recall_score", "f1_score", "precision_recall_fscore_support", "confusion_matrix"),
+    forbidden=(
+        "precision_score",
+        "recall_score",
+        "f1_score",
+        "precision_recall_fscore_support",
+        "confusion_matrix",
+        "fbeta_score",
+        "multilabel_confusion_matrix",
+        "classification_report",
+        *SKLEARN_SCORERS,
+    ),
     summary="precision, recall, F1 and over-blocking of a rail",
     random_case=_metrics_random,
 )

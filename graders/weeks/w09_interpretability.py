@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from graders.core import Case, Exercise, draw_choice, draw_int, seeded
+from graders.core import SKLEARN_SCORERS, Case, Exercise, draw_choice, draw_int, seeded
 from graders.weeks.fixtures import tiny_gpt2, tiny_gpt2_state
 
 VOCAB = 32
@@ -743,7 +743,8 @@ AUROC = Exercise(
     "auroc",
     points=1,
     make_cases=_auroc_cases,
-    forbidden=("roc_auc_score",),
+    # scikit-learn's roc_auc_score, its curve, scipy's Mann-Whitney U, and the scorers that call it by name
+    forbidden=("roc_auc_score", "roc_curve", "auc", "mannwhitneyu", "roc_auc", *SKLEARN_SCORERS),
     summary="AUROC with ties counted one half",
     random_case=_auroc_random,
 )

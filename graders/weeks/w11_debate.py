@@ -796,6 +796,7 @@ WILSON_INTERVAL = Exercise(
     make_cases=_wilson_cases,
     random_case=_wilson_random,
     summary="Wilson score interval for an accuracy",
+    forbidden=("binomtest", "proportion_ci", "proportion_confint"),
     forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
@@ -1063,6 +1064,8 @@ MCNEMAR = Exercise(
     make_cases=_mcnemar_cases,
     summary="McNemar's test for paired accuracies",
     random_case=_mcnemar_random,
+    # scipy's exact binomial test, binomial tail or chi-square survival function compute the p-value
+    forbidden=("binomtest", "binom_test", "binom", "chi2", "chi2_contingency", "mcnemar"),
 )
 
 

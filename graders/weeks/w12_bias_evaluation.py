@@ -281,6 +281,7 @@ PREFERENCE_RATE = Exercise(
     make_cases=_pref_cases,
     summary="CrowS-Pairs' stereotype preference rate with a Wilson interval",
     random_case=_pref_random,
+    forbidden=("binomtest", "proportion_ci", "proportion_confint"),
     forbidden_courselib=("courselib.world.bias.wilson_interval",),
 )
 
