@@ -324,6 +324,15 @@ def _completed_students(futures: dict[tuple[str, str], Future[list[Result]]]) ->
                 yield student
 
 
+def not_recorded(app: Any, submissions: list[Submission], week: str) -> list[str]:
+    """The students whose autograded notebook nbgrader did not write (sorted, once each)."""
+    cd = app.coursedir
+    failed = {
+        s.student for s in submissions if not Path(cd.format_path(cd.autograded_directory, s.student, week)).exists()
+    }
+    return sorted(failed)
+
+
 def _discover(app: CohortAutogradeApp, week: str, force: bool) -> list[Submission]:
     cd = app.coursedir
     source = Path(cd.format_path(cd.source_directory, ".", week))
@@ -470,16 +479,12 @@ def autograde(
             bar.close()
         if pool is not None:
             pool.close()
-    cd = app.coursedir
-    failed = [
-        s.student for s in submissions if not Path(cd.format_path(cd.autograded_directory, s.student, week)).exists()
-    ]
     return Summary(
         week,
         described,
         submissions,
         time.monotonic() - started,
-        sorted(set(failed)),
+        not_recorded(app, submissions, week),
         budget_seconds=limits.wall_seconds,
         slow_seconds=slow_seconds,
     )

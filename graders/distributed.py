@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.autograde import CohortAutogradeApp, Submission, Summary, _discover
+from graders.autograde import CohortAutogradeApp, Submission, Summary, _discover, not_recorded
 from graders.core import Result, result_for_missing
 from graders.nbgrader_plugin import TrustedGrades
 from graders.reference import REPO_ROOT
@@ -407,16 +407,12 @@ def autograde_on_cluster(
     finally:
         if own_client:
             client.close()
-    cd = app.coursedir
-    failed = [
-        s.student for s in submissions if not Path(cd.format_path(cd.autograded_directory, s.student, week)).exists()
-    ]
     return ClusterSummary(
         week,
         described,
         submissions,
         time.monotonic() - started,
-        sorted(set(failed)),
+        not_recorded(app, submissions, week),
         workers=infos,
         graded_by=graded_by,
         regraded=regraded,

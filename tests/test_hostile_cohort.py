@@ -95,7 +95,8 @@ def _cohort(source: dict[str, Any], release: dict[str, Any]) -> dict[str, tuple[
     printer = _edited(
         source,
         "dpo_loss",
-        "    import sys\n    if not getattr(sys, '_printed', False):\n        sys._printed = True\n"
+        "    if not getattr(dpo_loss, 'printed', False):  # the first call prints a million debug lines\n"
+        "        dpo_loss.printed = True\n"
         "        for i in range(10**6):\n            print('debug', i, 'x' * 60)\n",
     )
 
