@@ -25,7 +25,8 @@ test: install lint saelens-env lm-eval-wheel hub-proxy
 install: $(STAMP) sandbox
 
 # A JupyterHub on this machine (graders/hub.py, docs/HUB.md): HUB_PORT, HUB_PASSWORD, HUB_STUDENTS...
-# from the environment. Its proxy comes from npm, pinned, into .hub/ (never committed).
+# from the environment. Its proxy comes from npm, pinned, into .hub/ (never committed), installed from
+# inside .hub/ rather than with --prefix, which would also move npm's global config (and its CA file).
 CHP_VERSION := 5.3.0
 CHP := .hub/node_modules/.bin/configurable-http-proxy
 
@@ -36,7 +37,8 @@ hub-proxy: $(CHP)
 
 $(CHP):
 	@if command -v npm >/dev/null 2>&1; then \
-		npm install --prefix .hub --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION) && touch $@; \
+		mkdir -p .hub && { test -f .hub/package.json || echo '{"private": true}' > .hub/package.json; } && \
+		(cd .hub && npm install --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)) && touch $@; \
 	else \
 		echo "WARNING: npm not found: make hub needs node and npm (Debian: apt-get install nodejs npm); tests/test_hub.py skips"; \
 	fi
