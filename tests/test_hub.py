@@ -192,7 +192,8 @@ def test_a_term_on_the_hub_in_a_browser(browser: Any, hub: Hub, tmp_path: Path) 
             300,
             f"the formgrader's answer to {column}",
         )
-        text = modal[0].text
+        # textContent, not .text: while the modal fades in, Selenium's visible text may still lack its title
+        text = modal[0].get_attribute("textContent") or modal[0].text
         assert modal[0].get_attribute("id") == "success-modal", text
         return text
 
