@@ -412,6 +412,14 @@ class _OutputTail:
         return bytes(self.head).decode("utf-8", "replace") + middle + bytes(self.tail).decode("utf-8", "replace")
 
 
+def private_tmp_possible() -> bool:
+    """Whether a private tmpfs can cover ``/tmp``: not when the repository or the Python
+    installation lies under it (a checkout in /tmp), which the child must still see; the child
+    then gets a size-limited tmpfs for its scratch folder only."""
+    paths = [REPO_ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
+    return not any(p.resolve().is_relative_to("/tmp") for p in paths)
+
+
 def _private_tmp(size: int) -> None:
     """A fresh, size-limited tmpfs over ``/tmp`` (and ``/dev/shm``) in this mount namespace.
 
@@ -419,6 +427,10 @@ def _private_tmp(size: int) -> None:
     hidden from the child; whatever the child writes there counts against ``size`` and
     disappears with it.
     """
+    if not private_tmp_possible():  # the repository or Python lies under /tmp: keep it visible
+        os.makedirs(SCRATCH, exist_ok=True)
+        mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
+        return
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
     if os.path.isdir("/dev/shm"):
         try:

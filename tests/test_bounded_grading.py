@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import save_file
 
 from graders.core import Result, run_case
-from graders.isolation import open_regular, probe, read_regular
+from graders.isolation import open_regular, private_tmp_possible, probe, read_regular
 from graders.reference import load_reference
 from graders.registry import get_exercise
 from graders.sandbox import (
@@ -347,6 +347,9 @@ FILL_TMP = (
 
 
 @needs_bwrap
+@pytest.mark.skipif(
+    not private_tmp_possible(), reason="the checkout or Python lies under /tmp: the child gets a private scratch only"
+)
 def test_each_child_has_a_private_size_limited_tmp(tmp_path: Path) -> None:
     """One submission fills /tmp as far as it can; its writes stop at the limit, and the next
     submission of the same warm worker finds /tmp empty (it passes only if it does). The audit
