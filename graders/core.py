@@ -901,6 +901,21 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
         imported |= {n: n for n in forbidden if n not in own}
     definitions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found: set[str] = set()
+    for sub in _reachable_nodes(definitions, function, stop=frozenset(imported)):
+        if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
+            found.add(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value in forbidden:
+            found.add(sub.value)  # ``getattr(F, "log_softmax")``
+        elif isinstance(sub, ast.Name) and sub.id in imported:
+            found.add(imported[sub.id])
+    return sorted(found)
+
+
+def _reachable_nodes(
+    definitions: Mapping[str, ast.AST], function: str, stop: frozenset[str] = frozenset()
+) -> Iterator[ast.AST]:
+    """Every AST node of ``function`` and of the top-level definitions it reaches by name (its
+    helpers, theirs, ...), each definition once; names in ``stop`` are not followed."""
     todo, seen = [function], set()
     while todo:
         name = todo.pop()
@@ -908,16 +923,9 @@ def forbidden_uses(source: str, function: str, forbidden: Sequence[str]) -> list
             continue
         seen.add(name)
         for sub in ast.walk(definitions[name]):
-            if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
-                found.add(sub.attr)
-            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value in forbidden:
-                found.add(sub.value)  # ``getattr(F, "log_softmax")``
-            elif isinstance(sub, ast.Name):
-                if sub.id in imported:
-                    found.add(imported[sub.id])
-                elif sub.id in definitions:
-                    todo.append(sub.id)
-    return sorted(found)
+            if isinstance(sub, ast.Name) and sub.id in definitions and sub.id not in stop:
+                todo.append(sub.id)
+            yield sub
 
 
 def _resolve_library(dotted: str) -> Any:
@@ -997,28 +1005,19 @@ def forbidden_library_uses(source: str, function: str, forbidden: Sequence[str])
         return None
 
     found: set[str] = set()
-    todo, seen = [function], set()
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in definitions:
-            continue
-        seen.add(name)
-        for sub in ast.walk(definitions[name]):
-            if isinstance(sub, ast.Attribute):
-                if sub.attr in last:
-                    found.add(last[sub.attr])
-                parts = chain(sub)
-                if parts and parts[0] in bound:
-                    hit = match(".".join([bound[parts[0]], *parts[1:]]))
-                    if hit:
-                        found.add(hit)
-            elif isinstance(sub, ast.Name):
-                if sub.id in bound and bound[sub.id].split(".")[0] == "courselib":
-                    hit = match(bound[sub.id])
-                    if hit:
-                        found.add(hit)
-                if sub.id in definitions:
-                    todo.append(sub.id)
+    for sub in _reachable_nodes(definitions, function):
+        if isinstance(sub, ast.Attribute):
+            if sub.attr in last:
+                found.add(last[sub.attr])
+            parts = chain(sub)
+            if parts and parts[0] in bound:
+                hit = match(".".join([bound[parts[0]], *parts[1:]]))
+                if hit:
+                    found.add(hit)
+        elif isinstance(sub, ast.Name) and sub.id in bound and bound[sub.id].split(".")[0] == "courselib":
+            hit = match(bound[sub.id])
+            if hit:
+                found.add(hit)
     return sorted(found)
 
 
